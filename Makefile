@@ -1,0 +1,37 @@
+# hookpipe: `make run` starts the whole pipeline locally, `make test` runs every test.
+# Each target bootstraps .venv on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
+
+.PHONY: run test lint bench venv clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	@scripts/run-pipeline
+
+test: $(STAMP)
+	@scripts/ensure-rabbitmq
+	$(BIN)/pytest -q -ra --durations=10
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# A bounded load run against a pipeline it starts itself (see bench/README.md for options).
+bench: $(STAMP)
+	@scripts/ensure-rabbitmq
+	$(BIN)/python bench/e2e.py --start --events 20000 --concurrency 50
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,113 @@
+"""One outbound HTTP attempt for one destination, and what came of it.
+
+Each destination has its own connection pool: its SSRF policy lives in that pool's resolver (aiohttp has no
+per-request resolver), and a slow destination cannot exhaust connections another one needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from deliverer.signing import Signer
+from deliverer.ssrf import AddressPolicy, BlockedAddress, GuardedResolver, blocked_cause
+from hookpipe import __version__
+from hookpipe.config import DestinationConfig
+from hookpipe.deadletter import RESPONSE_EXCERPT
+from hookpipe.event import Event
+
+USER_AGENT = f"hookpipe/{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """`reason`: ok, http_status, redirect, timeout, connection_error or blocked_address."""
+
+    delivered: bool
+    reason: str
+    status: int | None = None
+    error: str = ""
+    response: bytes = b""  # the first 4 KiB of a failed response's body
+
+    @property
+    def status_class(self) -> str:
+        return f"{self.status // 100}xx" if self.status else "none"
+
+
+class Sender:
+    """Delivers events to one destination; `start()` before use, `close()` after."""
+
+    def __init__(self, name: str, config: DestinationConfig) -> None:
+        self.name = name
+        self.config = config
+        self.signer = Signer(config.signing)
+        self.policy = AddressPolicy(config.allow_private_network)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(
+            resolver=GuardedResolver(self.policy), limit=self.config.concurrency, ttl_dns_cache=60
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self.config.timeout),
+            trust_env=False,  # an egress proxy is an explicit setting, never inherited from the environment
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def request_headers(self, event: Event, attempt: int, body: bytes) -> dict[str, str]:
+        headers = {name: value for name, value in event.headers.items() if name in self.config.forward_headers}
+        headers.update(self.config.headers)
+        timestamp = int(time.time())
+        headers.update({
+            "user-agent": USER_AGENT,
+            "content-type": event.content_type or "application/octet-stream",
+            "webhook-id": event.id,
+            "webhook-timestamp": str(timestamp),
+            "x-hookpipe-source": event.source,
+            "x-hookpipe-attempt": str(attempt),
+        })
+        if event.type:
+            headers["x-hookpipe-event-type"] = event.type
+        if not event.verified:
+            headers["x-hookpipe-verified"] = "false"
+        headers.update(self.signer.headers(event.id, timestamp, body))
+        return headers
+
+    async def send(self, event: Event, attempt: int) -> AttemptResult:
+        """POST the event's body; never raises for anything the endpoint or the network does."""
+        assert self._session is not None, "Sender.start() first"
+        try:
+            self.policy.check_literal(urlsplit(self.config.url).hostname or "")
+            async with self._session.post(
+                self.config.url,
+                data=event.body,
+                headers=self.request_headers(event, attempt, event.body),
+                allow_redirects=False,
+                proxy=self.config.proxy,
+            ) as response:
+                excerpt = await response.content.read(RESPONSE_EXCERPT)
+                if 200 <= response.status < 300:
+                    return AttemptResult(True, "ok", response.status)
+                reason = "redirect" if 300 <= response.status < 400 else "http_status"
+                return AttemptResult(False, reason, response.status, f"HTTP {response.status}", excerpt)
+        except BlockedAddress as error:
+            return AttemptResult(False, "blocked_address", error=str(error))
+        except (TimeoutError, asyncio.TimeoutError):
+            return AttemptResult(False, "timeout", error=f"no response within {self.config.timeout}s")
+        except aiohttp.ClientError as error:
+            blocked = blocked_cause(error)
+            if blocked is not None:
+                return AttemptResult(False, "blocked_address", error=str(blocked))
+            return AttemptResult(False, "connection_error", error=f"{type(error).__name__}: {error}"[:500])
+        except OSError as error:
+            return AttemptResult(False, "connection_error", error=f"{type(error).__name__}: {error}"[:500])

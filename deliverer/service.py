@@ -1,0 +1,168 @@
+"""deliverer: consume every `hookpipe.deliver.{destination}` queue and deliver each event over HTTP.
+
+Guarantee 4 of DESIGN.md §2: a delivery is acked only after success, or after its dead letter is confirmed.
+For now every failure is dead-lettered with its reason; retries with backoff come with the retry rungs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+
+from deliverer.sender import AttemptResult, Sender
+from hookpipe import metrics
+from hookpipe.broker import Consumption, Link, PublishFailed, Publisher, consume, settle
+from hookpipe.config import LoadedConfig
+from hookpipe.deadletter import dead_letter
+from hookpipe.event import Event, MalformedEvent, now_ms
+from hookpipe.ops import ops_app, start_site
+from hookpipe.topology import Names, declare_destination
+
+log = logging.getLogger("deliverer")
+
+#: Deadline for publishing a dead letter, from call to confirm (s).
+PUBLISH_TIMEOUT = 10.0
+
+#: Wait before requeueing a delivery whose dead letter could not be published (s), so a broker problem is
+#: not turned into a hot loop.
+REQUEUE_DELAY = 1.0
+
+#: Seconds in-flight deliveries get to finish on SIGTERM before the connection closes (and they are requeued).
+SHUTDOWN_GRACE = 20.0
+
+
+class DelivererService:
+    name = "deliverer"
+
+    def __init__(self, loaded: LoadedConfig) -> None:
+        self.config = loaded.config
+        self.names = Names(self.config.broker.prefix)
+        self.senders = {name: Sender(name, destination) for name, destination in self.config.destinations.items()}
+        broker = self.config.broker
+        self.publisher = Publisher(
+            broker.url, name="hookpipe-deliverer-publish", heartbeat=broker.heartbeat, timeout=PUBLISH_TIMEOUT,
+            declare=self._declare,
+        )
+        self.consumer = Link(broker.url, name="hookpipe-deliverer-consume", heartbeat=broker.heartbeat,
+                             on_open=self._start_consuming)
+        self._consumptions: list[Consumption] = []
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._ops: object = None
+
+    async def _declare(self, channel: AbstractChannel) -> None:
+        for destination in self.config.destinations:
+            await declare_destination(channel, self.names, destination)
+
+    async def _start_consuming(self, connection: AbstractConnection) -> None:
+        await self.publisher.link.wait_ready()
+        channel = await connection.channel()
+        await self._declare(channel)
+        await channel.close()
+        self._consumptions = []
+        for name, sender in self.senders.items():
+            if sender.config.paused:
+                log.info("destination paused; not consuming", extra={"destination": name})
+                continue
+            self._consumptions.append(
+                await consume(
+                    self.consumer, connection, self.names.deliver_queue(name),
+                    self._handler(sender), prefetch=sender.config.concurrency,
+                )
+            )
+
+    def _handler(self, sender: Sender):  # type: ignore[no-untyped-def]
+        async def handle(message: AbstractIncomingMessage) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._in_flight.add(task)
+            try:
+                await self._deliver(sender, message)
+            except Exception:
+                log.exception("unexpected error delivering; requeued",
+                              extra={"event_id": message.message_id, "destination": sender.name})
+                await asyncio.sleep(REQUEUE_DELAY)
+                await settle(message.nack(requeue=True))
+            finally:
+                self._in_flight.discard(task)
+
+        return handle
+
+    async def start(self) -> None:
+        for sender in self.senders.values():
+            await sender.start()
+        self.publisher.start()
+        self.consumer.start()
+        self._ops = await start_site(ops_app(self.readiness), self.config.deliverer.ops)
+        log.info("deliverer started", extra={"destinations": list(self.senders), "ops": self.config.deliverer.ops})
+
+    async def stop(self) -> None:
+        for consumption in self._consumptions:
+            await consumption.cancel()
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=SHUTDOWN_GRACE)
+        await self.consumer.close()
+        await self.publisher.close()
+        for sender in self.senders.values():
+            await sender.close()
+        if self._ops is not None:
+            await self._ops.cleanup()  # type: ignore[attr-defined]
+
+    async def readiness(self) -> list[str]:
+        problems = []
+        for link in (self.publisher.link, self.consumer):
+            metrics.BROKER_CONNECTED.labels(link=link.name).set(int(link.is_ready))
+            if not link.is_ready:
+                problems.append(f"{link.name} not connected")
+        return problems
+
+    async def _deliver(self, sender: Sender, message: AbstractIncomingMessage) -> None:
+        try:
+            event = Event.from_message(message)
+        except MalformedEvent as error:
+            await self._dead_letter(sender, message, AttemptResult(False, "malformed", error=str(error)), 0)
+            return
+        attempt = event.attempt + 1
+        gauge = metrics.DELIVERIES_IN_FLIGHT.labels(destination=sender.name)
+        gauge.inc()
+        started = time.perf_counter()
+        try:
+            result = await sender.send(event, attempt)
+        finally:
+            gauge.dec()
+        metrics.DELIVERY_ATTEMPT_SECONDS.labels(destination=sender.name).observe(time.perf_counter() - started)
+        outcome = "delivered" if result.delivered else "failed"
+        metrics.DELIVERY_ATTEMPTS.labels(
+            destination=sender.name, outcome=outcome, status_class=result.status_class
+        ).inc()
+        if result.delivered:
+            latency = max(0.0, (now_ms() - event.received_at) / 1000)
+            metrics.END_TO_END_SECONDS.labels(destination=sender.name).observe(latency)
+            log.debug("delivered", extra={"event_id": event.id, "destination": sender.name,
+                                          "status": result.status})
+            await settle(message.ack())
+            return
+        await self._dead_letter(sender, message, result, attempt)
+
+    async def _dead_letter(
+        self, sender: Sender, message: AbstractIncomingMessage, result: AttemptResult, attempts: int
+    ) -> None:
+        log.warning("delivery failed; dead-lettered", extra={
+            "event_id": message.message_id, "destination": sender.name, "reason": result.reason,
+            "status": result.status, "error": result.error,
+        })
+        dead = dead_letter(message, result.reason, error=result.error, status=result.status,
+                           response=result.response, attempts=attempts)
+        try:
+            await self.publisher.publish(dead, exchange="", routing_key=self.names.dead_queue(sender.name))
+        except PublishFailed as failure:
+            log.error("could not dead-letter; requeueing", extra={
+                "event_id": message.message_id, "destination": sender.name, "error": str(failure)})
+            await asyncio.sleep(REQUEUE_DELAY)
+            await settle(message.nack(requeue=True))
+            return
+        metrics.DEAD_LETTERS.labels(destination=sender.name, reason=result.reason).inc()
+        await settle(message.ack())
+

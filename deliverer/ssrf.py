@@ -1,0 +1,107 @@
+"""The SSRF guard: refuse to connect to private, loopback and other internal addresses.
+
+It checks the address actually connected to: a literal in the URL, or every address a name resolves to, inside
+the HTTP client's resolver so no request path can skip it. IPv4-in-IPv6 forms are unmapped first. A destination
+may open the guard entirely (`allow_private_network: true`) or for listed networks only, so a loopback receiver
+can be allowed while a redirect from it to 169.254.169.254 is still refused.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+BLOCKED_NETWORKS: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+        "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
+        "::/128", "::1/128", "::ffff:0:0/96", "64:ff9b::/96", "100::/64", "2001:db8::/32", "2002::/16",
+        "fc00::/7", "fe80::/10", "ff00::/8",
+    )
+)
+
+
+class BlockedAddress(OSError):
+    """The destination resolved to, or named, an address the guard refuses."""
+
+
+def unmap(address: IPAddress) -> IPAddress:
+    """`::ffff:10.0.0.1` -> `10.0.0.1`: the IPv4 address a mapped IPv6 address really reaches."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_internal(address: IPAddress) -> bool:
+    return (
+        any(address in network for network in BLOCKED_NETWORKS if network.version == address.version)
+        or address.is_private or address.is_reserved or address.is_multicast or address.is_link_local
+        or address.is_loopback or address.is_unspecified
+    )
+
+
+class AddressPolicy:
+    """Which addresses one destination may connect to. `allow`: False, True, or the networks it opens."""
+
+    def __init__(self, allow: bool | Sequence[IPNetwork]) -> None:
+        self.allow_all = allow is True
+        self.allowed: tuple[IPNetwork, ...] = tuple(allow) if isinstance(allow, list | tuple) else ()
+
+    def permits(self, address: IPAddress | str) -> bool:
+        if self.allow_all:
+            return True
+        if isinstance(address, str):
+            address = ipaddress.ip_address(address.split("%", 1)[0])
+        plain = unmap(address)
+        if any(plain in network for network in self.allowed if network.version == plain.version):
+            return True
+        return not (_is_internal(address) or _is_internal(plain))
+
+    def check_literal(self, host: str) -> None:
+        """Raise BlockedAddress if `host` is an IP literal the policy refuses (names go through the resolver)."""
+        try:
+            address = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+        except ValueError:
+            return
+        if not self.permits(address):
+            raise BlockedAddress(f"address {address} is not allowed for this destination")
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves with the system resolver, then drops every address the policy refuses."""
+
+    def __init__(self, policy: AddressPolicy, resolver: AbstractResolver | None = None) -> None:
+        self.policy = policy
+        self.resolver = resolver or ThreadedResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        results = await self.resolver.resolve(host, port, family)
+        allowed = [result for result in results if self.policy.permits(result["host"])]
+        if not allowed:
+            raise BlockedAddress(f"{host} resolves only to addresses not allowed for this destination")
+        return allowed
+
+    async def close(self) -> None:
+        await self.resolver.close()
+
+
+def blocked_cause(error: BaseException) -> BlockedAddress | None:
+    """The BlockedAddress behind an aiohttp connection error, if that is what it was."""
+    seen: set[int] = set()
+    current: Any = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, BlockedAddress):
+            return current
+        seen.add(id(current))
+        current = getattr(current, "os_error", None) or current.__cause__ or current.__context__
+    return None

@@ -1,0 +1,328 @@
+"""The broker layer every service uses: self-healing connections, confirmed publishes, supervised consumers.
+
+DESIGN.md §2 rules, in one place:
+- consuming and publishing use separate connections, so a flow-control alarm on publishing cannot stall acks;
+- every connection has a heartbeat of at most 10 s and reconnects by itself, with backoff, re-running the
+  service's set-up (declarations, consumers) each time;
+- every publish is persistent, `mandatory`, on a confirm channel that raises on returns, under a deadline:
+  a nack, a return, a time-out or a closed channel raises PublishFailed, never passes for success.
+
+We use plain `aio_pika.connect` with our own supervisor rather than `connect_robust`: re-running one set-up
+function after every reconnect is easier to reason about than restoring objects one by one, and it handles the
+cases robust connections leave open (a consumer cancelled because its queue was deleted, a channel closed by
+the broker for a protocol error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aio_pika
+import aiormq.exceptions
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+)
+
+from hookpipe.config import redact_url
+
+log = logging.getLogger(__name__)
+
+#: First wait before reconnecting (s); doubles per failure up to RECONNECT_MAX_DELAY, so a broker restart is
+#: picked up within seconds while a long outage is not hammered.
+RECONNECT_DELAY = 0.25
+RECONNECT_MAX_DELAY = 5.0
+
+#: Time allowed for the TCP and AMQP handshake of one connection attempt (s).
+CONNECT_TIMEOUT = 10.0
+
+OnOpen = Callable[[AbstractConnection], Awaitable[None]]
+
+
+class PublishFailed(Exception):
+    """A publish that the broker did not confirm. `reason`: nacked, returned, timeout or disconnected."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"publish {reason}" + (f": {detail}" if detail else ""))
+        self.reason = reason
+
+
+class Link:
+    """One AMQP connection kept open by a supervisor task.
+
+    After every (re)connect it runs `on_open(connection)`; only when that succeeds is the link ready. When the
+    connection drops, or `reconnect()` is called, the link is not ready until the next `on_open` succeeds.
+    """
+
+    def __init__(self, url: str, *, name: str, heartbeat: float, on_open: OnOpen | None = None) -> None:
+        self.url = url
+        self.name = name
+        self.heartbeat = heartbeat
+        self._on_open = on_open
+        self._connection: AbstractConnection | None = None
+        self._ready = asyncio.Event()
+        self._closing = False
+        self._lost = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def connection(self) -> AbstractConnection | None:
+        """The open connection while the link is ready, else None."""
+        return self._connection if self._ready.is_set() else None
+
+    @property
+    def is_ready(self) -> bool:
+        return self._ready.is_set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._supervise(), name=f"link:{self.name}")
+
+    async def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the link is ready; False if `timeout` passed first."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def reconnect(self, reason: str) -> None:
+        """Drop the current connection; the supervisor opens a new one and re-runs the set-up."""
+        if self._connection is not None and not self._closing:
+            log.warning("reconnecting to the broker", extra={"link": self.name, "reason": reason})
+            self._ready.clear()
+            self._lost.set()
+
+    async def close(self) -> None:
+        self._closing = True
+        self._ready.clear()
+        self._lost.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _supervise(self) -> None:
+        delay = RECONNECT_DELAY
+        while not self._closing:
+            connection: AbstractConnection | None = None
+            self._lost = asyncio.Event()
+            try:
+                connection = await aio_pika.connect(
+                    self.url,
+                    heartbeat=int(self.heartbeat),
+                    timeout=CONNECT_TIMEOUT,
+                    client_properties={"connection_name": self.name},
+                )
+                lost = self._lost
+                connection.close_callbacks.add(lambda *_: lost.set())
+                if self._on_open is not None:
+                    await self._on_open(connection)
+                self._connection = connection
+                self._ready.set()
+                log.info("connected to the broker", extra={"link": self.name, "url": redact_url(self.url)})
+                delay = RECONNECT_DELAY
+                await lost.wait()
+                if not self._closing:
+                    log.warning("broker connection lost", extra={"link": self.name})
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning(
+                    "broker connection failed",
+                    extra={"link": self.name, "url": redact_url(self.url), "error": describe(error)},
+                )
+            finally:
+                self._ready.clear()
+                self._connection = None
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(connection.close(), 5)
+            if not self._closing:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX_DELAY)
+
+
+class Publisher:
+    """Publishes with confirms on its own connection. `declare(channel)` runs after every reconnect.
+
+    Parameters:
+    - url, name, heartbeat: the connection (name shows in RabbitMQ's connection list);
+    - timeout: the default deadline (s) for one publish, from call to confirm, including any wait for a
+      reconnect;
+    - declare: topology this publisher relies on, declared on each new connection.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        heartbeat: float,
+        timeout: float,
+        declare: Callable[[AbstractChannel], Awaitable[None]] | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self._declare = declare
+        self._channel: AbstractChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._reopen_lock = asyncio.Lock()
+        self.link = Link(url, name=name, heartbeat=heartbeat, on_open=self._on_open)
+
+    def start(self) -> None:
+        self.link.start()
+
+    async def close(self) -> None:
+        await self.link.close()
+
+    async def _on_open(self, connection: AbstractConnection) -> None:
+        channel = await self._open_channel(connection)
+        if self._declare is not None:
+            await self._declare(channel)
+
+    async def _open_channel(self, connection: AbstractConnection) -> AbstractChannel:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        self._channel = channel
+        self._exchanges = {}
+        return channel
+
+    async def _usable_channel(self, deadline: float) -> AbstractChannel:
+        loop = asyncio.get_running_loop()
+        if not await self.link.wait_ready(max(0.0, deadline - loop.time())):
+            raise PublishFailed("disconnected", "broker not reachable before the deadline")
+        channel = self._channel
+        if channel is not None and not channel.is_closed:
+            return channel
+        # The broker closes a channel on some errors (a publish to a missing exchange): open another.
+        async with self._reopen_lock:
+            if self._channel is not None and not self._channel.is_closed:
+                return self._channel
+            connection = self.link.connection
+            if connection is None:
+                raise PublishFailed("disconnected")
+            try:
+                return await asyncio.wait_for(self._open_channel(connection), deadline - loop.time())
+            except (TimeoutError, aiormq.exceptions.AMQPError, RuntimeError) as error:
+                raise PublishFailed("disconnected", describe(error)) from None
+
+    async def _exchange(self, channel: AbstractChannel, name: str) -> AbstractExchange:
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            exchange = channel.default_exchange if name == "" else await channel.get_exchange(name, ensure=False)
+            self._exchanges[name] = exchange
+        return exchange
+
+    async def publish(
+        self, message: aio_pika.Message, *, exchange: str, routing_key: str, timeout: float | None = None
+    ) -> None:
+        """Publish and wait for the broker's confirm; raises PublishFailed on anything else.
+
+        The message should be persistent (hookpipe.event builds it so). `exchange=""` is the default exchange,
+        which routes by queue name.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.timeout if timeout is None else timeout)
+        channel = await self._usable_channel(deadline)
+        target = await self._exchange(channel, exchange)
+        # aiormq matches a return to its publish by message_id. Two in-flight publishes sharing an id (one
+        # event fanned out) could have a return blamed on the wrong one; the router acks an event only when
+        # all its publishes succeed, and equal ids mean the same event, so the event still fails as a whole.
+        try:
+            await target.publish(
+                message, routing_key=routing_key, mandatory=True, timeout=max(0.001, deadline - loop.time())
+            )
+        except aiormq.exceptions.PublishError:
+            raise PublishFailed("returned", f"no queue bound for {exchange or '(default)'}/{routing_key}") from None
+        except aiormq.exceptions.DeliveryError:
+            raise PublishFailed("nacked") from None
+        except TimeoutError:
+            raise PublishFailed("timeout") from None
+        except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as error:
+            raise PublishFailed("disconnected", describe(error)) from None
+
+
+MessageHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]
+
+
+class Consumption:
+    """One consumer on its own channel; the link reconnects if the broker cancels it or closes the channel."""
+
+    def __init__(self, channel: AbstractChannel, queue: AbstractQueue, tag: str) -> None:
+        self.channel = channel
+        self.queue = queue
+        self.tag = tag
+
+    async def cancel(self) -> None:
+        """Stop receiving new messages; those in flight can still be acked."""
+        with contextlib.suppress(Exception):
+            await self.queue.cancel(self.tag)
+
+
+async def consume(
+    link: Link,
+    connection: AbstractConnection,
+    queue_name: str,
+    handler: MessageHandler,
+    *,
+    prefetch: int,
+) -> Consumption:
+    """Start consuming `queue_name` on a new channel with `prefetch` unacked messages at most.
+
+    The queue must be declared already. If the broker cancels the consumer (its queue was deleted) or closes
+    the channel, the link reconnects, and the service's set-up declares and consumes again.
+    """
+    channel = await connection.channel(publisher_confirms=False)
+    await channel.set_qos(prefetch_count=prefetch)
+    queue = await channel.get_queue(queue_name, ensure=True)
+
+    def on_channel_close(_: Any, error: BaseException | None = None) -> None:
+        if error is not None and not isinstance(error, asyncio.CancelledError):
+            link.reconnect(f"consumer channel of {queue_name} closed: {describe(error)}")
+
+    channel.close_callbacks.add(on_channel_close)
+    underlying = await channel.get_underlay_channel()
+    underlying.on_consumer_cancel_callbacks.add(
+        lambda _frame: link.reconnect(f"broker cancelled the consumer of {queue_name}")
+    )
+    tag = await queue.consume(handler, no_ack=False)
+    return Consumption(channel, queue, tag)
+
+
+async def queue_exists(connection: AbstractConnection, queue_name: str, timeout: float = 5.0) -> bool:
+    """Passive declare on a throwaway channel (a missing queue closes the channel it is asked on)."""
+    channel = await connection.channel(publisher_confirms=False)
+    try:
+        await asyncio.wait_for(channel.declare_queue(queue_name, passive=True), timeout)
+        return True
+    except aiormq.exceptions.ChannelNotFoundEntity:
+        return False
+    finally:
+        if not channel.is_closed:
+            with contextlib.suppress(Exception):
+                await channel.close()
+
+
+async def settle(operation: Awaitable[Any]) -> None:
+    """Await an ack or nack. If its channel is gone, the broker requeues the message anyway: a duplicate later,
+    never a loss, so this logs and carries on."""
+    try:
+        await operation
+    except Exception as error:
+        log.warning("could not settle a message; the broker will redeliver it", extra={"error": describe(error)})
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+def describe(error: BaseException) -> str:
+    """A short description of an error for logs and dead-letter headers, any URL password masked."""
+    text = str(error).strip() or type(error).__name__
+    return _URL_PASSWORD.sub(r"\1***@", f"{type(error).__name__}: {text}")[:300]

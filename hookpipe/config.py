@@ -1,0 +1,592 @@
+"""The pipeline's one configuration file: schema, `${VAR}` expansion, validation and loading.
+
+One YAML file configures all three services (DESIGN.md §4). It is parsed, its string values are expanded from
+the environment, and the result is validated into frozen models with unknown keys refused. Every error names
+the path and the problem, and never a value: a secret put under the wrong key must not reach a terminal or a
+log. `load_config` is the only entry point the services and the CLI use.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from hookpipe.units import parse_duration, parse_rate, parse_size
+
+#: Secrets shorter than this many bytes are accepted with a warning: short HMAC keys can be brute-forced.
+MIN_SECRET_BYTES = 16
+
+#: Names that end up in queue names and URLs: a letter or digit, then letters, digits, `_` or `-`.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+
+#: Inbound headers that carry credentials; they are never stored with an event nor forwarded.
+CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+Bytes = Annotated[int, BeforeValidator(parse_size)]
+PerSecond = Annotated[float, BeforeValidator(parse_rate)]
+
+
+def _parse_tolerance(value: object) -> float:
+    """A duration, or `none` for no freshness bound (stored as infinity)."""
+    if value == "none":
+        return math.inf
+    return parse_duration(value)
+
+
+Tolerance = Annotated[float, BeforeValidator(_parse_tolerance)]
+
+
+def _parse_host_port(value: object) -> str:
+    if not isinstance(value, str) or value.rpartition(":")[2].isdigit() is False or ":" not in value:
+        raise ValueError("expected host:port, such as 127.0.0.1:8080")
+    port = int(value.rpartition(":")[2])
+    if not 0 < port < 65536:
+        raise ValueError("port must be between 1 and 65535")
+    return value
+
+
+HostPort = Annotated[str, BeforeValidator(_parse_host_port)]
+
+
+def _drop_empty_secrets(value: object) -> object:
+    """Empty strings left by `${VAR:-}` are dropped: an empty HMAC key would let anyone sign."""
+    if isinstance(value, list):
+        return [item for item in value if item != ""]
+    return value
+
+
+def _require_secrets(value: list[str] | None) -> list[str] | None:
+    if value is not None and not value:
+        raise ValueError("no secret left after dropping empty ones: set at least one")
+    return value
+
+
+Secrets = Annotated[list[str] | None, BeforeValidator(_drop_empty_secrets), AfterValidator(_require_secrets)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- broker and services -------------------------------------------------------------------------------
+
+
+class BrokerConfig(_Model):
+    url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    prefix: str = "hookpipe"
+    heartbeat: Seconds = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _amqp_url(cls, url: str) -> str:
+        if urlsplit(url).scheme not in ("amqp", "amqps"):
+            raise ValueError("expected an amqp:// or amqps:// URL")
+        return url
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, prefix: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", prefix):
+            raise ValueError("expected letters, digits, '.', '_' or '-' (at most 64)")
+        return prefix
+
+    @field_validator("heartbeat")
+    @classmethod
+    def _heartbeat(cls, heartbeat: float) -> float:
+        if not 1 <= heartbeat <= 10:
+            raise ValueError("must be between 1s and 10s, so a cut link is noticed quickly")
+        return heartbeat
+
+
+class InFlightLimits(_Model):
+    requests: int = Field(256, ge=1)
+    bytes: Bytes = 64 * 1024**2
+
+
+class IngestConfig(_Model):
+    listen: HostPort = "127.0.0.1:8080"
+    ops: HostPort = "127.0.0.1:9101"
+    max_body: Bytes = 1024**2
+    max_in_flight: InFlightLimits = InFlightLimits()
+    read_timeout: Seconds = 10.0
+    publish_timeout: Seconds = 5.0
+
+
+class RouterConfig(_Model):
+    ops: HostPort = "127.0.0.1:9102"
+    unrouted: bool = False
+
+
+class DelivererConfig(_Model):
+    ops: HostPort = "127.0.0.1:9103"
+
+
+class ArchiveConfig(_Model):
+    max_age: Seconds = 7 * 86400.0
+    max_bytes: Bytes = 10 * 1024**3
+
+
+def _archive_off(value: object) -> object:
+    # YAML 1.1 reads a bare `off` as false.
+    return None if value in (False, "off") else value
+
+
+class LogConfig(_Model):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+# --- sources -------------------------------------------------------------------------------------------
+
+VerifyScheme = Literal[
+    "stripe", "github", "shopify", "slack", "twilio", "standard-webhooks", "paddle", "sendgrid", "mailgun",
+    "gitlab", "basic-auth", "bearer", "hmac", "none",
+]
+
+#: Per scheme: the keys it requires and the optional ones it reads (besides `scheme`).
+VERIFY_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "stripe": (frozenset({"secrets"}), frozenset({"tolerance"})),
+    "github": (frozenset({"secrets"}), frozenset()),
+    "shopify": (frozenset({"secrets"}), frozenset()),
+    "slack": (frozenset({"secrets"}), frozenset({"tolerance"})),
+    "twilio": (frozenset({"secrets", "public_url"}), frozenset()),
+    "standard-webhooks": (frozenset({"secrets"}), frozenset({"tolerance"})),
+    "paddle": (frozenset({"secrets"}), frozenset({"tolerance"})),
+    "sendgrid": (frozenset({"public_key"}), frozenset({"tolerance"})),
+    "mailgun": (frozenset({"secrets"}), frozenset({"tolerance"})),
+    "gitlab": (frozenset({"secrets"}), frozenset()),
+    "basic-auth": (frozenset({"secrets", "username"}), frozenset()),
+    "bearer": (frozenset({"secrets"}), frozenset()),
+    "hmac": (
+        frozenset({"secrets", "header"}),
+        frozenset({"algorithm", "encoding", "prefix", "signed", "timestamp_header", "tolerance"}),
+    ),
+    "none": (frozenset(), frozenset()),
+}
+
+
+class VerifyConfig(_Model):
+    """How a source proves its requests. `secrets` are tried in order, so a rotation lists old and new."""
+
+    scheme: VerifyScheme
+    secrets: Secrets = None
+    tolerance: Tolerance | None = None  # None: the provider's documented default; inf: no bound
+    public_url: str | None = None  # twilio: the URL the provider signs
+    public_key: str | None = None  # sendgrid: base64 DER of the ECDSA P-256 key
+    username: str | None = None  # basic-auth
+    header: str | None = None  # hmac: the signature header
+    algorithm: Literal["sha1", "sha256", "sha512"] = "sha256"
+    encoding: Literal["hex", "base64"] = "hex"
+    prefix: str = ""
+    signed: str = "{body}"  # hmac: what is signed; `{timestamp}` and `{body}` are replaced
+    timestamp_header: str | None = None
+
+    @model_validator(mode="after")
+    def _keys_fit_scheme(self) -> VerifyConfig:
+        required, optional = VERIFY_KEYS[self.scheme]
+        given = self.model_fields_set - {"scheme"}
+        for key in sorted(required - given):
+            raise ValueError(f"scheme {self.scheme} needs '{key}'")
+        for key in sorted(given - required - optional):
+            raise ValueError(f"'{key}' is not used by scheme {self.scheme}")
+        if "{body}" not in self.signed:
+            raise ValueError("'signed' must contain {body}")
+        return self
+
+
+class FieldSource(_Model):
+    """Where an event's id or type comes from: one request header, or one JSON path into the body."""
+
+    header: str | None = None
+    json_path: str | None = Field(None, alias="json")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> FieldSource:
+        if (self.header is None) == (self.json_path is None):
+            raise ValueError("give exactly one of 'header' or 'json'")
+        if self.json_path is not None and not re.fullmatch(r"\$(\.[A-Za-z0-9_-]+)+", self.json_path):
+            raise ValueError("'json' must be a path such as $.type or $.data.id")
+        return self
+
+
+class DedupConfig(_Model):
+    window: Seconds = 3600.0
+    max_ids: int = Field(100_000, ge=1)
+
+
+def _dedup_off(value: object) -> object:
+    return None if value in (False, "off") else value
+
+
+class HandshakeConfig(_Model):
+    meta_verify_token: str | None = None  # Meta's hub.verify_token for the GET subscription check
+    zoom_secret_token: str | None = None  # Zoom's endpoint.url_validation
+
+
+class ResponseConfig(_Model):
+    """What the provider gets back once its event is accepted."""
+
+    status: int = Field(200, ge=200, le=299)
+    body: str | None = None
+    content_type: str = "application/json"
+
+
+class SourceConfig(_Model):
+    verify: VerifyConfig
+    unverified: bool = False
+    max_body: Bytes | None = None  # None: ingest.max_body
+    methods: list[Literal["POST", "PUT", "PATCH", "GET"]] = ["POST"]
+    rate_limit: PerSecond | None = None
+    dedup: Annotated[DedupConfig | None, BeforeValidator(_dedup_off)] = DedupConfig()
+    id: FieldSource | None = None
+    type: FieldSource | None = None
+    handshake: HandshakeConfig | None = None
+    response: ResponseConfig = ResponseConfig()
+
+    @model_validator(mode="after")
+    def _unverified_matches_scheme(self) -> SourceConfig:
+        if self.verify.scheme == "none" and not self.unverified:
+            raise ValueError("scheme none accepts anyone's requests: say 'unverified: true'")
+        if self.unverified and self.verify.scheme != "none":
+            raise ValueError("'unverified: true' is only for scheme none")
+        return self
+
+
+# --- destinations --------------------------------------------------------------------------------------
+
+
+class SigningConfig(_Model):
+    """How hookpipe signs what it delivers; one signature per secret during a rotation."""
+
+    scheme: Literal["standard-webhooks", "hmac", "none"] = "standard-webhooks"
+    secrets: Secrets = None
+    header: str | None = None  # hmac
+    prefix: str = ""  # hmac
+    encoding: Literal["hex", "base64"] = "hex"  # hmac
+    algorithm: Literal["sha256", "sha512"] = "sha256"  # hmac
+
+    @model_validator(mode="after")
+    def _keys_fit_scheme(self) -> SigningConfig:
+        if self.scheme != "none" and self.secrets is None:
+            raise ValueError(f"scheme {self.scheme} needs 'secrets' (or say scheme: none)")
+        if self.scheme == "hmac" and self.header is None:
+            raise ValueError("scheme hmac needs 'header'")
+        if self.scheme == "standard-webhooks":
+            for secret in self.secrets or ():
+                if secret.startswith("whsec_"):
+                    _check_whsec(secret)
+        hmac_only = {"header", "prefix", "encoding", "algorithm"} & self.model_fields_set
+        if self.scheme != "hmac" and hmac_only:
+            raise ValueError(f"'{sorted(hmac_only)[0]}' is only for scheme hmac")
+        return self
+
+
+def _check_whsec(secret: str) -> None:
+    import base64
+    import binascii
+
+    try:
+        base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except binascii.Error:
+        raise ValueError("a whsec_ secret must be base64 after the prefix") from None
+
+
+class RetryConfig(_Model):
+    schedule: list[Seconds] = [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
+    max_age: Seconds = 3 * 86400.0
+
+    @field_validator("schedule")
+    @classmethod
+    def _positive(cls, schedule: list[float]) -> list[float]:
+        if any(delay <= 0 for delay in schedule):
+            raise ValueError("every retry delay must be positive")
+        return schedule
+
+
+class BreakerConfig(_Model):
+    failures: int = Field(5, ge=1)
+    cooldown: Seconds = 30.0
+    max_cooldown: Seconds = 600.0
+
+
+def _networks(value: object) -> object:
+    if isinstance(value, list):
+        try:
+            return [ipaddress.ip_network(item, strict=False) for item in value]
+        except (TypeError, ValueError):
+            raise ValueError("expected true, false, or a list of networks such as 127.0.0.0/8") from None
+    return value
+
+
+class DestinationConfig(_Model):
+    url: str
+    timeout: Seconds = 15.0
+    signing: SigningConfig
+    headers: dict[str, str] = {}
+    forward_headers: list[str] = []
+    concurrency: int = Field(10, ge=1, le=1000)
+    rate_limit: PerSecond | None = None
+    retry: RetryConfig = RetryConfig()
+    dead_letter_on: list[Annotated[int, Field(ge=100, le=599)]] = [410]
+    breaker: BreakerConfig = BreakerConfig()
+    ordering: Literal["unordered", "fifo"] = "unordered"
+    follow_redirects: bool = False
+    paused: bool = False
+    allow_private_network: Annotated[
+        bool | list[ipaddress.IPv4Network | ipaddress.IPv6Network], BeforeValidator(_networks)
+    ] = False
+    proxy: str | None = None  # an explicit egress proxy; the environment's proxy settings are never read
+
+    @model_validator(mode="before")
+    @classmethod
+    def _signing_defaults_to_standard_webhooks(cls, data: Any) -> Any:
+        # Absent `signing` means standard-webhooks, which needs secrets: say so rather than send unsigned.
+        if isinstance(data, dict) and "signing" not in data:
+            raise ValueError(
+                "'signing' is required: {scheme: standard-webhooks, secrets: [...]}, or {scheme: none}"
+            )
+        return data
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http:// or https:// URL with a host")
+        return url
+
+    @field_validator("forward_headers")
+    @classmethod
+    def _no_credentials(cls, names: list[str]) -> list[str]:
+        lowered = [name.lower() for name in names]
+        for name in lowered:
+            if name in CREDENTIAL_HEADERS:
+                raise ValueError(f"'{name}' carries credentials and is never forwarded")
+        return lowered
+
+    @field_validator("headers")
+    @classmethod
+    def _no_hookpipe_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name in headers:
+            if name.lower().startswith(("x-hookpipe-", "webhook-")):
+                raise ValueError(f"'{name}' is set by hookpipe itself")
+        return headers
+
+
+# --- routes --------------------------------------------------------------------------------------------
+
+
+class TransformConfig(_Model):
+    """EventBridge input-transformer style: either one sub-document, or named paths into a template."""
+
+    body: str | None = None
+    paths: dict[str, str] | None = None
+    template: Any = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> TransformConfig:
+        if (self.body is None) == (self.paths is None):
+            raise ValueError("give either 'body' or 'paths' with 'template'")
+        if self.paths is not None and self.template is None:
+            raise ValueError("'paths' needs a 'template'")
+        return self
+
+
+class RouteConfig(_Model):
+    name: str
+    sources: list[str] | None = None  # None: every verified source
+    filter: dict[str, Any] | None = None
+    transform: TransformConfig | None = None
+    to: list[str] = Field(min_length=1)
+
+
+# --- the whole file ------------------------------------------------------------------------------------
+
+
+class Config(_Model):
+    broker: BrokerConfig = BrokerConfig()
+    ingest: IngestConfig = IngestConfig()
+    router: RouterConfig = RouterConfig()
+    deliverer: DelivererConfig = DelivererConfig()
+    archive: Annotated[ArchiveConfig | None, BeforeValidator(_archive_off)] = ArchiveConfig()
+    log: LogConfig = LogConfig()
+    sources: dict[str, SourceConfig] = {}
+    destinations: dict[str, DestinationConfig] = {}
+    routes: list[RouteConfig] = []
+
+    @field_validator("sources", "destinations")
+    @classmethod
+    def _names(cls, entries: dict[str, Any]) -> dict[str, Any]:
+        for name in entries:
+            if not NAME_PATTERN.fullmatch(name):
+                raise ValueError(f"'{name}': names are letters, digits, '_' and '-' (at most 100)")
+        return entries
+
+    @model_validator(mode="after")
+    def _routes_refer_to_known_names(self) -> Config:
+        seen: set[str] = set()
+        for index, route in enumerate(self.routes):
+            where = f"routes[{index}]"
+            if route.name in seen:
+                raise ValueError(f"{where}.name: '{route.name}' is used twice")
+            seen.add(route.name)
+            for source in route.sources or ():
+                if source not in self.sources:
+                    raise ValueError(f"{where}.sources: no source named '{source}'")
+            for destination in route.to:
+                if destination not in self.destinations:
+                    raise ValueError(f"{where}.to: no destination named '{destination}'")
+        return self
+
+
+# --- loading -------------------------------------------------------------------------------------------
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used. `problems` are one line each: `path: what is wrong`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    """A validated config, with the file it came from and warnings worth logging at start."""
+
+    config: Config
+    path: Path | None
+    warnings: list[str] = field(default_factory=list)
+
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_variables(node: Any, environ: dict[str, str] | os._Environ[str], path: str = "") -> Any:
+    """Replace `${VAR}` and `${VAR:-default}` inside string values, after YAML parsing.
+
+    Expanding after parsing means a value can never inject YAML structure. An unset variable without a default
+    is an error naming the variable and where it is used.
+    """
+    if isinstance(node, str):
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            raise ConfigError([f"{path or '<root>'}: environment variable {name} is not set"])
+
+        return _VARIABLE.sub(replace, node)
+    if isinstance(node, dict):
+        return {key: expand_variables(value, environ, _join(path, key)) for key, value in node.items()}
+    if isinstance(node, list):
+        return [expand_variables(value, environ, f"{path}[{i}]") for i, value in enumerate(node)]
+    return node
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _format_location(location: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in ("function-before[_parse_host_port(), str]",) or part.startswith(
+            ("function-", "list[", "bool", "dict[", "IPv", "DedupConfig", "ArchiveConfig")
+        ):
+            continue  # pydantic names the union member it tried; the user's path is clearer without
+        else:
+            text = _join(text, part)
+    return text or "<root>"
+
+
+def _format_error(error: Any) -> str:
+    message: str = error["msg"]
+    message = message.removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif error["type"] == "missing":
+        message = "required"
+    location = _format_location(error["loc"])
+    # Cross-reference errors from the top-level validator carry their own path.
+    if location == "<root>" and re.match(r"^[a-z_]+(\[\d+\])?\.", message):
+        return message
+    return f"{location}: {message}"
+
+
+def parse_config(data: Any, environ: dict[str, str] | os._Environ[str] | None = None) -> LoadedConfig:
+    """Validate an already-parsed YAML document (expanding variables first)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(["<root>: expected a mapping of sections (broker, sources, destinations, routes...)"])
+    expanded = expand_variables(data, os.environ if environ is None else environ)
+    try:
+        config = Config.model_validate(expanded)
+    except ValidationError as error:
+        problems = list(dict.fromkeys(_format_error(e) for e in error.errors(include_input=False)))
+        raise ConfigError(problems) from None
+    return LoadedConfig(config=config, path=None, warnings=list(_weak_secret_warnings(config)))
+
+
+def load_config(path: str | Path, environ: dict[str, str] | os._Environ[str] | None = None) -> LoadedConfig:
+    """Read, expand and validate a config file; raises ConfigError with one line per problem."""
+    path = Path(path)
+    try:
+        with path.open("rb") as stream:  # a stream, so YAML errors quote no line of the file
+            data = yaml.safe_load(stream)
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read ({error.strerror})"]) from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigError([f"{path}: invalid YAML at {where}: {error.problem}"]) from None
+    except yaml.YAMLError:
+        raise ConfigError([f"{path}: invalid YAML"]) from None
+    loaded = parse_config(data, environ)
+    return LoadedConfig(config=loaded.config, path=path, warnings=loaded.warnings)
+
+
+def _weak_secret_warnings(config: Config) -> Iterator[str]:
+    def weak(path: str, secrets: list[str] | None) -> Iterator[str]:
+        for index, secret in enumerate(secrets or ()):
+            if len(secret.encode()) < MIN_SECRET_BYTES and not secret.startswith("whsec_"):
+                yield f"{path}[{index}]: secret is shorter than {MIN_SECRET_BYTES} bytes"
+
+    for name, source in config.sources.items():
+        yield from weak(f"sources.{name}.verify.secrets", source.verify.secrets)
+    for name, destination in config.destinations.items():
+        yield from weak(f"destinations.{name}.signing.secrets", destination.signing.secrets)
+
+
+def redact_url(url: str) -> str:
+    """An AMQP URL fit for logs: the password replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

@@ -1,0 +1,55 @@
+"""Dead letters: the original message, untouched, plus why it died, as `x-hookpipe-dead-*` headers.
+
+Router and deliverer both build them here, so `hookpipe dlq` reads one format.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aio_pika import DeliveryMode, Message
+from aio_pika.abc import AbstractIncomingMessage
+
+from hookpipe.event import now_ms
+
+HEADER_REASON = "x-hookpipe-dead-reason"
+HEADER_ERROR = "x-hookpipe-dead-error"
+HEADER_STATUS = "x-hookpipe-dead-status"
+HEADER_RESPONSE = "x-hookpipe-dead-response"  # the first 4 KiB of the last response body
+HEADER_ATTEMPTS = "x-hookpipe-dead-attempts"
+HEADER_AT = "x-hookpipe-dead-at"  # UTC milliseconds
+
+#: Bytes of a failed response body kept with a dead letter.
+RESPONSE_EXCERPT = 4096
+
+
+def dead_letter(
+    message: AbstractIncomingMessage,
+    reason: str,
+    *,
+    error: str = "",
+    status: int | None = None,
+    response: bytes = b"",
+    attempts: int | None = None,
+) -> Message:
+    """A persistent copy of `message` carrying the reason it was dead-lettered."""
+    headers: dict[str, Any] = dict(message.headers or {})
+    headers[HEADER_REASON] = reason
+    headers[HEADER_AT] = now_ms()
+    if error:
+        headers[HEADER_ERROR] = error[:1000]
+    if status is not None:
+        headers[HEADER_STATUS] = status
+    if response:
+        headers[HEADER_RESPONSE] = response[:RESPONSE_EXCERPT]
+    if attempts is not None:
+        headers[HEADER_ATTEMPTS] = attempts
+    return Message(
+        body=message.body,
+        headers=headers,
+        content_type=message.content_type,
+        type=message.type,
+        message_id=message.message_id,
+        timestamp=message.timestamp,
+        delivery_mode=DeliveryMode.PERSISTENT,
+    )

@@ -1,0 +1,130 @@
+"""The event envelope: one webhook as the provider sent it, and how it rides on AMQP.
+
+The AMQP message body *is* the provider's raw payload, copied and never re-encoded; the metadata travels in
+message properties (`message_id`, `content_type`, `type`, `timestamp`) and `x-hookpipe-*` headers
+(DESIGN.md §1). Every hop reads and writes events through this module only.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+
+HEADER_SOURCE = "x-hookpipe-source"
+HEADER_RECEIVED_AT = "x-hookpipe-received-at"  # UTC milliseconds; the AMQP timestamp has whole seconds only
+HEADER_VERIFIED = "x-hookpipe-verified"
+HEADER_INBOUND = "x-hookpipe-headers"  # the kept inbound HTTP headers, as one nested table
+HEADER_REPLAY = "x-hookpipe-replay"
+HEADER_ATTEMPT = "x-hookpipe-attempt"  # deliveries: how many attempts came before this one
+
+#: AMQP short strings (message_id, type, routing keys) hold at most 255 bytes.
+MAX_SHORT_STRING = 255
+
+
+@dataclass(slots=True)
+class Event:
+    """One webhook. `body` is byte-for-byte what the provider sent; `received_at` is UTC milliseconds."""
+
+    id: str
+    source: str
+    type: str | None
+    received_at: int
+    verified: bool
+    content_type: str | None
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    attempt: int = 0
+    replay: bool = False
+
+    @property
+    def routing_key(self) -> str:
+        """`{source}.{type}` on the ingested topic exchange (just `{source}` when the type is unknown)."""
+        key = f"{self.source}.{self.type}" if self.type else self.source
+        return truncate_utf8(key, MAX_SHORT_STRING)
+
+    def to_message(self, *, body: bytes | None = None, attempt: int | None = None) -> aio_pika.Message:
+        """A persistent AMQP message carrying this event (optionally with another body, for transforms)."""
+        headers: dict[str, Any] = {
+            HEADER_SOURCE: self.source,
+            HEADER_RECEIVED_AT: self.received_at,
+            HEADER_VERIFIED: self.verified,
+            HEADER_INBOUND: dict(self.headers),
+        }
+        attempt = self.attempt if attempt is None else attempt
+        if attempt:
+            headers[HEADER_ATTEMPT] = attempt
+        if self.replay:
+            headers[HEADER_REPLAY] = True
+        return aio_pika.Message(
+            body=self.body if body is None else body,
+            message_id=self.id,
+            type=self.type,
+            content_type=self.content_type,
+            timestamp=datetime.fromtimestamp(self.received_at // 1000, UTC),
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            headers=headers,
+        )
+
+    @classmethod
+    def from_message(cls, message: AbstractIncomingMessage) -> Event:
+        """Rebuild the event from an AMQP message; raises MalformedEvent when metadata is missing."""
+        headers = message.headers or {}
+        source = _text(headers.get(HEADER_SOURCE))
+        received_at = headers.get(HEADER_RECEIVED_AT)
+        if not message.message_id or not source or not isinstance(received_at, int):
+            raise MalformedEvent("message lacks message_id, x-hookpipe-source or x-hookpipe-received-at")
+        inbound = headers.get(HEADER_INBOUND)
+        attempt = headers.get(HEADER_ATTEMPT, 0)
+        return cls(
+            id=message.message_id,
+            source=source,
+            type=message.type or None,
+            received_at=received_at,
+            verified=bool(headers.get(HEADER_VERIFIED, False)),
+            content_type=message.content_type or None,
+            body=message.body,
+            headers={str(k): _text(v) for k, v in inbound.items()} if isinstance(inbound, dict) else {},
+            attempt=attempt if isinstance(attempt, int) else 0,
+            replay=bool(headers.get(HEADER_REPLAY, False)),
+        )
+
+    def with_attempt(self, attempt: int) -> Event:
+        return replace(self, attempt=attempt)
+
+
+class MalformedEvent(ValueError):
+    """An AMQP message that is not a hookpipe event (published by hand, or by another tool)."""
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def truncate_utf8(text: str, limit: int) -> str:
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit].decode("utf-8", "ignore")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def uuid7(timestamp_ms: int | None = None) -> str:
+    """A time-ordered UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits."""
+    ms = now_ms() if timestamp_ms is None else timestamp_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | rand & ((1 << 80) - 1)
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 4122 variant
+    return str(uuid.UUID(int=value))

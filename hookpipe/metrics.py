@@ -1,0 +1,71 @@
+"""Every Prometheus metric hookpipe exports, in one module (DESIGN.md §5).
+
+Names start with `hookpipe_` and use base units. Label values are bounded sets: configured source, route and
+destination names, outcomes, reasons and status classes; never an event id, a URL or a raw status text.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+#: Latency buckets (s) from sub-millisecond broker confirms up to a slow receiver's time-out.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+#: End-to-end buckets (s): from a quick pass through three hops to events that waited out retries for hours.
+END_TO_END_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600)
+
+# --- ingest ---
+INGEST_REQUESTS = Counter(
+    "hookpipe_ingest_requests_total", "Webhook requests answered, by source and HTTP status.", ["source", "status"]
+)
+INGEST_REJECTIONS = Counter(
+    "hookpipe_ingest_rejections_total", "Webhook requests refused, by source and reason.", ["source", "reason"]
+)
+INGEST_PUBLISH_SECONDS = Histogram(
+    "hookpipe_ingest_publish_seconds", "Time from publish to broker confirm at ingest.", buckets=LATENCY_BUCKETS
+)
+INGEST_DUPLICATES = Counter(
+    "hookpipe_ingest_duplicates_total", "Repeated event ids answered without publishing again.", ["source"]
+)
+
+# --- router ---
+ROUTER_EVENTS = Counter(
+    "hookpipe_router_events_total", "Events consumed by the router, by outcome (routed, unmatched, failed).",
+    ["outcome"],
+)
+ROUTE_MATCHES = Counter("hookpipe_route_matches_total", "Events matched, per route.", ["route"])
+ROUTER_DELIVERIES = Counter(
+    "hookpipe_router_deliveries_total", "Delivery messages published, per destination.", ["destination"]
+)
+ROUTER_DEAD_LETTERS = Counter(
+    "hookpipe_router_dead_letters_total", "Events the router dead-lettered, by reason.", ["reason"]
+)
+
+# --- deliverer ---
+DELIVERY_ATTEMPTS = Counter(
+    "hookpipe_delivery_attempts_total",
+    "Outbound delivery attempts, by destination, outcome and status class (2xx..5xx, or none).",
+    ["destination", "outcome", "status_class"],
+)
+DELIVERY_ATTEMPT_SECONDS = Histogram(
+    "hookpipe_delivery_attempt_seconds", "Duration of one outbound HTTP attempt.", ["destination"],
+    buckets=LATENCY_BUCKETS,
+)
+END_TO_END_SECONDS = Histogram(
+    "hookpipe_end_to_end_seconds", "From ingest accepting an event to its successful delivery.", ["destination"],
+    buckets=END_TO_END_BUCKETS,
+)
+DEAD_LETTERS = Counter(
+    "hookpipe_dead_letters_total", "Deliveries dead-lettered, by destination and reason.", ["destination", "reason"]
+)
+DELIVERIES_IN_FLIGHT = Gauge(
+    "hookpipe_deliveries_in_flight", "Outbound requests in progress, per destination.", ["destination"]
+)
+
+# --- every service ---
+CONFIG_RELOADS = Counter(
+    "hookpipe_config_reloads_total", "Configuration reloads, by result (ok, error).", ["result"]
+)
+BROKER_CONNECTED = Gauge(
+    "hookpipe_broker_connected", "1 while the named broker link is connected and set up.", ["link"]
+)

@@ -1,0 +1,50 @@
+"""The ops listener each service runs apart from any public port: /metrics, /healthz, /readyz.
+
+It is unauthenticated by design (Prometheus and probes scrape it), so it belongs on a private address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+#: Answers why the service is not ready, or an empty list when it is.
+ReadinessCheck = Callable[[], Awaitable[list[str]]]
+
+
+def ops_app(readiness: ReadinessCheck) -> web.Application:
+    async def metrics(_: web.Request) -> web.Response:
+        response = web.Response(body=generate_latest())
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        problems = await readiness()
+        if problems:
+            return web.json_response({"status": "not ready", "problems": problems}, status=503)
+        return web.json_response({"status": "ready"})
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+async def start_site(app: web.Application, address: str, **runner_options: object) -> web.AppRunner:
+    """Serve `app` on `host:port`; returns the runner, whose cleanup() stops it."""
+    runner = web.AppRunner(app, access_log=None, **runner_options)  # type: ignore[arg-type]
+    await runner.setup()
+    host, port = split_host_port(address)
+    await web.TCPSite(runner, host, port, reuse_address=True).start()
+    return runner

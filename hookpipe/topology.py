@@ -1,0 +1,127 @@
+"""The one place that knows RabbitMQ names and arguments (DESIGN.md §2).
+
+Every exchange and queue name starts with the configured prefix. Declarations are idempotent, and a queue's
+arguments never change under an existing name: RabbitMQ refuses that with 406, so a new setting means a new
+queue name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aio_pika import ExchangeType
+from aio_pika.abc import AbstractChannel
+
+from hookpipe.config import Config
+
+#: How often a consumer may crash on one message before RabbitMQ dead-letters it as poison.
+DELIVERY_LIMIT = 50
+
+#: Unmatched events kept when `router.unrouted` is on; the oldest are dropped past this many.
+UNROUTED_MAX_LENGTH = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """Exchange and queue names under one topology prefix."""
+
+    prefix: str
+
+    @property
+    def ingested(self) -> str:
+        """Topic exchange ingest publishes to, key `{source}.{type}`."""
+        return f"{self.prefix}.ingested"
+
+    @property
+    def router_queue(self) -> str:
+        return f"{self.prefix}.router"
+
+    @property
+    def router_dead(self) -> str:
+        """Events the router could not process: poison messages and fan-outs that could not be published."""
+        return f"{self.prefix}.router.dead"
+
+    @property
+    def unrouted(self) -> str:
+        return f"{self.prefix}.unrouted"
+
+    @property
+    def deliver(self) -> str:
+        """Direct exchange the router publishes deliveries to, key = destination name."""
+        return f"{self.prefix}.deliver"
+
+    def deliver_queue(self, destination: str) -> str:
+        return f"{self.prefix}.deliver.{destination}"
+
+    def dead_queue(self, destination: str) -> str:
+        return f"{self.prefix}.dead.{destination}"
+
+
+def _quorum(**arguments: Any) -> dict[str, Any]:
+    return {"x-queue-type": "quorum", **arguments}
+
+
+def _poison_to(dead_queue: str) -> dict[str, Any]:
+    """A delivery limit always comes with an at-least-once dead-letter target (via the default exchange)."""
+    return {
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": dead_queue,
+        "x-dead-letter-strategy": "at-least-once",
+        # at-least-once dead-lettering requires reject-publish; with no length limit it never rejects.
+        "x-overflow": "reject-publish",
+    }
+
+
+async def declare_ingest_path(channel: AbstractChannel, names: Names) -> None:
+    """The ingested exchange and the router's input queue bound to it (ingest and router use both)."""
+    exchange = await channel.declare_exchange(names.ingested, ExchangeType.TOPIC, durable=True)
+    await channel.declare_queue(names.router_dead, durable=True, arguments=_quorum())
+    queue = await channel.declare_queue(
+        names.router_queue, durable=True, arguments=_quorum(**_poison_to(names.router_dead))
+    )
+    await queue.bind(exchange, routing_key="#")
+
+
+async def declare_unrouted(channel: AbstractChannel, names: Names) -> None:
+    await channel.declare_queue(
+        names.unrouted,
+        durable=True,
+        arguments=_quorum(**{"x-max-length": UNROUTED_MAX_LENGTH, "x-overflow": "drop-head"}),
+    )
+
+
+async def declare_destination(channel: AbstractChannel, names: Names, destination: str) -> None:
+    """A destination's queue, bound to the deliver exchange, and its dead-letter queue."""
+    exchange = await channel.declare_exchange(names.deliver, ExchangeType.DIRECT, durable=True)
+    dead = names.dead_queue(destination)
+    await channel.declare_queue(dead, durable=True, arguments=_quorum())
+    queue = await channel.declare_queue(
+        names.deliver_queue(destination), durable=True, arguments=_quorum(**_poison_to(dead))
+    )
+    await queue.bind(exchange, routing_key=destination)
+
+
+async def declare_all(channel: AbstractChannel, config: Config) -> None:
+    """Everything the config needs: `hookpipe topology apply`."""
+    names = Names(config.broker.prefix)
+    await declare_ingest_path(channel, names)
+    if config.router.unrouted:
+        await declare_unrouted(channel, names)
+    for destination in config.destinations:
+        await declare_destination(channel, names, destination)
+
+
+def all_queue_names(config: Config) -> list[str]:
+    """Every queue `declare_all` may create, for tools and test clean-up."""
+    names = Names(config.broker.prefix)
+    queues = [names.router_queue, names.router_dead, names.unrouted]
+    for destination in config.destinations:
+        queues += [names.deliver_queue(destination), names.dead_queue(destination)]
+    return queues
+
+
+def all_exchange_names(config: Config) -> list[str]:
+    names = Names(config.broker.prefix)
+    return [names.ingested, names.deliver]

@@ -1,0 +1,291 @@
+"""ingest: `POST /ingest/{source}` -> verify -> publish with confirm -> 2xx (DESIGN.md §3).
+
+The provider gets 2xx only after RabbitMQ confirmed the persisted event; any publish failure answers 503 with
+`Retry-After` so the provider retries. Every refusal has a reason, a JSON body, a counter and a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+from aiohttp import web
+from aio_pika.abc import AbstractChannel
+
+from hookpipe import metrics
+from hookpipe.broker import PublishFailed, Publisher, queue_exists
+from hookpipe.config import CREDENTIAL_HEADERS, Config, LoadedConfig, SourceConfig
+from hookpipe.event import MAX_SHORT_STRING, Event, now_ms, uuid7
+from hookpipe.jsonpath import lookup, parse_path
+from hookpipe.ops import ops_app, start_site
+from hookpipe.topology import Names, declare_ingest_path
+from ingest.verify import InboundRequest, Rejected, Scheme, build_scheme
+
+log = logging.getLogger("ingest")
+
+#: Seconds a provider is asked to wait before retrying after a 503.
+RETRY_AFTER_SECONDS = 5
+
+#: How often ingest checks that the router queue exists (s). A mandatory publish cannot tell: the archive
+#: stream is bound to the same exchange, so a missing router queue returns nothing.
+READINESS_INTERVAL = 1.0
+
+#: Connection-level headers that describe one hop, not the webhook (RFC 9110 §7.6.1), plus framing.
+HOP_BY_HOP_HEADERS = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+     "content-length", "host"}
+)
+
+#: Label used for requests to a source that is not configured, so the label set stays bounded.
+UNKNOWN_SOURCE_LABEL = "_unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A configured source, compiled once per config load."""
+
+    name: str
+    config: SourceConfig
+    scheme: Scheme
+    max_body: int
+    dropped_headers: frozenset[str]
+    id_path: tuple[str, ...] | None
+    type_path: tuple[str, ...] | None
+
+
+def compile_sources(config: Config) -> dict[str, Source]:
+    sources = {}
+    for name, source in config.sources.items():
+        scheme = build_scheme(source.verify)
+        sources[name] = Source(
+            name=name,
+            config=source,
+            scheme=scheme,
+            max_body=source.max_body or config.ingest.max_body,
+            dropped_headers=HOP_BY_HOP_HEADERS | CREDENTIAL_HEADERS | scheme.reads_headers,
+            id_path=parse_path(source.id.json_path) if source.id and source.id.json_path else None,
+            type_path=parse_path(source.type.json_path) if source.type and source.type.json_path else None,
+        )
+    return sources
+
+
+class IngestService:
+    """The ingest process: the public webhook listener, the ops listener and one publishing connection.
+
+    Parameters (keyword-only): `clock` returns Unix seconds (freshness checks use it; tests inject one).
+    """
+
+    name = "ingest"
+
+    def __init__(self, loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self.config = loaded.config
+        self.names = Names(self.config.broker.prefix)
+        self.sources = compile_sources(self.config)
+        self.clock = clock
+        self.publisher = Publisher(
+            self.config.broker.url,
+            name="hookpipe-ingest-publish",
+            heartbeat=self.config.broker.heartbeat,
+            timeout=self.config.ingest.publish_timeout,
+            declare=self._declare,
+        )
+        self._router_queue_present = False
+        self._watch_task: asyncio.Task[None] | None = None
+        self._runners: list[web.AppRunner] = []
+        self.app = self._public_app()
+
+    async def _declare(self, channel: AbstractChannel) -> None:
+        await declare_ingest_path(channel, self.names)
+        self._router_queue_present = True
+
+    def _public_app(self) -> web.Application:
+        largest = max([source.max_body for source in self.sources.values()], default=self.config.ingest.max_body)
+        app = web.Application(client_max_size=largest)
+        app.router.add_route("*", "/ingest/{source}", self.handle)
+        return app
+
+    async def start(self) -> None:
+        self.publisher.start()
+        self._watch_task = asyncio.create_task(self._watch_router_queue(), name="ingest:readiness")
+        # auto_decompress=False: the signed bytes are the bytes sent, and no zip bomb is ever inflated.
+        self._runners.append(await start_site(self.app, self.config.ingest.listen, auto_decompress=False))
+        self._runners.append(await start_site(ops_app(self.readiness), self.config.ingest.ops))
+        log.info("ingest listening", extra={"listen": self.config.ingest.listen, "ops": self.config.ingest.ops})
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish their publish, then close the broker link."""
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
+        await self.publisher.close()
+
+    async def readiness(self) -> list[str]:
+        problems = []
+        if not self.publisher.link.is_ready:
+            problems.append("broker not connected")
+        elif not self._router_queue_present:
+            problems.append(f"queue {self.names.router_queue} is missing")
+        return problems
+
+    async def _watch_router_queue(self) -> None:
+        while True:
+            metrics.BROKER_CONNECTED.labels(link="ingest-publish").set(int(self.publisher.link.is_ready))
+            connection = self.publisher.link.connection
+            if connection is not None:
+                try:
+                    present = await queue_exists(connection, self.names.router_queue)
+                except Exception:  # a broken connection: the link notices and reconnects
+                    present = False
+                if present != self._router_queue_present:
+                    level = logging.INFO if present else logging.ERROR
+                    log.log(level, "router queue " + ("is back" if present else "is missing"),
+                            extra={"queue": self.names.router_queue})
+                self._router_queue_present = present
+            await asyncio.sleep(READINESS_INTERVAL)
+
+    # --- the request path ---
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["source"]
+        source = self.sources.get(name)
+        label = name if source is not None else UNKNOWN_SOURCE_LABEL
+        try:
+            if source is None:
+                raise Rejected("unknown_source", status=404)
+            event = await self._accept(request, source)
+        except Rejected as rejection:
+            return self._refuse(request, label, rejection)
+        except PublishFailed as failure:
+            log.warning("publish failed; asking the provider to retry",
+                        extra={"source": label, "reason": failure.reason, "error": str(failure)})
+            return self._refuse(request, label, Rejected("broker_unavailable", status=503))
+        metrics.INGEST_REQUESTS.labels(source=label, status=str(source.config.response.status)).inc()
+        log.debug("accepted", extra={"event_id": event.id, "source": label, "type": event.type})
+        return self._accepted_response(source, event)
+
+    async def _accept(self, request: web.Request, source: Source) -> Event:
+        if request.method not in source.config.methods:
+            raise Rejected("method_not_allowed", status=405)
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise Rejected("unsupported_encoding", status=415)
+        body = await self._read_body(request, source.max_body)
+        headers = _lower_case_headers(request)
+        inbound = InboundRequest(
+            method=request.method,
+            url=str(request.url),
+            query_string=request.query_string,
+            headers=headers,
+            body=body,
+            now=self.clock(),
+        )
+        source.scheme.verify(inbound)
+        if not self._router_queue_present:
+            raise Rejected("broker_unavailable", status=503)  # the watcher logged it once
+        document = _LazyJson(body)
+        event = Event(
+            id=_event_id(source, headers, document),
+            source=source.name,
+            type=_event_type(source, headers, document),
+            received_at=now_ms(),
+            verified=not source.config.unverified,
+            content_type=request.headers.get("Content-Type"),
+            body=body,
+            headers={k: v for k, v in headers.items() if k not in source.dropped_headers
+                     and not k.startswith("x-hookpipe-")},
+        )
+        started = time.perf_counter()
+        await self.publisher.publish(event.to_message(), exchange=self.names.ingested, routing_key=event.routing_key)
+        metrics.INGEST_PUBLISH_SECONDS.observe(time.perf_counter() - started)
+        return event
+
+    async def _read_body(self, request: web.Request, limit: int) -> bytes:
+        if request.content_length is not None and request.content_length > limit:
+            raise Rejected("too_large", status=413)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self.config.ingest.read_timeout):
+                async for chunk in request.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > limit:
+                        raise Rejected("too_large", status=413)
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise Rejected("read_timeout", status=408) from None
+        return b"".join(chunks)
+
+    def _refuse(self, request: web.Request, label: str, rejection: Rejected) -> web.Response:
+        metrics.INGEST_REJECTIONS.labels(source=label, reason=rejection.reason).inc()
+        metrics.INGEST_REQUESTS.labels(source=label, status=str(rejection.status)).inc()
+        if rejection.status != 503:
+            log.info("request refused", extra={"source": label, "reason": rejection.reason,
+                                               "status": rejection.status, "remote": request.remote})
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if rejection.status in (429, 503) else None
+        if rejection.status == 413:
+            # The rest of an oversized body is never read: close rather than drain it.
+            headers = {"Connection": "close"}
+        return web.json_response({"error": rejection.reason}, status=rejection.status, headers=headers)
+
+    @staticmethod
+    def _accepted_response(source: Source, event: Event) -> web.Response:
+        response = source.config.response
+        body = response.body.encode() if response.body is not None else orjson.dumps({"id": event.id})
+        return web.Response(body=body, status=response.status, content_type=response.content_type)
+
+
+def _lower_case_headers(request: web.Request) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for key, value in request.headers.items():
+        key = key.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
+
+
+class _LazyJson:
+    """The body parsed at most once, and only if an id or type path needs it."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self._parsed: object = None
+        self._done = False
+
+    def text_at(self, path: tuple[str, ...]) -> str | None:
+        if not self._done:
+            self._done = True
+            with contextlib.suppress(orjson.JSONDecodeError):
+                self._parsed = orjson.loads(self.body)
+        value = lookup(self._parsed, path)
+        return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+def _event_id(source: Source, headers: dict[str, str], document: _LazyJson) -> str:
+    """The provider's own delivery id where the source says where it is, else a UUIDv7."""
+    spec = source.config.id
+    found: str | None = None
+    if spec is not None:
+        found = headers.get(spec.header.lower()) if spec.header else document.text_at(source.id_path or ())
+    if found is None:
+        return uuid7()
+    if not 0 < len(found.encode()) <= MAX_SHORT_STRING or not found.isprintable():
+        raise Rejected("malformed_id", status=400)
+    return found
+
+
+def _event_type(source: Source, headers: dict[str, str], document: _LazyJson) -> str | None:
+    spec = source.config.type
+    if spec is None:
+        return None
+    found = headers.get(spec.header.lower()) if spec.header else document.text_at(source.type_path or ())
+    if found is not None and (len(found.encode()) > MAX_SHORT_STRING or not found.isprintable()):
+        raise Rejected("malformed_type", status=400)
+    return found

@@ -1,0 +1,1 @@
+"""router: consumes ingested events, matches routes, and publishes one delivery per (event, destination)."""

@@ -1,0 +1,189 @@
+"""router: consume `hookpipe.router`, match routes, publish deliveries, ack only once all are confirmed.
+
+Guarantee 3 of DESIGN.md §2: an event is acked only after every delivery message it produced is confirmed.
+When some publishes of a fan-out fail, only those are retried after a backoff; if they still fail, the event
+is dead-lettered with reason `publish_failed`. If even that cannot be confirmed the event is requeued, and
+RabbitMQ's delivery limit turns a message that fails forever into a dead letter (`poison`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+
+from hookpipe import metrics
+from hookpipe.broker import Consumption, Link, PublishFailed, Publisher, consume, settle
+from hookpipe.config import LoadedConfig
+from hookpipe.deadletter import dead_letter
+from hookpipe.event import Event, MalformedEvent
+from hookpipe.ops import ops_app, start_site
+from hookpipe.topology import Names, declare_destination, declare_ingest_path, declare_unrouted
+from router.rules import Delivery, UnparsableBody, compile_routes
+
+log = logging.getLogger("router")
+
+#: Unacked events the router holds at once; enough to keep confirms pipelined, small enough to bound memory.
+PREFETCH = 200
+
+#: Deadline for one publish, from call to confirm (s).
+PUBLISH_TIMEOUT = 10.0
+
+#: Waits before re-publishing the failed part of a fan-out (s); after the last, the event is dead-lettered.
+PUBLISH_RETRY_DELAYS = (0.5, 2.0, 5.0)
+
+#: Seconds in-flight events get to finish on SIGTERM before the connection closes (and they are requeued).
+SHUTDOWN_GRACE = 20.0
+
+
+class RouterService:
+    name = "router"
+
+    def __init__(self, loaded: LoadedConfig) -> None:
+        self.config = loaded.config
+        self.names = Names(self.config.broker.prefix)
+        self.routes = compile_routes(self.config)
+        broker = self.config.broker
+        self.publisher = Publisher(
+            broker.url, name="hookpipe-router-publish", heartbeat=broker.heartbeat, timeout=PUBLISH_TIMEOUT,
+            declare=self._declare_outputs,
+        )
+        self.consumer = Link(broker.url, name="hookpipe-router-consume", heartbeat=broker.heartbeat,
+                             on_open=self._start_consuming)
+        self._consumption: Consumption | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._ops: object = None
+
+    async def _declare_outputs(self, channel: AbstractChannel) -> None:
+        # Every destination's queue exists before the first event is routed to it.
+        await declare_ingest_path(channel, self.names)
+        if self.config.router.unrouted:
+            await declare_unrouted(channel, self.names)
+        for destination in self.config.destinations:
+            await declare_destination(channel, self.names, destination)
+
+    async def _start_consuming(self, connection: AbstractConnection) -> None:
+        # Publish first: consuming while the publisher is down would only fill the retry path.
+        await self.publisher.link.wait_ready()
+        channel = await connection.channel()
+        await declare_ingest_path(channel, self.names)
+        await channel.close()
+        self._consumption = await consume(
+            self.consumer, connection, self.names.router_queue, self._on_message, prefetch=PREFETCH
+        )
+
+    async def start(self) -> None:
+        self.publisher.start()
+        self.consumer.start()
+        self._ops = await start_site(ops_app(self.readiness), self.config.router.ops)
+        log.info("router started", extra={"routes": len(self.routes.routes), "ops": self.config.router.ops})
+
+    async def stop(self) -> None:
+        if self._consumption is not None:
+            await self._consumption.cancel()
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=SHUTDOWN_GRACE)
+        await self.consumer.close()
+        await self.publisher.close()
+        if self._ops is not None:
+            await self._ops.cleanup()  # type: ignore[attr-defined]
+
+    async def readiness(self) -> list[str]:
+        problems = []
+        for link in (self.publisher.link, self.consumer):
+            metrics.BROKER_CONNECTED.labels(link=link.name).set(int(link.is_ready))
+            if not link.is_ready:
+                problems.append(f"{link.name} not connected")
+        return problems
+
+    # --- one event ---
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_flight.add(task)
+        try:
+            await self._process(message)
+        except Exception:
+            # Never let one event kill the consumer: requeue it; the delivery limit ends a poison loop.
+            log.exception("unexpected error routing an event; requeued", extra={"event_id": message.message_id})
+            await settle(message.nack(requeue=True))
+        finally:
+            self._in_flight.discard(task)
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
+        try:
+            event = Event.from_message(message)
+        except MalformedEvent as error:
+            await self._dead_letter(message, "malformed", str(error))
+            return
+        try:
+            matched, deliveries = self.routes.match(event)
+        except UnparsableBody as error:
+            await self._dead_letter(message, "bad_json", str(error))
+            return
+        for route in matched:
+            metrics.ROUTE_MATCHES.labels(route=route).inc()
+        if not deliveries:
+            await self._unmatched(message, event)
+            return
+        failed = await self._publish_all(event, deliveries)
+        for delay in PUBLISH_RETRY_DELAYS:
+            if not failed:
+                break
+            log.warning("some deliveries were not confirmed; retrying",
+                        extra={"event_id": event.id, "destinations": [d.destination for d in failed]})
+            await asyncio.sleep(delay)
+            failed = await self._publish_all(event, failed)
+        if failed:
+            metrics.ROUTER_EVENTS.labels(outcome="failed").inc()
+            await self._dead_letter(message, "publish_failed", ", ".join(d.destination for d in failed))
+            return
+        metrics.ROUTER_EVENTS.labels(outcome="routed").inc()
+        await settle(message.ack())
+
+    async def _publish_all(self, event: Event, deliveries: list[Delivery]) -> list[Delivery]:
+        """Publish every delivery concurrently (confirms pipeline); returns those that failed."""
+        results = await asyncio.gather(
+            *(
+                self.publisher.publish(
+                    event.to_message(body=delivery.body), exchange=self.names.deliver,
+                    routing_key=delivery.destination,
+                )
+                for delivery in deliveries
+            ),
+            return_exceptions=True,
+        )
+        failed = []
+        for delivery, result in zip(deliveries, results, strict=True):
+            if isinstance(result, PublishFailed):
+                failed.append(delivery)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                metrics.ROUTER_DELIVERIES.labels(destination=delivery.destination).inc()
+        return failed
+
+    async def _unmatched(self, message: AbstractIncomingMessage, event: Event) -> None:
+        metrics.ROUTER_EVENTS.labels(outcome="unmatched").inc()
+        if self.config.router.unrouted:
+            try:
+                await self.publisher.publish(event.to_message(), exchange="", routing_key=self.names.unrouted)
+            except PublishFailed:
+                await settle(message.nack(requeue=True))
+                return
+        await settle(message.ack())
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str, error: str) -> None:
+        dead = dead_letter(message, reason, error=error)
+        metrics.ROUTER_DEAD_LETTERS.labels(reason=reason).inc()
+        log.error("event dead-lettered", extra={"event_id": message.message_id, "reason": reason, "error": error})
+        try:
+            await self.publisher.publish(dead, exchange="", routing_key=self.names.router_dead)
+        except PublishFailed:
+            await asyncio.sleep(PUBLISH_RETRY_DELAYS[0])
+            await settle(message.nack(requeue=True))
+            return
+        await settle(message.ack())
+
