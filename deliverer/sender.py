@@ -6,7 +6,6 @@ per-request resolver), and a slow destination cannot exhaust connections another
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -102,7 +101,7 @@ class Sender:
                 return AttemptResult(False, reason, response.status, f"HTTP {response.status}", excerpt)
         except BlockedAddress as error:
             return AttemptResult(False, "blocked_address", error=str(error))
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             return AttemptResult(False, "timeout", error=f"no response within {self.config.timeout}s")
         except aiohttp.ClientError as error:
             blocked = blocked_cause(error)

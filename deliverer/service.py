@@ -14,7 +14,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 
 from deliverer.sender import AttemptResult, Sender
 from hookpipe import metrics
-from hookpipe.broker import Consumption, Link, PublishFailed, Publisher, consume, settle
+from hookpipe.broker import Consumption, Link, Publisher, PublishFailed, consume, settle
 from hookpipe.config import LoadedConfig
 from hookpipe.deadletter import dead_letter
 from hookpipe.event import Event, MalformedEvent, now_ms

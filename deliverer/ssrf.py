@@ -84,7 +84,9 @@ class GuardedResolver(AbstractResolver):
         self.policy = policy
         self.resolver = resolver or ThreadedResolver()
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         results = await self.resolver.resolve(host, port, family)
         allowed = [result for result in results if self.policy.permits(result["host"])]
         if not allowed:

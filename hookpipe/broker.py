@@ -123,7 +123,7 @@ class Link:
                     client_properties={"connection_name": self.name},
                 )
                 lost = self._lost
-                connection.close_callbacks.add(lambda *_: lost.set())
+                connection.close_callbacks.add(lambda *_, lost=lost: lost.set())
                 if self._on_open is not None:
                     await self._on_open(connection)
                 self._connection = connection

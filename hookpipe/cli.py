@@ -33,8 +33,8 @@ def _run_router(args: argparse.Namespace) -> int:
 
 
 def _run_deliverer(args: argparse.Namespace) -> int:
-    from hookpipe.service import run_service
     from deliverer.service import DelivererService
+    from hookpipe.service import run_service
 
     return run_service("deliverer", _config_path(args.config), DelivererService)
 

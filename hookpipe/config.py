@@ -119,7 +119,7 @@ class BrokerConfig(_Model):
 
 
 class InFlightLimits(_Model):
-    requests: int = Field(256, ge=1)
+    requests: Annotated[int, Field(ge=1)] = 256
     bytes: Bytes = 64 * 1024**2
 
 
@@ -232,7 +232,7 @@ class FieldSource(_Model):
 
 class DedupConfig(_Model):
     window: Seconds = 3600.0
-    max_ids: int = Field(100_000, ge=1)
+    max_ids: Annotated[int, Field(ge=1)] = 100_000
 
 
 def _dedup_off(value: object) -> object:
@@ -247,7 +247,7 @@ class HandshakeConfig(_Model):
 class ResponseConfig(_Model):
     """What the provider gets back once its event is accepted."""
 
-    status: int = Field(200, ge=200, le=299)
+    status: Annotated[int, Field(ge=200, le=299)] = 200
     body: str | None = None
     content_type: str = "application/json"
 
@@ -325,7 +325,7 @@ class RetryConfig(_Model):
 
 
 class BreakerConfig(_Model):
-    failures: int = Field(5, ge=1)
+    failures: Annotated[int, Field(ge=1)] = 5
     cooldown: Seconds = 30.0
     max_cooldown: Seconds = 600.0
 
@@ -345,7 +345,7 @@ class DestinationConfig(_Model):
     signing: SigningConfig
     headers: dict[str, str] = {}
     forward_headers: list[str] = []
-    concurrency: int = Field(10, ge=1, le=1000)
+    concurrency: Annotated[int, Field(ge=1, le=1000)] = 10
     rate_limit: PerSecond | None = None
     retry: RetryConfig = RetryConfig()
     dead_letter_on: list[Annotated[int, Field(ge=100, le=599)]] = [410]
@@ -510,28 +510,34 @@ def _join(path: str, key: object) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _format_location(location: tuple[int | str, ...]) -> str:
+def _format_location(location: tuple[int | str, ...], data: Any) -> str:
+    """The user's path to an error, such as `routes[2].filter`, walking the document itself.
+
+    Pydantic adds the name of the union member it tried (`DedupConfig`, `bool`, `function-before[...]`) to an
+    error's location; those parts are not keys of the document, so following the document drops them.
+    """
     text = ""
+    node = data
     for part in location:
-        if isinstance(part, int):
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             text += f"[{part}]"
-        elif part in ("function-before[_parse_host_port(), str]",) or part.startswith(
-            ("function-", "list[", "bool", "dict[", "IPv", "DedupConfig", "ArchiveConfig")
-        ):
-            continue  # pydantic names the union member it tried; the user's path is clearer without
-        else:
+            node = node[part]
+        elif isinstance(node, dict) and part in node:
             text = _join(text, part)
+            node = node[part]
+        elif isinstance(node, dict) and not isinstance(part, int) and part == location[-1]:
+            text = _join(text, part)  # a missing or unknown key: name it
     return text or "<root>"
 
 
-def _format_error(error: Any) -> str:
+def _format_error(error: Any, data: Any) -> str:
     message: str = error["msg"]
     message = message.removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown key"
     elif error["type"] == "missing":
         message = "required"
-    location = _format_location(error["loc"])
+    location = _format_location(error["loc"], data)
     # Cross-reference errors from the top-level validator carry their own path.
     if location == "<root>" and re.match(r"^[a-z_]+(\[\d+\])?\.", message):
         return message
@@ -548,7 +554,7 @@ def parse_config(data: Any, environ: dict[str, str] | os._Environ[str] | None = 
     try:
         config = Config.model_validate(expanded)
     except ValidationError as error:
-        problems = list(dict.fromkeys(_format_error(e) for e in error.errors(include_input=False)))
+        problems = list(dict.fromkeys(_format_error(e, expanded) for e in error.errors(include_input=False)))
         raise ConfigError(problems) from None
     return LoadedConfig(config=config, path=None, warnings=list(_weak_secret_warnings(config)))
 

@@ -41,7 +41,7 @@ def dead_letter(
     if status is not None:
         headers[HEADER_STATUS] = status
     if response:
-        headers[HEADER_RESPONSE] = response[:RESPONSE_EXCERPT]
+        headers[HEADER_RESPONSE] = bytearray(response[:RESPONSE_EXCERPT])  # AMQP byte array (table type x)
     if attempts is not None:
         headers[HEADER_ATTEMPTS] = attempts
     return Message(

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
-from aiohttp import web
 from aio_pika.abc import AbstractChannel
+from aiohttp import web
 
 from hookpipe import metrics
-from hookpipe.broker import PublishFailed, Publisher, queue_exists
+from hookpipe.broker import Publisher, PublishFailed, queue_exists
 from hookpipe.config import CREDENTIAL_HEADERS, Config, LoadedConfig, SourceConfig
 from hookpipe.event import MAX_SHORT_STRING, Event, now_ms, uuid7
 from hookpipe.jsonpath import lookup, parse_path

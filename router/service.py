@@ -14,7 +14,7 @@ import logging
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
 from hookpipe import metrics
-from hookpipe.broker import Consumption, Link, PublishFailed, Publisher, consume, settle
+from hookpipe.broker import Consumption, Link, Publisher, PublishFailed, consume, settle
 from hookpipe.config import LoadedConfig
 from hookpipe.deadletter import dead_letter
 from hookpipe.event import Event, MalformedEvent

@@ -1,0 +1,88 @@
+"""The pipeline in one process against the real RabbitMQ: what a provider and a receiver see."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from deliverer.signing import secret_key, standard_webhooks_signature
+from tests.support.pipeline import (
+    DESTINATION_SECRET,
+    InProcessPipeline,
+    ingest_url,
+    pipeline_config,
+    queue_depth,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def test_accepted_event_arrives_byte_identical_and_signed(prefix, receiver, topology_cleanup):
+    config = pipeline_config(prefix, receiver.url)
+    topology_cleanup(config)
+    pipeline = InProcessPipeline(config)
+    await pipeline.start()
+    body = b'{"amount": 12.50, "note": "caf\xc3\xa9",   "spaces":  true}'
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(ingest_url(config), data=body, headers={
+                "Content-Type": "application/json", "x-test-id": "evt-1", "Authorization": "Bearer leak",
+                "x-hookpipe-source": "forged",
+            }) as response:
+                assert response.status == 200
+                assert (await response.json()) == {"id": "evt-1"}
+        await receiver.wait_for_ids({"evt-1"}, timeout=10)
+    finally:
+        await pipeline.stop()
+    got = receiver.received[0]
+    assert got.body == body
+    assert got.headers["content-type"] == "application/json"
+    assert got.headers["webhook-id"] == "evt-1"
+    assert got.headers["x-hookpipe-source"] == "demo"
+    assert got.headers["x-hookpipe-verified"] == "false"
+    assert got.headers["x-hookpipe-attempt"] == "1"
+    assert "authorization" not in got.headers
+    expected = standard_webhooks_signature(
+        [secret_key(DESTINATION_SECRET)], "evt-1", int(got.headers["webhook-timestamp"]), body
+    )
+    assert got.headers["webhook-signature"] == expected
+
+
+async def test_failed_delivery_is_dead_lettered_with_reason(prefix, receiver, topology_cleanup):
+    from aiohttp import web
+
+    async def refuse(_: web.Request, __: int) -> web.StreamResponse:
+        return web.Response(status=500, text="receiver broke: " + "x" * 10_000)
+
+    receiver.respond = refuse
+    config = pipeline_config(prefix, receiver.url)
+    topology_cleanup(config)
+    pipeline = InProcessPipeline(config)
+    await pipeline.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(ingest_url(config), data=b"{}", headers={"x-test-id": "evt-dead"}) as response:
+                assert response.status == 200
+        dead_queue = f"{prefix}.dead.receiver"
+        for _ in range(100):
+            if await queue_depth(dead_queue) == 1:
+                break
+            import asyncio
+
+            await asyncio.sleep(0.1)
+        assert await queue_depth(dead_queue) == 1
+    finally:
+        await pipeline.stop()
+    import aio_pika
+
+    connection = await aio_pika.connect(pipeline["ingest"].config.broker.url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(dead_queue)
+        message = await queue.get(no_ack=True)
+        assert message is not None
+        assert message.message_id == "evt-dead"
+        assert message.body == b"{}"
+        assert message.headers["x-hookpipe-dead-reason"] == "http_status"
+        assert message.headers["x-hookpipe-dead-status"] == 500
+        assert len(message.headers["x-hookpipe-dead-response"]) == 4096
