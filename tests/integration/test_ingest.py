@@ -1,0 +1,101 @@
+"""ingest's public edge: each refusal has its status, JSON reason and counter; a bad request never publishes."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from tests.support.pipeline import InProcessPipeline, ingest_url, ops_url, pipeline_config, queue_depth
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "partner-token-0123456789"
+
+
+@pytest.fixture
+async def ingest_only(prefix, receiver, topology_cleanup):
+    config = pipeline_config(
+        prefix, receiver.url,
+        sources={
+            "demo": {"verify": {"scheme": "none"}, "unverified": True, "max_body": "1KiB", "methods": ["POST"]},
+            "partner": {"verify": {"scheme": "bearer", "secrets": [TOKEN, "old-partner-token-0123"]}},
+            "stripe": {"verify": {"scheme": "stripe", "secrets": ["whsec_c3RyaXBlLXRlc3Qtc2VjcmV0"]}},
+        },
+        routes=[{"name": "demo", "sources": ["demo", "partner"], "to": ["receiver"]}],
+    )
+    topology_cleanup(config)
+    pipeline = InProcessPipeline(config, services=("ingest",))
+    await pipeline.start()
+    yield config
+    await pipeline.stop()
+
+
+async def _metric(config, name: str, **labels: str) -> float:
+    async with aiohttp.ClientSession() as http, http.get(ops_url(config, "ingest", "/metrics")) as response:
+        text = await response.text()
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no sample {name}{{{wanted}}}")
+
+
+@pytest.mark.parametrize(
+    ("source", "method", "body", "headers", "status", "reason"),
+    [
+        ("nope", "POST", b"{}", {}, 404, "unknown_source"),
+        ("demo", "PUT", b"{}", {}, 405, "method_not_allowed"),
+        ("demo", "POST", b"x" * 1025, {}, 413, "too_large"),
+        ("demo", "POST", b"\x1f\x8b...", {"Content-Encoding": "gzip"}, 415, "unsupported_encoding"),
+        ("partner", "POST", b"{}", {}, 401, "missing_header"),
+        ("partner", "POST", b"{}", {"Authorization": "Basic dXNlcjpwYXNz"}, 401, "malformed_header"),
+        ("partner", "POST", b"{}", {"Authorization": "Bearer wrong-token-0123456789"}, 401, "bad_signature"),
+        ("stripe", "POST", b"{}", {"Stripe-Signature": "t=1,v1=00"}, 501, "scheme_not_implemented"),
+    ],
+)
+async def test_refusals_answer_status_reason_and_count_without_publishing(
+    ingest_only, prefix, source, method, body, headers, status, reason
+):
+    label = source if source != "nope" else "_unknown"
+    async with aiohttp.ClientSession() as http:
+        async with http.request(method, ingest_url(ingest_only, source), data=body, headers=headers) as response:
+            assert response.status == status
+            assert await response.json() == {"error": reason}
+    assert await _metric(ingest_only, "hookpipe_ingest_rejections_total", source=label, reason=reason) == 1
+    assert await queue_depth(f"{prefix}.router") == 0
+
+
+async def test_streamed_body_past_the_limit_is_refused_with_413(ingest_only, prefix):
+    async def chunks():  # no Content-Length: the limit is enforced while reading
+        for _ in range(4):
+            yield b"y" * 512
+
+    async with aiohttp.ClientSession() as http, http.post(ingest_url(ingest_only), data=chunks()) as response:
+        assert response.status == 413
+        assert await response.json() == {"error": "too_large"}
+    assert await queue_depth(f"{prefix}.router") == 0
+
+
+async def test_rotated_bearer_tokens_are_both_accepted_and_credentials_are_not_stored(ingest_only, prefix):
+    async with aiohttp.ClientSession() as http:
+        for token in (TOKEN, "old-partner-token-0123"):
+            async with http.post(ingest_url(ingest_only, "partner"), data=b"{}",
+                                 headers={"Authorization": f"Bearer {token}", "Cookie": "a=b"}) as response:
+                assert response.status == 200
+    assert await queue_depth(f"{prefix}.router") == 2
+    import aio_pika
+
+    from tests.support.pipeline import AMQP_URL
+
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        queue = await (await connection.channel()).get_queue(f"{prefix}.router")
+        message = await queue.get(no_ack=True)
+        assert message is not None
+        stored = message.headers["x-hookpipe-headers"]
+        assert "authorization" not in stored and "cookie" not in stored
+        assert message.headers["x-hookpipe-source"] == "partner"
+        assert message.headers["x-hookpipe-verified"] is True
+        assert isinstance(message.headers["x-hookpipe-received-at"], int)
+        assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+        assert TOKEN not in repr(message.headers)
