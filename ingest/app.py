@@ -41,6 +41,10 @@ HOP_BY_HOP_HEADERS = frozenset(
      "content-length", "host"}
 )
 
+#: Bytes of inbound headers kept with an event. They travel in the AMQP content header frame, which must fit
+#: in one frame (RabbitMQ's frame_max is 128 KiB); real providers send a few KiB.
+MAX_KEPT_HEADER_BYTES = 32 * 1024
+
 #: Label used for requests to a source that is not configured, so the label set stays bounded.
 UNKNOWN_SOURCE_LABEL = "_unknown"
 
@@ -168,6 +172,10 @@ class IngestService:
             log.warning("publish failed; asking the provider to retry",
                         extra={"source": label, "reason": failure.reason, "error": str(failure)})
             return self._refuse(request, label, Rejected("broker_unavailable", status=503))
+        except Exception:
+            # A bug must cost one request, not the process; the provider retries a 5xx.
+            log.exception("unexpected error accepting a request", extra={"source": label})
+            return self._refuse(request, label, Rejected("internal_error", status=500))
         metrics.INGEST_REQUESTS.labels(source=label, status=str(source.config.response.status)).inc()
         log.debug("accepted", extra={"event_id": event.id, "source": label, "type": event.type})
         return self._accepted_response(source, event)
@@ -192,6 +200,12 @@ class IngestService:
         if not self._router_queue_present:
             raise Rejected("broker_unavailable", status=503)  # the watcher logged it once
         document = _LazyJson(body)
+        kept_headers = {k: v for k, v in headers.items()
+                        if k not in source.dropped_headers and not k.startswith("x-hookpipe-")}
+        if sum(len(k) + len(v) for k, v in kept_headers.items()) > MAX_KEPT_HEADER_BYTES or any(
+            len(k.encode()) > MAX_SHORT_STRING for k in kept_headers
+        ):
+            raise Rejected("headers_too_large", status=431)
         event = Event(
             id=_event_id(source, headers, document),
             source=source.name,
@@ -200,8 +214,7 @@ class IngestService:
             verified=not source.config.unverified,
             content_type=request.headers.get("Content-Type"),
             body=body,
-            headers={k: v for k, v in headers.items() if k not in source.dropped_headers
-                     and not k.startswith("x-hookpipe-")},
+            headers=kept_headers,
         )
         started = time.perf_counter()
         await self.publisher.publish(event.to_message(), exchange=self.names.ingested, routing_key=event.routing_key)

@@ -51,6 +51,7 @@ async def _metric(config, name: str, **labels: str) -> float:
         ("partner", "POST", b"{}", {"Authorization": "Basic dXNlcjpwYXNz"}, 401, "malformed_header"),
         ("partner", "POST", b"{}", {"Authorization": "Bearer wrong-token-0123456789"}, 401, "bad_signature"),
         ("stripe", "POST", b"{}", {"Stripe-Signature": "t=1,v1=00"}, 501, "scheme_not_implemented"),
+        ("demo", "POST", b"{}", {f"x-big-{i}": "v" * 8000 for i in range(5)}, 431, "headers_too_large"),
     ],
 )
 async def test_refusals_answer_status_reason_and_count_without_publishing(
