@@ -11,13 +11,12 @@ import base64
 import hashlib
 import hmac
 
-from hookpipe.config import SigningConfig
+from hookpipe.config import SigningConfig, whsec_key
 
 
 def secret_key(secret: str) -> bytes:
-    if secret.startswith("whsec_"):
-        return base64.b64decode(secret.removeprefix("whsec_"))
-    return secret.encode()
+    """The HMAC key of a Standard Webhooks secret: base64 after `whsec_`, else the secret's UTF-8 bytes."""
+    return whsec_key(secret) if secret.startswith("whsec_") else secret.encode()
 
 
 def standard_webhooks_signature(keys: list[bytes], msg_id: str, timestamp: int, body: bytes) -> str:
@@ -32,7 +31,12 @@ class Signer:
 
     def __init__(self, config: SigningConfig) -> None:
         self.config = config
-        self.keys = [secret_key(secret) for secret in config.secrets or ()]
+        secrets = config.secrets or ()
+        # Only Standard Webhooks defines the whsec_ form; a generic HMAC secret is used as written.
+        if config.scheme == "standard-webhooks":
+            self.keys = [secret_key(secret) for secret in secrets]
+        else:
+            self.keys = [secret.encode() for secret in secrets]
 
     def headers(self, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
         scheme = self.config.scheme

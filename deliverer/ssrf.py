@@ -70,11 +70,24 @@ class AddressPolicy:
     def check_literal(self, host: str) -> None:
         """Raise BlockedAddress if `host` is an IP literal the policy refuses (names go through the resolver)."""
         try:
-            address = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+            address: IPAddress = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
         except ValueError:
-            return
+            legacy = _legacy_ipv4(host)
+            if legacy is None:
+                return
+            address = legacy
         if not self.permits(address):
             raise BlockedAddress(f"address {address} is not allowed for this destination")
+
+
+def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """`127.1`, `2130706433`, `0x7f.1`: forms inet_aton accepts and some clients connect to."""
+    if not host or not all(c in "0123456789abcdefxABCDEFX." for c in host):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 class GuardedResolver(AbstractResolver):

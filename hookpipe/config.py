@@ -8,6 +8,8 @@ log. `load_config` is the only entry point the services and the CLI use.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import math
 import os
@@ -210,6 +212,10 @@ class VerifyConfig(_Model):
             raise ValueError(f"'{key}' is not used by scheme {self.scheme}")
         if "{body}" not in self.signed:
             raise ValueError("'signed' must contain {body}")
+        if self.scheme == "standard-webhooks":
+            for secret in self.secrets or ():
+                if secret.startswith("whsec_"):
+                    _check_whsec(secret)
         return self
 
 
@@ -302,14 +308,19 @@ class SigningConfig(_Model):
         return self
 
 
-def _check_whsec(secret: str) -> None:
-    import base64
-    import binascii
-
+def whsec_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks `whsec_<base64>` secret; ValueError if it is not one."""
     try:
-        base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
     except binascii.Error:
         raise ValueError("a whsec_ secret must be base64 after the prefix") from None
+    if not key:
+        raise ValueError("a whsec_ secret needs a key after the prefix")
+    return key
+
+
+def _check_whsec(secret: str) -> None:
+    whsec_key(secret)
 
 
 class RetryConfig(_Model):
@@ -333,10 +344,16 @@ class BreakerConfig(_Model):
 def _networks(value: object) -> object:
     if isinstance(value, list):
         try:
-            return [ipaddress.ip_network(item, strict=False) for item in value]
+            return [ipaddress.ip_network(_text_only(item), strict=False) for item in value]
         except (TypeError, ValueError):
             raise ValueError("expected true, false, or a list of networks such as 127.0.0.0/8") from None
     return value
+
+
+def _text_only(item: object) -> str:
+    if not isinstance(item, str):
+        raise TypeError("a network is written as text, such as 127.0.0.0/8")
+    return item
 
 
 class DestinationConfig(_Model):
@@ -480,6 +497,8 @@ class LoadedConfig:
     warnings: list[str] = field(default_factory=list)
 
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -492,10 +511,11 @@ def expand_variables(node: Any, environ: dict[str, str] | os._Environ[str], path
     if isinstance(node, str):
         def replace(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
-            if name in environ:
-                return environ[name]
-            if default is not None:
+            value = environ.get(name)
+            if default is not None and not value:  # as in POSIX shells: `:-` also replaces an empty value
                 return default
+            if value is not None:
+                return value
             raise ConfigError([f"{path or '<root>'}: environment variable {name} is not set"])
 
         return _VARIABLE.sub(replace, node)
@@ -570,23 +590,28 @@ def load_config(path: str | Path, environ: dict[str, str] | os._Environ[str] | N
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ConfigError([f"{path}: invalid YAML at {where}: {error.problem}"]) from None
-    except yaml.YAMLError:
-        raise ConfigError([f"{path}: invalid YAML"]) from None
+        # PyYAML quotes the offending token (an alias, a tag), which may be a secret: never repeat it.
+        problem = _QUOTED.sub("<...>", error.problem or "syntax error")
+        raise ConfigError([f"{path}: invalid YAML at {where}: {problem}"]) from None
+    except Exception:  # PyYAML's constructors raise ValueError and others for values like 2023-02-30
+        raise ConfigError([f"{path}: invalid YAML: a value cannot be read (quote it if it is a string)"]) from None
     loaded = parse_config(data, environ)
     return LoadedConfig(config=loaded.config, path=path, warnings=loaded.warnings)
 
 
 def _weak_secret_warnings(config: Config) -> Iterator[str]:
-    def weak(path: str, secrets: list[str] | None) -> Iterator[str]:
+    def weak(path: str, secrets: list[str] | None, is_standard: bool) -> Iterator[str]:
         for index, secret in enumerate(secrets or ()):
-            if len(secret.encode()) < MIN_SECRET_BYTES and not secret.startswith("whsec_"):
+            key = whsec_key(secret) if secret.startswith("whsec_") and is_standard else secret.encode()
+            if len(key) < MIN_SECRET_BYTES:
                 yield f"{path}[{index}]: secret is shorter than {MIN_SECRET_BYTES} bytes"
 
     for name, source in config.sources.items():
-        yield from weak(f"sources.{name}.verify.secrets", source.verify.secrets)
+        standard = source.verify.scheme == "standard-webhooks"  # Stripe's whsec_ secrets are used as written
+        yield from weak(f"sources.{name}.verify.secrets", source.verify.secrets, standard)
     for name, destination in config.destinations.items():
-        yield from weak(f"destinations.{name}.signing.secrets", destination.signing.secrets)
+        standard = destination.signing.scheme == "standard-webhooks"
+        yield from weak(f"destinations.{name}.signing.secrets", destination.signing.secrets, standard)
 
 
 def redact_url(url: str) -> str:

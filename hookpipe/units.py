@@ -7,6 +7,7 @@ beyond its shape, because config errors must not leak secrets that were put in t
 
 from __future__ import annotations
 
+import math
 import re
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -34,8 +35,8 @@ def parse_duration(value: object) -> float:
         if match is None:
             raise ValueError("expected a duration such as 500ms, 5s, 2m, 1h or 3d")
         seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("a duration must be a finite, non-negative time")
     return seconds
 
 

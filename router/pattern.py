@@ -8,7 +8,7 @@ its elements does, and that a field absent from the event never matches. Operato
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 Matcher = Callable[[Mapping[str, Any]], bool]
@@ -28,7 +28,8 @@ def value_key(value: Any) -> tuple[str, Any]:
     if isinstance(value, bool):
         return ("bool", value)
     if isinstance(value, int | float):
-        return ("number", float(value))
+        # The number itself: Python compares int and float exactly (5 == 5.0, 2**53 + 1 != 2.0**53).
+        return ("number", value)
     if isinstance(value, str):
         return ("string", value)
     if value is None:
@@ -40,6 +41,8 @@ def compile_pattern(pattern: Mapping[str, Any]) -> Matcher:
     """Compile a pattern (a JSON object) into a function of a match document."""
     if not isinstance(pattern, Mapping):
         raise PatternError("", "a pattern must be an object")
+    if not pattern:
+        raise PatternError("", "an empty pattern is not allowed (leave the filter out to match everything)")
     return _compile_object(pattern, "")
 
 
@@ -90,9 +93,18 @@ def _compile_values(rule: list[Any], where: str) -> frozenset[tuple[str, Any]]:
     return frozenset(allowed)
 
 
+def _flatten(value: list[Any]) -> Iterator[Any]:
+    """The elements of an event array, nested arrays flattened, as EventBridge does."""
+    for item in value:
+        if isinstance(item, list):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
 def _value_matches(value: Any, allowed: frozenset[tuple[str, Any]]) -> bool:
     if isinstance(value, list):
-        return any(_scalar_in(item, allowed) for item in value)
+        return any(_scalar_in(item, allowed) for item in _flatten(value))
     return _scalar_in(value, allowed)
 
 
@@ -107,5 +119,5 @@ def _object_matches(value: Any, check: Matcher) -> bool:
     if isinstance(value, Mapping):
         return check(value)
     if isinstance(value, list):  # an array of objects matches when one element does
-        return any(isinstance(item, Mapping) and check(item) for item in value)
+        return any(isinstance(item, Mapping) and check(item) for item in _flatten(value))
     return False

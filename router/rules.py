@@ -65,9 +65,7 @@ class MatchDocument(Mapping[str, Any]):
         if key == "source":
             return event.source
         if key == "type":
-            if event.type is None:
-                raise KeyError(key)
-            return event.type
+            return event.type  # null when the provider sends no type (DESIGN.md §1)
         if key == "headers":
             return event.headers
         if key == "body":
@@ -75,9 +73,7 @@ class MatchDocument(Mapping[str, Any]):
         raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
-        if key == "type":
-            return self._event.type is not None
-        return key in ("id", "source", "headers", "body")
+        return key in ("id", "source", "type", "headers", "body")
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(("id", "source", "type", "headers", "body"))
@@ -112,7 +108,7 @@ def compile_routes(config: Config) -> RouteTable:
     problems = []
     for index, route in enumerate(config.routes):
         matcher = None
-        if route.filter:
+        if route.filter is not None:
             try:
                 matcher = compile_pattern(route.filter)
             except PatternError as error:
@@ -126,7 +122,7 @@ def compile_routes(config: Config) -> RouteTable:
                 name=route.name,
                 sources=frozenset(route.sources) if route.sources is not None else None,
                 matcher=matcher,
-                needs_body=bool(route.filter) and needs_field(route.filter or {}, "body"),
+                needs_body=needs_field(route.filter or {}, "body"),
                 destinations=tuple(route.to),
             )
         )

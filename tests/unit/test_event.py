@@ -1,0 +1,235 @@
+"""The event envelope (DESIGN.md §1): ids, routing keys, and how an event rides on AMQP."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+
+import aio_pika
+import aiormq.abc
+import pytest
+from pamqp import commands, frame, header
+
+from hookpipe.event import (
+    HEADER_ATTEMPT,
+    HEADER_INBOUND,
+    HEADER_RECEIVED_AT,
+    HEADER_REPLAY,
+    HEADER_SOURCE,
+    HEADER_VERIFIED,
+    MAX_SHORT_STRING,
+    Event,
+    MalformedEvent,
+    now_ms,
+    truncate_utf8,
+    uuid7,
+)
+
+RECEIVED_AT = 1_700_000_000_123
+
+
+def make_event(**changes: object) -> Event:
+    fields: dict[str, object] = {
+        "id": "evt_1NqLzL2eZvKYlo2C",
+        "source": "stripe",
+        "type": "invoice.paid",
+        "received_at": RECEIVED_AT,
+        "verified": True,
+        "content_type": "application/json",
+        "body": b'{"id": "evt_1", "amount": 5.0}\n',
+        "headers": {"user-agent": "Stripe/1.0", "x-trace": "abc"},
+    }
+    fields.update(changes)
+    return Event(**fields)  # type: ignore[arg-type]
+
+
+def over_the_wire(message: aio_pika.Message) -> aio_pika.IncomingMessage:
+    """Encode the message's properties as an AMQP content header frame and decode it as a consumer would."""
+    encoded = frame.marshal(header.ContentHeader(0, len(message.body), message.properties), 1)
+    _, _, decoded = frame.unmarshal(encoded)
+    assert isinstance(decoded, header.ContentHeader)
+    delivered = aiormq.abc.DeliveredMessage(
+        delivery=commands.Basic.Deliver(consumer_tag="ctag", delivery_tag=1, routing_key="stripe.invoice.paid",
+                                        exchange="hookpipe.ingested"),
+        header=decoded,
+        body=message.body,
+        channel=None,  # type: ignore[arg-type]
+    )
+    return aio_pika.IncomingMessage(delivered, no_ack=True)
+
+
+# --- uuid7 ---------------------------------------------------------------------------------------------
+
+
+def test_uuid7_is_a_canonical_version_7_rfc_variant_uuid() -> None:
+    text = uuid7()
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", text)
+    parsed = uuid.UUID(text)
+    assert parsed.version == 7
+    assert parsed.variant == uuid.RFC_4122
+
+
+def test_uuid7_embeds_the_unix_milliseconds() -> None:
+    assert uuid.UUID(uuid7(RECEIVED_AT)).int >> 80 == RECEIVED_AT
+    before = now_ms()
+    embedded = uuid.UUID(uuid7()).int >> 80
+    assert before <= embedded <= now_ms()
+    assert abs(embedded - time.time() * 1000) < 5000
+
+
+def test_uuid7_sorts_by_time() -> None:
+    ids = [uuid7(RECEIVED_AT + offset) for offset in range(0, 2000, 7)]
+    assert sorted(ids) == ids
+
+
+def test_uuid7_calls_a_millisecond_apart_are_ordered() -> None:
+    ids = []
+    for _ in range(5):
+        ids.append(uuid7())
+        time.sleep(0.002)
+    assert sorted(ids) == ids
+
+
+def test_uuid7_is_unique_within_one_millisecond() -> None:
+    ids = {uuid7(RECEIVED_AT) for _ in range(2000)}
+    assert len(ids) == 2000
+
+
+# --- routing key and truncation ------------------------------------------------------------------------
+
+
+def test_routing_key_is_source_dot_type() -> None:
+    assert make_event().routing_key == "stripe.invoice.paid"
+
+
+def test_routing_key_without_type_is_the_source() -> None:
+    assert make_event(type=None).routing_key == "stripe"
+
+
+def test_routing_key_fits_an_amqp_short_string_without_splitting_a_character() -> None:
+    key = make_event(type="é" * 300).routing_key
+    encoded = key.encode()
+    assert len(encoded) <= MAX_SHORT_STRING
+    assert len(encoded) >= MAX_SHORT_STRING - 3
+    assert key.startswith("stripe.éé")
+
+
+def test_truncate_utf8_keeps_short_text() -> None:
+    assert truncate_utf8("invoice.paid", 255) == "invoice.paid"
+    assert truncate_utf8("x" * 255, 255) == "x" * 255
+
+
+def test_truncate_utf8_cuts_at_a_byte_limit() -> None:
+    assert truncate_utf8("x" * 300, 255) == "x" * 255
+
+
+@pytest.mark.parametrize("character", ["é", "€", "😀"])
+def test_truncate_utf8_never_splits_a_character(character: str) -> None:
+    for limit in range(1, 12):
+        cut = truncate_utf8("a" + character * 5, limit)
+        assert len(cut.encode()) <= limit
+        assert ("a" + character * 5).startswith(cut)
+        assert len(cut.encode()) > limit - len(character.encode())
+
+
+# --- AMQP message --------------------------------------------------------------------------------------
+
+
+def test_to_message_is_persistent_and_carries_the_metadata_in_properties() -> None:
+    event = make_event()
+    message = event.to_message()
+    assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+    assert message.message_id == event.id
+    assert message.type == "invoice.paid"
+    assert message.content_type == "application/json"
+    assert message.timestamp == datetime.fromtimestamp(RECEIVED_AT // 1000, UTC)
+
+
+def test_to_message_body_is_the_raw_payload_byte_for_byte() -> None:
+    body = b"\xef\xbb\xbf{ \"a\" : 1 }\r\n\x00\xff"
+    assert make_event(body=body).to_message().body == body
+
+
+def test_to_message_headers_carry_source_received_at_verified_and_inbound_headers() -> None:
+    headers = make_event(verified=False).to_message().headers
+    assert headers == {
+        HEADER_SOURCE: "stripe",
+        HEADER_RECEIVED_AT: RECEIVED_AT,
+        HEADER_VERIFIED: False,
+        HEADER_INBOUND: {"user-agent": "Stripe/1.0", "x-trace": "abc"},
+    }
+
+
+def test_to_message_adds_attempt_and_replay_only_when_set() -> None:
+    first = make_event().to_message().headers
+    assert HEADER_ATTEMPT not in first and HEADER_REPLAY not in first
+    later = make_event(attempt=3, replay=True).to_message().headers
+    assert later[HEADER_ATTEMPT] == 3
+    assert later[HEADER_REPLAY] is True
+    assert make_event(attempt=3).to_message(attempt=4).headers[HEADER_ATTEMPT] == 4
+
+
+def test_to_message_can_carry_a_transformed_body() -> None:
+    event = make_event()
+    message = event.to_message(body=b'{"amount": 5}')
+    assert message.body == b'{"amount": 5}'
+    assert event.body != message.body
+    assert message.message_id == event.id
+
+
+def test_to_message_copies_the_inbound_headers() -> None:
+    event = make_event()
+    message = event.to_message()
+    event.headers["x-later"] = "changed"
+    assert "x-later" not in message.headers[HEADER_INBOUND]  # type: ignore[operator]
+
+
+def test_untyped_event_has_no_amqp_type() -> None:
+    assert make_event(type=None).to_message().type is None
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        make_event(),
+        make_event(type=None, content_type=None, headers={}, verified=False),
+        make_event(attempt=7, replay=True, body=b"\x00\xff not json"),
+        make_event(headers={"x-unicode": "héllo ☃", "x-empty": ""}),
+    ],
+    ids=["typical", "minimal", "retried-replay", "unicode-headers"],
+)
+def test_event_survives_the_wire_unchanged(event: Event) -> None:
+    assert Event.from_message(over_the_wire(event.to_message())) == event
+
+
+def test_with_attempt_returns_a_copy() -> None:
+    event = make_event()
+    later = event.with_attempt(2)
+    assert (event.attempt, later.attempt) == (0, 2)
+    assert later.id == event.id and later.body is event.body
+
+
+@pytest.mark.parametrize("missing", [HEADER_SOURCE, HEADER_RECEIVED_AT, "message_id"])
+def test_message_without_hookpipe_metadata_is_malformed(missing: str) -> None:
+    message = make_event().to_message()
+    if missing == "message_id":
+        message.message_id = None
+    else:
+        del message.headers[missing]
+    with pytest.raises(MalformedEvent):
+        Event.from_message(over_the_wire(message))
+
+
+def test_message_with_a_non_integer_received_at_is_malformed() -> None:
+    message = make_event().to_message()
+    message.headers[HEADER_RECEIVED_AT] = "1700000000123"
+    with pytest.raises(MalformedEvent):
+        Event.from_message(over_the_wire(message))
+
+
+def test_message_without_headers_is_malformed() -> None:
+    message = aio_pika.Message(body=b"{}", message_id="x")
+    with pytest.raises(MalformedEvent):
+        Event.from_message(over_the_wire(message))

@@ -1,0 +1,108 @@
+"""Inbound verification schemes (ingest/verify): bearer, none, and the schemes not built yet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hookpipe.config import VERIFY_KEYS, VerifyConfig
+from ingest.verify import InboundRequest, Rejected, build_scheme
+
+TOKEN = "partner-token-0123456789"
+PREVIOUS = "partner-token-previous-abcdef"
+
+
+def request(headers: dict[str, str] | None = None, body: bytes = b'{"type": "ping"}') -> InboundRequest:
+    return InboundRequest(method="POST", url="https://hooks.example.com/ingest/partner", query_string="",
+                          headers=headers or {}, body=body, now=1_700_000_000.0)
+
+
+def bearer(*tokens: str) -> Any:
+    return build_scheme(VerifyConfig(scheme="bearer", secrets=list(tokens)))
+
+
+def rejection(scheme: Any, inbound: InboundRequest) -> Rejected:
+    with pytest.raises(Rejected) as caught:
+        scheme.verify(inbound)
+    return caught.value
+
+
+def test_bearer_accepts_the_configured_token() -> None:
+    bearer(TOKEN).verify(request({"authorization": f"Bearer {TOKEN}"}))
+
+
+@pytest.mark.parametrize("kind", ["bearer", "BEARER", "Bearer"])
+def test_bearer_keyword_is_case_insensitive(kind: str) -> None:
+    bearer(TOKEN).verify(request({"authorization": f"{kind} {TOKEN}"}))
+
+
+def test_bearer_tolerates_surrounding_spaces() -> None:
+    bearer(TOKEN).verify(request({"authorization": f"Bearer   {TOKEN}  "}))
+
+
+def test_bearer_without_authorization_header_is_missing_header() -> None:
+    refused = rejection(bearer(TOKEN), request({"x-api-key": TOKEN}))
+    assert (refused.reason, refused.status) == ("missing_header", 401)
+
+
+@pytest.mark.parametrize("value", ["", "Bearer", "Bearer ", "Bearer    ", TOKEN, f"Basic {TOKEN}", f"Token {TOKEN}",
+                                   f"Bearer{TOKEN}"])
+def test_bearer_with_malformed_header_is_malformed_header(value: str) -> None:
+    refused = rejection(bearer(TOKEN), request({"authorization": value}))
+    assert (refused.reason, refused.status) == ("malformed_header", 401)
+
+
+@pytest.mark.parametrize("presented", ["wrong-token", TOKEN[:-1], TOKEN + "x", TOKEN.upper(), f"{TOKEN} {TOKEN}"])
+def test_bearer_with_wrong_token_is_bad_signature(presented: str) -> None:
+    refused = rejection(bearer(TOKEN), request({"authorization": f"Bearer {presented}"}))
+    assert (refused.reason, refused.status) == ("bad_signature", 401)
+
+
+def test_bearer_accepts_any_of_several_rotated_tokens() -> None:
+    scheme = bearer(TOKEN, PREVIOUS)
+    scheme.verify(request({"authorization": f"Bearer {TOKEN}"}))
+    scheme.verify(request({"authorization": f"Bearer {PREVIOUS}"}))
+    assert rejection(scheme, request({"authorization": "Bearer retired-token"})).reason == "bad_signature"
+
+
+def test_bearer_accepts_non_ascii_tokens() -> None:
+    bearer("jeton-secret-été-2024").verify(request({"authorization": "Bearer jeton-secret-été-2024"}))
+
+
+def test_bearer_reads_and_strips_the_authorization_header() -> None:
+    assert bearer(TOKEN).reads_headers == frozenset({"authorization"})
+
+
+def test_rejection_never_carries_the_token() -> None:
+    refused = rejection(bearer(TOKEN), request({"authorization": "Bearer presented-secret-value"}))
+    assert "presented-secret-value" not in str(refused) and TOKEN not in str(refused)
+
+
+def test_scheme_none_accepts_every_request() -> None:
+    scheme = build_scheme(VerifyConfig(scheme="none"))
+    scheme.verify(request())
+    scheme.verify(request({"authorization": "Bearer anything"}, body=b"\x00"))
+    assert scheme.reads_headers == frozenset()
+
+
+VALUES: dict[str, Any] = {
+    "secrets": [TOKEN], "public_url": "https://hooks.example.com/ingest/twilio",
+    "public_key": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE", "username": "partner", "header": "X-Signature",
+}
+UNBUILT = sorted(set(VERIFY_KEYS) - {"bearer", "none"})
+
+
+@pytest.mark.parametrize("scheme", UNBUILT)
+def test_scheme_not_built_yet_refuses_every_request_with_501(scheme: str) -> None:
+    required, _ = VERIFY_KEYS[scheme]
+    built = build_scheme(VerifyConfig.model_validate({"scheme": scheme, **{key: VALUES[key] for key in required}}))
+    for headers in ({}, {"authorization": f"Bearer {TOKEN}", "stripe-signature": "t=1,v1=00",
+                         "x-hub-signature-256": "sha256=00", "x-signature": "00"}):
+        refused = rejection(built, request(headers))
+        assert (refused.reason, refused.status) == ("scheme_not_implemented", 501)
+
+
+def test_stripe_is_refused_with_501() -> None:
+    built = build_scheme(VerifyConfig(scheme="stripe", secrets=["whsec_test"]))
+    assert rejection(built, request()).status == 501
