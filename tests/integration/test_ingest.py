@@ -58,10 +58,10 @@ async def test_refusals_answer_status_reason_and_count_without_publishing(
     ingest_only, prefix, source, method, body, headers, status, reason
 ):
     label = source if source != "nope" else "_unknown"
-    async with aiohttp.ClientSession() as http:
-        async with http.request(method, ingest_url(ingest_only, source), data=body, headers=headers) as response:
-            assert response.status == status
-            assert await response.json() == {"error": reason}
+    url = ingest_url(ingest_only, source)
+    async with aiohttp.ClientSession() as http, http.request(method, url, data=body, headers=headers) as response:
+        assert response.status == status
+        assert await response.json() == {"error": reason}
     assert await _metric(ingest_only, "hookpipe_ingest_rejections_total", source=label, reason=reason) == 1
     assert await queue_depth(f"{prefix}.router") == 0
 

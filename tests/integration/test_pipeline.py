@@ -24,13 +24,12 @@ async def test_accepted_event_arrives_byte_identical_and_signed(prefix, receiver
     await pipeline.start()
     body = b'{"amount": 12.50, "note": "caf\xc3\xa9",   "spaces":  true}'
     try:
-        async with aiohttp.ClientSession() as http:
-            async with http.post(ingest_url(config), data=body, headers={
-                "Content-Type": "application/json", "x-test-id": "evt-1", "Authorization": "Bearer leak",
-                "x-hookpipe-source": "forged",
-            }) as response:
-                assert response.status == 200
-                assert (await response.json()) == {"id": "evt-1"}
+        async with aiohttp.ClientSession() as http, http.post(ingest_url(config), data=body, headers={
+            "Content-Type": "application/json", "x-test-id": "evt-1", "Authorization": "Bearer leak",
+            "x-hookpipe-source": "forged",
+        }) as response:
+            assert response.status == 200
+            assert (await response.json()) == {"id": "evt-1"}
         await receiver.wait_for_ids({"evt-1"}, timeout=10)
     finally:
         await pipeline.stop()
@@ -60,9 +59,9 @@ async def test_failed_delivery_is_dead_lettered_with_reason(prefix, receiver, to
     pipeline = InProcessPipeline(config)
     await pipeline.start()
     try:
-        async with aiohttp.ClientSession() as http:
-            async with http.post(ingest_url(config), data=b"{}", headers={"x-test-id": "evt-dead"}) as response:
-                assert response.status == 200
+        url, headers = ingest_url(config), {"x-test-id": "evt-dead"}
+        async with aiohttp.ClientSession() as http, http.post(url, data=b"{}", headers=headers) as response:
+            assert response.status == 200
         dead_queue = f"{prefix}.dead.receiver"
         for _ in range(100):
             if await queue_depth(dead_queue) == 1:

@@ -125,8 +125,8 @@ def test_nested_arrays_of_objects_flatten() -> None:
                    {"employees": [[{"firstName": "John"}, {"firstName": "Anna"}], [{"firstName": "Peter"}]]})
 
 
-@pytest.mark.xfail(strict=True, reason="not yet (full pattern language): dotted keys are not joined: EventBridge treats {'a.b': [..]} and "
-                   "{'a': {'b': [..]}} (in pattern and in event) as the same field")
+@pytest.mark.xfail(strict=True, reason="not yet (full pattern language): dotted keys are not joined: EventBridge "
+                   "treats {'a.b': [..]} and {'a': {'b': [..]}} (in pattern and in event) as the same field")
 @pytest.mark.parametrize(
     ("pattern", "event"),
     [({"detail": {"state.status": ["running"]}}, {"detail": {"state": {"status": "running"}}}),
