@@ -14,7 +14,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 
 from deliverer.sender import AttemptResult, Sender
 from hookpipe import metrics
-from hookpipe.broker import Consumption, Link, Publisher, PublishFailed, consume, settle
+from hookpipe.broker import Consumption, Link, Publisher, PublishFailed, consume, link_problems, settle
 from hookpipe.config import LoadedConfig
 from hookpipe.deadletter import dead_letter
 from hookpipe.event import Event, MalformedEvent, now_ms
@@ -111,12 +111,7 @@ class DelivererService:
             await self._ops.cleanup()  # type: ignore[attr-defined]
 
     async def readiness(self) -> list[str]:
-        problems = []
-        for link in (self.publisher.link, self.consumer):
-            metrics.BROKER_CONNECTED.labels(link=link.name).set(int(link.is_ready))
-            if not link.is_ready:
-                problems.append(f"{link.name} not connected")
-        return problems
+        return link_problems(self.publisher.link, self.consumer)
 
     async def _deliver(self, sender: Sender, message: AbstractIncomingMessage) -> None:
         try:

@@ -32,6 +32,7 @@ from aio_pika.abc import (
     AbstractQueue,
 )
 
+from hookpipe import metrics
 from hookpipe.config import redact_url
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,8 @@ class Link:
                 connection.close_callbacks.add(lambda *_, lost=lost: lost.set())
                 if self._on_open is not None:
                     await self._on_open(connection)
+                if self._closing:  # close() was called while we were connecting
+                    continue
                 self._connection = connection
                 self._ready.set()
                 log.info("connected to the broker", extra={"link": self.name, "url": redact_url(self.url)})
@@ -308,6 +311,16 @@ async def queue_exists(connection: AbstractConnection, queue_name: str, timeout:
         if not channel.is_closed:
             with contextlib.suppress(Exception):
                 await channel.close()
+
+
+def link_problems(*links: Link) -> list[str]:
+    """Readiness problems of a service's broker links (and the `hookpipe_broker_connected` gauge, refreshed)."""
+    problems = []
+    for link in links:
+        metrics.BROKER_CONNECTED.labels(link=link.name).set(int(link.is_ready))
+        if not link.is_ready:
+            problems.append(f"{link.name} not connected")
+    return problems
 
 
 async def settle(operation: Awaitable[Any]) -> None:

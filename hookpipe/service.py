@@ -21,6 +21,9 @@ log = logging.getLogger("hookpipe")
 #: Exit status for a config that cannot be used (DESIGN.md §4).
 EXIT_CONFIG_ERROR = 2
 
+#: Exit status when the service cannot start with a usable config (a port taken, say).
+EXIT_START_FAILED = 1
+
 
 class Service(Protocol):
     name: str
@@ -57,7 +60,12 @@ def run_service(name: str, config_path: str, factory: Callable[[LoadedConfig], S
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await service.start()
+        try:
+            await service.start()
+        except OSError as error:  # a listener's port is taken, or its address does not exist here
+            log.error("cannot start", extra={"error": f"{type(error).__name__}: {error}"})
+            await service.stop()
+            raise SystemExit(EXIT_START_FAILED) from None
         log.info("started", extra={"config": str(loaded.path)})
         await stop.wait()
         log.info("stopping")

@@ -18,7 +18,7 @@ from aio_pika.abc import AbstractChannel
 from aiohttp import web
 
 from hookpipe import metrics
-from hookpipe.broker import Publisher, PublishFailed, queue_exists
+from hookpipe.broker import Publisher, PublishFailed, link_problems, queue_exists
 from hookpipe.config import CREDENTIAL_HEADERS, Config, LoadedConfig, SourceConfig
 from hookpipe.event import MAX_SHORT_STRING, Event, now_ms, uuid7
 from hookpipe.jsonpath import lookup, parse_path
@@ -133,16 +133,13 @@ class IngestService:
         await self.publisher.close()
 
     async def readiness(self) -> list[str]:
-        problems = []
-        if not self.publisher.link.is_ready:
-            problems.append("broker not connected")
-        elif not self._router_queue_present:
+        problems = link_problems(self.publisher.link)
+        if not problems and not self._router_queue_present:
             problems.append(f"queue {self.names.router_queue} is missing")
         return problems
 
     async def _watch_router_queue(self) -> None:
         while True:
-            metrics.BROKER_CONNECTED.labels(link="ingest-publish").set(int(self.publisher.link.is_ready))
             connection = self.publisher.link.connection
             if connection is not None:
                 try:

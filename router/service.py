@@ -14,7 +14,7 @@ import logging
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
 from hookpipe import metrics
-from hookpipe.broker import Consumption, Link, Publisher, PublishFailed, consume, settle
+from hookpipe.broker import Consumption, Link, Publisher, PublishFailed, consume, link_problems, settle
 from hookpipe.config import LoadedConfig
 from hookpipe.deadletter import dead_letter
 from hookpipe.event import Event, MalformedEvent
@@ -90,12 +90,7 @@ class RouterService:
             await self._ops.cleanup()  # type: ignore[attr-defined]
 
     async def readiness(self) -> list[str]:
-        problems = []
-        for link in (self.publisher.link, self.consumer):
-            metrics.BROKER_CONNECTED.labels(link=link.name).set(int(link.is_ready))
-            if not link.is_ready:
-                problems.append(f"{link.name} not connected")
-        return problems
+        return link_problems(self.publisher.link, self.consumer)
 
     # --- one event ---
 

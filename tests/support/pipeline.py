@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import uuid
 from pathlib import Path
@@ -20,10 +21,22 @@ AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 DESTINATION_SECRET = "whsec_dGVzdC1kZXN0aW5hdGlvbi1zZWNyZXQtMzI="
 
 
+#: Listening ports come from below Linux's ephemeral range (32768-60999), where outgoing connections take
+#: their local ports: a port the kernel hands out for `bind(0)` can be taken by a client before we listen.
+_LISTEN_PORTS = range(20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port on 127.0.0.1 nobody listens on now, outside the ephemeral range."""
+    for _ in range(100):
+        port = random.choice(_LISTEN_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found")
 
 
 def new_prefix() -> str:
