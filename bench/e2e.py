@@ -1,0 +1,967 @@
+"""End-to-end load harness: N events at concurrency C through ingest -> RabbitMQ -> router -> deliverer -> receiver.
+
+    .venv/bin/python bench/e2e.py --start --events 20000 --concurrency 50
+    .venv/bin/python bench/e2e.py --ingest-url http://127.0.0.1:8080/ingest/demo --id-header x-demo-id \\
+        --receiver-port 9000
+
+With `--start` the harness writes a temporary config (its own topology prefix `bench-<hex>`, free ports on
+127.0.0.1), starts the three services as separate processes, waits for their `/readyz`, runs the load, reads
+each process's CPU time and peak RSS, stops them with SIGTERM (by PID) and deletes the queues and exchanges of
+its prefix. Without `--start` it drives a pipeline that is already running, whose destination must point at the
+receiver this harness runs on `--receiver-port`.
+
+The receiver runs in this process: it records when each event id first arrives (header `webhook-id`), answers
+200 and counts duplicates. Everything it talks to is on 127.0.0.1. See bench/README.md for what each figure
+means. Exit status: 0 when every accepted event was delivered, 1 when some were lost (accepted but not delivered
+before `--timeout`) or none was accepted, 2 when the pipeline could not be set up, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import hmac
+import ipaddress
+import json
+import math
+import os
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere: the services' packages live at the root
+    sys.path.insert(0, str(ROOT))
+
+from deliverer.signing import secret_key, standard_webhooks_signature  # noqa: E402 - after the sys.path line
+
+SERVICES = ("ingest", "router", "deliverer")
+
+#: Standard Webhooks secret of the destination the harness configures with --start (base64 of 32 bytes).
+DEFAULT_RECEIVER_SECRET = "whsec_" + base64.b64encode(b"hookpipe-bench-receiver-secret!!").decode()
+
+#: Source secret for --sign bearer / standard-webhooks with --start.
+DEFAULT_SOURCE_SECRET = "whsec_" + base64.b64encode(b"hookpipe-bench-source-secret-32b").decode()
+
+#: Seconds a started service gets to become ready, and to exit after SIGTERM.
+STARTUP_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+
+#: Seconds one ingest request may take before the harness counts it as an error.
+REQUEST_TIMEOUT = 60.0
+
+EXIT_OK, EXIT_LOST, EXIT_SETUP = 0, 1, 2
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# --- loopback only ---------------------------------------------------------------------------------------
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_picked_ports: set[int] = set()
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1, below the kernel's ephemeral range where possible.
+
+    Port 0 hands out ephemeral ports, the same ones outgoing connections and every other test's "free port"
+    use, so a port picked that way can be taken before the service binds it. Below the range, only
+    deliberate listeners compete.
+    """
+    low = 32768
+    with contextlib.suppress(OSError, ValueError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        port = secrets.randbelow(max(1, low - 20000)) + 20000 if low > 20100 else 0
+        if port in _picked_ports:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            port = int(sock.getsockname()[1])
+        _picked_ports.add(port)
+        return port
+    raise SetupFailed("no free port on 127.0.0.1")
+
+
+# --- the receiver ----------------------------------------------------------------------------------------
+
+
+def standard_webhooks_valid(key: bytes, headers: Any, body: bytes) -> bool:
+    msg_id, timestamp, signatures = (headers.get(h) for h in ("webhook-id", "webhook-timestamp",
+                                                             "webhook-signature"))
+    if not (msg_id and timestamp and signatures and timestamp.isdigit()):
+        return False
+    expected = standard_webhooks_signature([key], msg_id, int(timestamp), body).encode()
+    return any(hmac.compare_digest(signature.encode(), expected) for signature in signatures.split())
+
+
+class Receiver:
+    """POST anything on 127.0.0.1:port: records the first arrival (perf_counter) of each `webhook-id`."""
+
+    def __init__(self, run_prefix: str, verify_key: bytes | None) -> None:
+        self.run_prefix = run_prefix
+        self.verify_key = verify_key
+        self.arrivals: dict[str, float] = {}
+        self.requests = 0
+        self.duplicates = 0
+        self.foreign = 0  # ids this run never sent (an earlier run's backlog, another client)
+        self.bad_signatures = 0
+        self.late = 0  # arrivals after the run ended (during shutdown): neither delivered nor duplicates
+        self.cutoff: float | None = None
+        self.expected: set[str] | None = None  # ids accepted so far; `done` fires once all have arrived
+        self.done = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self, port: int) -> None:
+        app = web.Application(client_max_size=64 * 1024**2)
+        app.router.add_route("POST", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port, reuse_address=True, backlog=1024)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        now = time.perf_counter()
+        self.requests += 1
+        event_id = request.headers.get("webhook-id", "")
+        if self.verify_key is not None and not standard_webhooks_valid(self.verify_key, request.headers, body):
+            self.bad_signatures += 1
+            return web.Response(status=401, text="bad signature")
+        if self.cutoff is not None and now > self.cutoff:
+            self.late += 1
+        elif not event_id.startswith(self.run_prefix):
+            self.foreign += 1
+        elif event_id in self.arrivals:
+            self.duplicates += 1
+        else:
+            self.arrivals[event_id] = now
+            if self.expected is not None and event_id in self.expected:
+                self.expected.discard(event_id)
+                if not self.expected:
+                    self.done.set()
+        return web.Response(status=200, text="ok")
+
+    def wait_for(self, ids: set[str]) -> asyncio.Event:
+        """`done` is set once every id of `ids` has arrived (at once if they all have already)."""
+        self.expected = {event_id for event_id in ids if event_id not in self.arrivals}
+        if not self.expected:
+            self.done.set()
+        return self.done
+
+
+# --- the services (--start) ------------------------------------------------------------------------------
+
+
+@dataclass
+class ProcessStats:
+    cpu_s: float  # user + system CPU seconds since the process started
+    rss_peak_kib: int  # VmHWM
+    rss_kib: int  # VmRSS
+
+
+def read_process_stats(pid: int) -> ProcessStats | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime and stime: fields 14 and 15 of stat(5)
+    memory = {}
+    for line in status.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            memory[key] = int(value.split()[0])
+    return ProcessStats(cpu, memory.get("VmHWM", 0), memory.get("VmRSS", 0))
+
+
+def find_broker_pids() -> list[int]:
+    """The local RabbitMQ's Erlang VM (`beam.smp`), found read-only in /proc: its CPU is part of the picture."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == "beam.smp" and b"rabbit" in (
+                        entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+    return pids
+
+
+def machine_cpu() -> tuple[float, float, float]:
+    """(busy, steal, total) CPU seconds of the whole machine since boot, from /proc/stat.
+
+    busy excludes idle, iowait and steal (time the hypervisor gave to another guest)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0, 0.0
+    fields += [0] * (8 - len(fields))
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle, steal = fields[3] + fields[4], fields[7]
+    total = sum(fields[:8])  # guest time is already counted in user
+    return (total - idle - steal) / ticks, steal / ticks, total / ticks
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the child gets SIGTERM if the harness dies without cleaning up (SIGKILL, crash)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class ServiceProcess:
+    """`python -m {service} --config FILE`, stdout and stderr to `{log_dir}/{service}.log`."""
+
+    def __init__(self, service: str, config_path: Path, ops: str, log_dir: Path) -> None:
+        self.service = service
+        self.config_path = config_path
+        self.ops = ops
+        self.log_path = log_dir / f"{service}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.at_load_start: ProcessStats | None = None
+        self.at_load_end: ProcessStats | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log_file:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.service, "--config", str(self.config_path)],
+                cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=_die_with_parent,
+            )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, chars: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    async def wait_ready(self, session: aiohttp.ClientSession, deadline: float) -> None:
+        url = f"http://{self.ops}/readyz"
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise SetupFailed(f"{self.service} exited with status {self.process and self.process.returncode}"
+                                  f"; its log ends with:\n{self.log_tail()}")
+            try:
+                async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
+                    if response.status == 200:
+                        return
+                    last = f"HTTP {response.status}: {(await response.text())[:200]}"
+            except (aiohttp.ClientError, TimeoutError) as error:
+                last = type(error).__name__
+            await asyncio.sleep(0.1)
+        raise SetupFailed(f"{self.service} not ready on {url} in time ({last}); its log ends with:\n"
+                          f"{self.log_tail()}")
+
+    def snapshot(self) -> ProcessStats | None:
+        return read_process_stats(self.process.pid) if self.alive() and self.process else None
+
+    def terminate(self) -> None:
+        """SIGTERM to this PID only."""
+        if self.alive() and self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+
+    async def wait_exit(self, timeout: float) -> int | None:
+        if self.process is None:
+            return None
+        try:
+            return await asyncio.to_thread(self.process.wait, timeout)
+        except subprocess.TimeoutExpired:
+            log(f"{self.service} (pid {self.process.pid}) ignored SIGTERM for {timeout:.0f}s: SIGKILL")
+            self.process.kill()
+            return await asyncio.to_thread(self.process.wait, 10)
+
+
+class SetupFailed(Exception):
+    pass
+
+
+def bench_config(prefix: str, broker_url: str, receiver_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The pipeline the harness runs with --start: source `bench` -> route `bench` -> destination `receiver`."""
+    if args.sign == "none":
+        source: dict[str, Any] = {"verify": {"scheme": "none"}, "unverified": True,
+                                  "id": {"header": args.id_header}}
+    elif args.sign == "bearer":
+        source = {"verify": {"scheme": "bearer", "secrets": [args.source_secret]},
+                  "id": {"header": args.id_header}}
+    else:
+        source = {"verify": {"scheme": "standard-webhooks", "secrets": [args.source_secret]},
+                  "id": {"header": "webhook-id"}}
+    source["max_body"] = max(args.body_size * 2, 64 * 1024)
+    return {
+        "broker": {"url": broker_url, "prefix": prefix, "heartbeat": "10s"},
+        "ingest": {"listen": f"127.0.0.1:{free_port()}", "ops": f"127.0.0.1:{free_port()}"},
+        "router": {"ops": f"127.0.0.1:{free_port()}"},
+        "deliverer": {"ops": f"127.0.0.1:{free_port()}"},
+        "archive": "off",
+        "log": {"level": args.log_level},
+        "sources": {"bench": source},
+        "destinations": {
+            "receiver": {
+                "url": receiver_url,
+                "timeout": "30s",
+                "signing": {"scheme": "standard-webhooks", "secrets": [args.receiver_secret]},
+                "concurrency": args.destination_concurrency,
+                "allow_private_network": ["127.0.0.0/8"],
+            },
+        },
+        "routes": [{"name": "bench", "sources": ["bench"], "to": ["receiver"]}],
+    }
+
+
+async def delete_topology(config: Any) -> dict[str, int]:
+    """Delete every queue and exchange of the config's prefix; returns the messages each non-empty queue held."""
+    import aio_pika
+    import aiormq
+
+    from hookpipe.topology import all_exchange_names, all_queue_names
+
+    left: dict[str, int] = {}
+    connection = await aio_pika.connect(config.broker.url, timeout=10)
+    async with connection:
+        for queue in all_queue_names(config):
+            channel = await connection.channel()
+            try:
+                declared = await channel.declare_queue(queue, passive=True)
+                count = int(declared.declaration_result.message_count or 0)
+                if count:
+                    left[queue] = count
+                await channel.queue_delete(queue)
+            except aiormq.exceptions.ChannelNotFoundEntity:
+                pass  # never declared (the unrouted queue, a service that did not start)
+            finally:
+                if not channel.is_closed:
+                    await channel.close()
+        channel = await connection.channel()
+        for exchange in all_exchange_names(config):
+            await channel.exchange_delete(exchange)
+    return left
+
+
+class QueueSampler:
+    """Samples the ready-message count of the router and deliver queues every second (--start only).
+
+    Where the backlog builds up tells which stage lags: a deep router queue means the router is behind
+    ingest, a deep deliver queue means the deliverer is behind the router.
+    """
+
+    def __init__(self, url: str, queues: dict[str, str]) -> None:
+        self.url = url
+        self.queues = queues  # label -> queue name
+        self.peak: dict[str, int] = dict.fromkeys(queues, 0)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._sample())
+
+    async def stop(self) -> dict[str, int]:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        return self.peak
+
+    async def _sample(self) -> None:
+        import aio_pika
+
+        connection = await aio_pika.connect(self.url, timeout=10)
+        async with connection:
+            channel = await connection.channel()
+            while True:
+                for label, name in self.queues.items():
+                    with contextlib.suppress(Exception):
+                        declared = await channel.declare_queue(name, passive=True)
+                        depth = int(declared.declaration_result.message_count or 0)
+                        self.peak[label] = max(self.peak[label], depth)
+                    if channel.is_closed:
+                        channel = await connection.channel()
+                await asyncio.sleep(1.0)
+
+
+async def scrape_means(session: aiohttp.ClientSession, ops: str, histograms: dict[str, str]) -> dict[str, float]:
+    """Mean of Prometheus histograms (sum / count over every label set), in ms, keyed by our label."""
+    try:
+        async with session.get(f"http://{ops}/metrics", timeout=aiohttp.ClientTimeout(total=5)) as response:
+            text = await response.text()
+    except (aiohttp.ClientError, TimeoutError):
+        return {}
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        for metric in histograms.values():
+            if name == f"{metric}_sum":
+                sums[metric] = sums.get(metric, 0.0) + float(line.rsplit(" ", 1)[1])
+            elif name == f"{metric}_count":
+                counts[metric] = counts.get(metric, 0.0) + float(line.rsplit(" ", 1)[1])
+    return {label: round(1000 * sums[metric] / counts[metric], 2)
+            for label, metric in histograms.items() if counts.get(metric)}
+
+
+# --- the load --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    sent_at: dict[str, float] = field(default_factory=dict)  # id -> perf_counter when the request was sent
+    ingest_latency: list[float] = field(default_factory=list)  # seconds, 2xx answers only
+    accepted: set[str] = field(default_factory=set)
+    rejected: dict[str, int] = field(default_factory=dict)  # HTTP status (or error name) -> count
+    first_sent: float = 0.0
+    last_answer: float = 0.0
+    sent: int = 0
+
+
+def make_body(event_id: str, size: int) -> bytes:
+    """A JSON object of exactly `size` bytes where possible (never less than its fields need)."""
+    head = f'{{"id":"{event_id}","type":"bench.event","data":"'.encode()
+    tail = b'"}'
+    return head + b"x" * max(0, size - len(head) - len(tail)) + tail
+
+
+class Signer:
+    """Headers the harness adds to each ingest request for --sign."""
+
+    def __init__(self, scheme: str, secret: str, id_header: str, extra: dict[str, str]) -> None:
+        self.scheme = scheme
+        self.id_header = id_header
+        self.key = secret_key(secret)
+        self.secret = secret
+        self.extra = extra
+
+    def headers(self, event_id: str, body: bytes) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", self.id_header: event_id, **self.extra}
+        if self.scheme == "bearer":
+            headers["Authorization"] = f"Bearer {self.secret}"
+        elif self.scheme == "standard-webhooks":
+            timestamp = int(time.time())
+            headers.update({"webhook-id": event_id, "webhook-timestamp": str(timestamp),
+                            "webhook-signature": standard_webhooks_signature([self.key], event_id, timestamp, body)})
+        return headers
+
+
+async def run_load(url: str, events: int, concurrency: int, body_size: int, run_prefix: str, signer: Signer,
+                   deadline: float, progress: Receiver | None, quiet: bool) -> LoadResult:
+    result = LoadResult()
+    counter = iter(range(events))
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, force_close=False,
+                                     enable_cleanup_closed=True)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False,
+                                     cookie_jar=aiohttp.DummyCookieJar()) as session:
+
+        async def worker() -> None:
+            for number in counter:
+                if time.monotonic() >= deadline:
+                    return
+                event_id = f"{run_prefix}{number:08d}"
+                body = make_body(event_id, body_size)
+                headers = signer.headers(event_id, body)
+                started = time.perf_counter()
+                result.sent_at[event_id] = started
+                result.sent += 1
+                try:
+                    async with session.post(url, data=body, headers=headers) as response:
+                        await response.read()
+                        status = response.status
+                except (aiohttp.ClientError, TimeoutError) as error:
+                    key = type(error).__name__
+                    result.rejected[key] = result.rejected.get(key, 0) + 1
+                    continue
+                answered = time.perf_counter()
+                result.last_answer = answered
+                if 200 <= status < 300:
+                    result.accepted.add(event_id)
+                    result.ingest_latency.append(answered - started)
+                else:
+                    result.rejected[str(status)] = result.rejected.get(str(status), 0) + 1
+
+        async def report() -> None:
+            while True:
+                await asyncio.sleep(5)
+                delivered = len(progress.arrivals) if progress else 0
+                log(f"sent {result.sent}/{events}, accepted {len(result.accepted)}, delivered {delivered}")
+
+        reporter = None if quiet else asyncio.create_task(report())
+        result.first_sent = time.perf_counter()
+        workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+        try:
+            # Requests still unanswered at the deadline are abandoned, so --timeout holds.
+            _, pending = await asyncio.wait(workers, timeout=max(0.0, deadline - time.monotonic()))
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            unanswered = result.sent - len(result.accepted) - sum(result.rejected.values())
+            if unanswered:
+                result.rejected["unanswered"] = unanswered
+            for task in workers:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            if reporter is not None:
+                reporter.cancel()
+    return result
+
+
+# --- figures ---------------------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile of values already sorted; None for no values."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def latency_ms(values: list[float]) -> dict[str, float | None]:
+    ordered = sorted(values)
+    out: dict[str, float | None] = {}
+    for p in (50, 95, 99):
+        value = percentile(ordered, p)
+        out[f"p{p}"] = None if value is None else round(value * 1000, 2)
+    out["max"] = round(ordered[-1] * 1000, 2) if ordered else None
+    return out
+
+
+def summarize(args: argparse.Namespace, load: LoadResult, receiver: Receiver, end: float,
+              processes: dict[str, dict[str, Any]], left_in_queues: dict[str, int],
+              harness_cpu_s: float) -> dict[str, Any]:
+    delivered_ids = [event_id for event_id in load.sent_at if event_id in receiver.arrivals]
+    e2e = [receiver.arrivals[event_id] - load.sent_at[event_id] for event_id in delivered_ids]
+    last_arrival = max((receiver.arrivals[event_id] for event_id in delivered_ids), default=load.first_sent)
+    accept_window = max(load.last_answer - load.first_sent, 1e-9)
+    deliver_window = max(last_arrival - load.first_sent, 1e-9)
+    lost = sorted(load.accepted - receiver.arrivals.keys())
+    return {
+        "events": args.events,
+        "sent": load.sent,
+        "concurrency": args.concurrency,
+        "body_size": args.body_size,
+        "sign": args.sign,
+        "accepted": len(load.accepted),
+        "rejected": sum(load.rejected.values()),
+        "rejected_by_status": dict(sorted(load.rejected.items())),
+        "delivered": len(delivered_ids),
+        "duplicates": receiver.duplicates,
+        "lost": len(lost),
+        "lost_sample": lost[:5],
+        "foreign_arrivals": receiver.foreign,
+        "bad_signatures": receiver.bad_signatures,
+        "late_arrivals": receiver.late,
+        "elapsed": round(end - load.first_sent, 3),
+        "accept_elapsed": round(accept_window, 3),
+        "deliver_elapsed": round(deliver_window, 3),
+        "accepted_per_s": round(len(load.accepted) / accept_window, 1),
+        "delivered_per_s": round(len(delivered_ids) / deliver_window, 1),
+        "ingest_ms": latency_ms(load.ingest_latency),
+        "e2e_ms": latency_ms(e2e),
+        "processes": processes,
+        "harness_cpu_s": round(harness_cpu_s, 2),
+        "left_in_queues": left_in_queues,
+    }
+
+
+def table(report: dict[str, Any]) -> str:
+    def ms(value: float | None, digits: int = 1) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    lines = [
+        f"events {report['events']}  concurrency {report['concurrency']}  body {report['body_size']} B  "
+        f"sign {report['sign']}",
+        f"accepted   {report['accepted']:>8}   {report['accepted_per_s']:>9.1f}/s  "
+        f"(over {report['accept_elapsed']:.2f}s)",
+        f"delivered  {report['delivered']:>8}   {report['delivered_per_s']:>9.1f}/s  "
+        f"(over {report['deliver_elapsed']:.2f}s)",
+        f"rejected   {report['rejected']:>8}   {report['rejected_by_status'] or ''}",
+        f"lost       {report['lost']:>8}   duplicates {report['duplicates']}  foreign {report['foreign_arrivals']}"
+        f"  bad signatures {report['bad_signatures']}  late {report['late_arrivals']}",
+        f"elapsed    {report['elapsed']:>8.2f}s",
+        "",
+        f"{'latency ms':<12}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}",
+    ]
+    for key, label in (("ingest_ms", "ingest"), ("e2e_ms", "end-to-end")):
+        figures = report[key]
+        lines.append(f"{label:<12}" + "".join(f"{ms(figures[p]):>9}" for p in ("p50", "p95", "p99", "max")))
+    if report["processes"] or report.get("broker"):
+        lines += ["", f"{'process':<16}{'pid':>8}{'cpu s':>9}{'run cpu s':>11}{'run cpu %':>11}"
+                      f"{'cpu ms/event':>14}{'peak RSS MiB':>14}"]
+        for name, proc in report["processes"].items():
+            lines.append(
+                f"{name:<16}{proc['pid']:>8}{proc['cpu_s']:>9.2f}{proc['run_cpu_s']:>11.2f}"
+                f"{proc['run_cpu_pct']:>10.0f}%{ms(proc['cpu_ms_per_event'], 2):>14}"
+                f"{proc['rss_peak_kib'] / 1024:>14.1f}"
+            )
+        for name, proc in report.get("broker", {}).items():
+            lines.append(f"{name:<16}{proc['pid']:>8}{'-':>9}{proc['run_cpu_s']:>11.2f}"
+                         f"{proc['run_cpu_pct']:>10.0f}%{ms(proc['cpu_ms_per_event'], 2):>14}{'-':>14}")
+    lines.append(f"harness cpu {report['harness_cpu_s']:.2f}s = {ms(report['harness_cpu_ms_per_event'], 2)} "
+                 "ms/event (load generator + receiver)")
+    if report.get("stage_mean_ms"):
+        lines.append("service means (ms): " + ", ".join(
+            f"{key} {value:.1f}" for key, value in report["stage_mean_ms"].items()))
+    if report.get("queue_peak_ready"):
+        lines.append("peak ready messages: " + ", ".join(
+            f"{key} queue {value}" for key, value in report["queue_peak_ready"].items()))
+    if report.get("machine"):
+        machine = report["machine"]
+        lines.append(f"machine: {machine['busy_pct']:.0f}% busy over {machine['cpus']} CPUs during the run, "
+                     f"of which {machine['other_processes_pct']:.0f}% by processes not listed above"
+                     f"{'' if report['processes'] else ' (the services among them)'}; "
+                     f"steal {machine['steal_pct']:.0f}%")
+        if machine["other_processes_pct"] >= 10 and report["processes"]:
+            lines.append("warning: other work ran on this machine meanwhile; the figures are skewed by it")
+    if report["left_in_queues"]:
+        lines.append(f"left in queues before deletion: {report['left_in_queues']}")
+    return "\n".join(lines)
+
+
+# --- the run ---------------------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> int:
+    deadline = time.monotonic() + args.timeout
+    run_prefix = f"b{secrets.token_hex(4)}-"
+    verify_secret = args.receiver_secret if (args.start or args.receiver_secret_given) else None
+    receiver = Receiver(run_prefix, secret_key(verify_secret) if verify_secret and args.verify else None)
+    await receiver.start(0 if args.start else args.receiver_port)
+    receiver_url = f"http://127.0.0.1:{receiver.port}/webhooks"
+    log(f"receiver on http://127.0.0.1:{receiver.port}/ (any path)")
+
+    services: list[ServiceProcess] = []
+    loaded_config: Any = None
+    tmp: Path | None = None
+    exit_code = EXIT_SETUP
+    left: dict[str, int] = {}
+    load: LoadResult | None = None
+    end = 0.0
+    processes: dict[str, dict[str, Any]] = {}
+    broker_report: dict[str, dict[str, Any]] = {}
+    sampler: QueueSampler | None = None
+    queue_peaks: dict[str, int] = {}
+    stage_means: dict[str, float] = {}
+    died: list[str] = []
+    machine: dict[str, Any] = {}
+    try:
+        if args.start:
+            import yaml
+
+            from hookpipe.config import ConfigError, load_config
+
+            tmp = Path(tempfile.mkdtemp(prefix="hookpipe-bench-"))
+            prefix = f"bench-{secrets.token_hex(5)}"
+            config = bench_config(prefix, args.amqp_url, receiver_url, args)
+            config_path = tmp / "pipeline.yaml"
+            config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+            try:
+                loaded_config = load_config(config_path, environ={}).config
+            except ConfigError as error:
+                raise SetupFailed(f"the generated config is refused: {error}") from None
+            ingest_url = f"http://{config['ingest']['listen']}/ingest/bench"
+            log(f"topology prefix {prefix}; config and logs in {tmp}")
+            for service in SERVICES:
+                process = ServiceProcess(service, config_path, config[service]["ops"], tmp)
+                process.start()
+                services.append(process)
+            log("started " + ", ".join(f"{s.service} (pid {s.pid})" for s in services))
+            ready_by = min(deadline, time.monotonic() + STARTUP_TIMEOUT)
+            async with aiohttp.ClientSession(trust_env=False) as session:
+                for process in services:  # started together, so waiting in turn costs no extra time
+                    await process.wait_ready(session, ready_by)
+            await asyncio.sleep(0.5)
+            for process in services:  # a /readyz answered by whatever else holds the port proves nothing
+                if not process.alive():
+                    raise SetupFailed(f"{process.service} exited after its ops port answered; its log ends "
+                                      f"with:\n{process.log_tail()}")
+            log("all three services ready")
+        else:
+            ingest_url = args.ingest_url
+
+        signer = Signer(args.sign, args.source_secret, args.id_header, dict(args.header))
+        for process in services:
+            process.at_load_start = process.snapshot()
+        broker = {pid: read_process_stats(pid) for pid in find_broker_pids()}
+        if loaded_config is not None:
+            from hookpipe.topology import Names
+
+            names = Names(loaded_config.broker.prefix)
+            sampler = QueueSampler(args.amqp_url, {"router": names.router_queue,
+                                                   "deliver": names.deliver_queue("receiver")})
+            sampler.start()
+        machine_before = machine_cpu()
+        harness_cpu_before = _own_cpu()
+        log(f"sending {args.events} events of {args.body_size} B at concurrency {args.concurrency} to {ingest_url}")
+        load = await run_load(ingest_url, args.events, args.concurrency, args.body_size, run_prefix, signer,
+                              deadline, receiver, args.quiet)
+        log(f"sending done: {len(load.accepted)} accepted, {sum(load.rejected.values())} rejected; "
+            "waiting for deliveries")
+        done = receiver.wait_for(load.accepted)
+        while not done.is_set() and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), min(0.5, max(0.0, deadline - time.monotonic())))
+            dead = [process.service for process in services if not process.alive()]
+            if dead and not done.is_set():
+                log(f"{', '.join(dead)} exited during the run; not waiting for the rest")
+                died.extend(dead)
+                break
+        if args.settle > 0:  # late duplicates (redeliveries) still count
+            await asyncio.sleep(args.settle)
+        end = time.perf_counter()
+        receiver.cutoff = end  # what arrives from now on (while the services stop) is late, not delivered
+        for process in services:
+            process.at_load_end = process.snapshot()
+        harness_cpu = _own_cpu() - harness_cpu_before
+        if sampler is not None:
+            queue_peaks = await sampler.stop()
+        if services:
+            async with aiohttp.ClientSession(trust_env=False) as session:
+                stage_means.update(await scrape_means(session, services[0].ops, {
+                    "ingest_publish_confirm": "hookpipe_ingest_publish_seconds"}))
+                stage_means.update(await scrape_means(session, services[2].ops, {
+                    "deliver_http_attempt": "hookpipe_delivery_attempt_seconds",
+                    "received_to_delivered": "hookpipe_end_to_end_seconds"}))
+        machine_after = machine_cpu()
+        window = end - load.first_sent
+        for pid, before in broker.items():
+            after = read_process_stats(pid)
+            if before is not None and after is not None:
+                broker_report[f"rabbitmq {pid}"] = {
+                    "pid": pid, "run_cpu_s": round(after.cpu_s - before.cpu_s, 2),
+                    "run_cpu_pct": round(100 * (after.cpu_s - before.cpu_s) / window, 1),
+                    "rss_kib": after.rss_kib}
+        busy, steal, total = (a - b for a, b in zip(machine_after, machine_before, strict=True))
+        if total > 0:
+            ours = harness_cpu + sum(p["run_cpu_s"] for p in broker_report.values()) + sum(
+                (p.at_load_end.cpu_s - p.at_load_start.cpu_s) for p in services
+                if p.at_load_end is not None and p.at_load_start is not None)
+            machine = {"cpus": os.cpu_count(), "busy_pct": round(100 * busy / total, 1),
+                       "steal_pct": round(100 * steal / total, 1),
+                       "other_processes_pct": round(100 * max(0.0, busy - ours) / total, 1)}
+        exit_code = EXIT_OK if load.accepted and load.accepted.issubset(receiver.arrivals) else EXIT_LOST
+    except SetupFailed as error:
+        log(f"setup failed: {error}")
+        harness_cpu = 0.0
+    finally:
+        if sampler is not None:
+            await sampler.stop()
+        for process in services:
+            if process.at_load_end is None:
+                process.at_load_end = process.snapshot()
+        processes = _process_report(services, end - load.first_sent if load else 0.0)
+        for process in services:
+            process.terminate()
+        codes = await asyncio.gather(*(process.wait_exit(STOP_TIMEOUT) for process in services))
+        for process, code in zip(services, codes, strict=True):
+            if code not in (0, None):
+                log(f"{process.service} exited with status {code}; log: {process.log_path}")
+        await receiver.stop()
+        if loaded_config is not None:
+            try:
+                left = await delete_topology(loaded_config)
+                log(f"deleted the queues and exchanges of {loaded_config.broker.prefix}")
+            except Exception as error:
+                log(f"could not delete the topology of {loaded_config.broker.prefix}: {error!r}")
+        if tmp is not None:
+            if exit_code == EXIT_OK and not args.keep_logs:
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                log(f"logs kept in {tmp}")
+
+    if load is None:
+        return exit_code
+    report = summarize(args, load, receiver, end, processes, left, harness_cpu)
+    report["broker"] = broker_report
+    report["machine"] = machine
+    report["queue_peak_ready"] = queue_peaks
+    report["stage_mean_ms"] = stage_means
+    report["services_exited"] = died
+    delivered = report["delivered"]
+    for proc in [*report["processes"].values(), *broker_report.values()]:
+        proc["cpu_ms_per_event"] = round(1000 * proc["run_cpu_s"] / delivered, 3) if delivered else None
+    report["harness_cpu_ms_per_event"] = round(1000 * harness_cpu / delivered, 3) if delivered else None
+    if args.json:
+        print(table(report), file=sys.stderr)
+        print(json.dumps(report))
+    else:
+        print(table(report))
+    if exit_code == EXIT_LOST:
+        if not load.accepted:
+            log("no event was accepted")
+        elif died:
+            log(f"{report['lost']} accepted events were not delivered: {', '.join(died)} exited during the run")
+        else:
+            log(f"{report['lost']} accepted events were not delivered within --timeout {args.timeout:g}s")
+    return exit_code
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_report(services: list[ServiceProcess], window: float) -> dict[str, dict[str, Any]]:
+    report = {}
+    for process in services:
+        end, start = process.at_load_end, process.at_load_start
+        if end is None:
+            continue
+        run_cpu = end.cpu_s - start.cpu_s if start is not None else 0.0
+        report[process.service] = {
+            "pid": process.pid,
+            "cpu_s": round(end.cpu_s, 2),
+            "run_cpu_s": round(run_cpu, 2),
+            "run_cpu_pct": round(100 * run_cpu / window, 1) if window > 0 else 0.0,
+            "rss_peak_kib": end.rss_peak_kib,
+            "rss_kib": end.rss_kib,
+        }
+    return report
+
+
+# --- command line ----------------------------------------------------------------------------------------
+
+
+def header_pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError("expected NAME:VALUE")
+    return name.strip(), value.strip()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/e2e.py", description="End-to-end load harness for hookpipe (see bench/README.md).")
+    target = parser.add_argument_group("target")
+    target.add_argument("--start", action="store_true",
+                        help="start ingest, router and deliverer with a temporary config, and clean up after")
+    target.add_argument("--ingest-url", help="without --start: http://127.0.0.1:PORT/ingest/SOURCE")
+    target.add_argument("--receiver-port", type=int, default=9000,
+                        help="without --start: the port of the harness's receiver (default 9000); the "
+                             "pipeline's destination must point at http://127.0.0.1:PORT/<any path>")
+    target.add_argument("--id-header", default="x-bench-id",
+                        help="header carrying the event id; the source's `id: {header: ...}` (default x-bench-id)")
+    target.add_argument("--header", type=header_pair, action="append", default=[], metavar="NAME:VALUE",
+                        help="extra header on every ingest request (repeatable)")
+    target.add_argument("--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+                        help="with --start: the broker (default $AMQP_URL or guest@127.0.0.1:5672)")
+    load = parser.add_argument_group("load")
+    load.add_argument("--events", type=int, default=20000, help="events to send (default 20000)")
+    load.add_argument("--concurrency", type=int, default=50, help="requests in flight (default 50)")
+    load.add_argument("--body-size", type=int, default=1024, help="JSON body size in bytes (default 1024)")
+    load.add_argument("--timeout", type=float, default=300.0,
+                      help="bound in seconds on start-up + sending + waiting for deliveries (default 300)")
+    load.add_argument("--settle", type=float, default=0.0,
+                      help="seconds to keep receiving after the last delivery, to count late duplicates")
+    load.add_argument("--sign", choices=("none", "bearer", "standard-webhooks"), default="none",
+                      help="how requests authenticate to the source: none (scheme none, unverified; the "
+                           "default), bearer (Authorization: Bearer), standard-webhooks (webhook-* headers)")
+    load.add_argument("--source-secret", default=DEFAULT_SOURCE_SECRET,
+                      help="the bearer token or standard-webhooks secret for --sign")
+    load.add_argument("--destination-concurrency", type=int, default=50,
+                      help="with --start: the destination's concurrency (deliveries in flight, default 50)")
+    out = parser.add_argument_group("receiver and output")
+    out.add_argument("--receiver-secret", default=None,
+                     help="the destination's signing secret: the receiver checks each webhook-signature and "
+                          "answers 401 to a bad one (with --start the harness sets its own)")
+    out.add_argument("--no-verify", dest="verify", action="store_false",
+                     help="do not check the deliveries' signatures")
+    out.add_argument("--json", action="store_true",
+                     help="print one JSON object with every figure on stdout (the table goes to stderr)")
+    out.add_argument("--quiet", action="store_true", help="no progress lines")
+    out.add_argument("--keep-logs", action="store_true", help="with --start: keep the temp dir (config, logs)")
+    out.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
+                     help="with --start: the services' log level (default info)")
+    args = parser.parse_args(argv)
+
+    args.receiver_secret_given = args.receiver_secret is not None
+    if args.receiver_secret is None:
+        args.receiver_secret = DEFAULT_RECEIVER_SECRET
+    if args.events < 1 or args.concurrency < 1 or args.body_size < 0 or args.timeout <= 0:
+        parser.error("--events and --concurrency must be at least 1, --timeout positive")
+    if args.start:
+        if args.ingest_url:
+            parser.error("--ingest-url is for a running pipeline; --start makes its own")
+        if not is_loopback(urlsplit(args.amqp_url).hostname):
+            parser.error("--amqp-url must be on 127.0.0.1: the harness targets only the local machine")
+    else:
+        if not args.ingest_url:
+            parser.error("give --start, or --ingest-url of a running pipeline")
+        parts = urlsplit(args.ingest_url)
+        if parts.scheme != "http" or not is_loopback(parts.hostname):
+            parser.error("--ingest-url must be http://127.0.0.1:PORT/ingest/SOURCE: the harness targets only "
+                         "the local machine")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    async def guarded() -> int:
+        # SIGINT/SIGTERM cancel the run, so the finally blocks still stop the services and delete the queues.
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        assert task is not None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            return await run(args)
+        except asyncio.CancelledError:
+            log("interrupted")
+            return 130
+
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(guarded())
+    return uvloop.run(guarded())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
