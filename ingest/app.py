@@ -24,6 +24,7 @@ from hookpipe.event import MAX_SHORT_STRING, Event, now_ms, uuid7
 from hookpipe.jsonpath import lookup, parse_path
 from hookpipe.ops import ops_app, start_site
 from hookpipe.topology import Names, declare_ingest_path
+from ingest.limits import InFlight
 from ingest.verify import InboundRequest, Rejected, Scheme, build_scheme
 
 log = logging.getLogger("ingest")
@@ -99,6 +100,8 @@ class IngestService:
             declare=self._declare,
         )
         self._router_queue_present = False
+        limits = self.config.ingest.max_in_flight
+        self.in_flight = InFlight(max_requests=limits.requests, max_bytes=limits.bytes)
         self._watch_task: asyncio.Task[None] | None = None
         self._runners: list[web.AppRunner] = []
         self.app = self._public_app()
@@ -162,7 +165,13 @@ class IngestService:
         try:
             if source is None:
                 raise Rejected("unknown_source", status=404)
-            event = await self._accept(request, source)
+            reserve = min(request.content_length or source.max_body, source.max_body)
+            if not self.in_flight.try_admit(reserve):
+                raise Rejected("overloaded", status=503)
+            try:
+                event = await self._accept(request, source)
+            finally:
+                self.in_flight.release(reserve)
         except Rejected as rejection:
             return self._refuse(request, label, rejection)
         except PublishFailed as failure:

@@ -100,3 +100,44 @@ async def test_rotated_bearer_tokens_are_both_accepted_and_credentials_are_not_s
         assert isinstance(message.headers["x-hookpipe-received-at"], int)
         assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
         assert TOKEN not in repr(message.headers)
+
+
+async def test_past_the_in_flight_cap_requests_get_503_before_their_body_is_read(prefix, receiver, topology_cleanup):
+    import asyncio
+
+    config = pipeline_config(prefix, receiver.url, ingest={
+        **pipeline_config(prefix, receiver.url)["ingest"], "max_in_flight": {"requests": 1, "bytes": "1MiB"},
+    })
+    topology_cleanup(config)
+    pipeline = InProcessPipeline(config, services=("ingest",))
+    await pipeline.start()
+    release = asyncio.Event()
+
+    async def slow_body():
+        yield b'{"slow": '
+        await release.wait()
+        yield b"true}"
+
+    try:
+        async with aiohttp.ClientSession() as http:
+            async def slow() -> int:
+                async with http.post(ingest_url(config), data=slow_body()) as response:
+                    return response.status
+
+            first = asyncio.create_task(slow())
+            for _ in range(50):  # until the slow request holds the only slot
+                if pipeline["ingest"].in_flight.requests == 1:
+                    break
+                await asyncio.sleep(0.05)
+            async with http.post(ingest_url(config), data=b"{}") as response:
+                assert response.status == 503
+                assert await response.json() == {"error": "overloaded"}
+                assert response.headers["Retry-After"].isdigit()
+            release.set()
+            assert await first == 200
+            async with http.post(ingest_url(config), data=b"{}") as response:
+                assert response.status == 200
+        assert pipeline["ingest"].in_flight.requests == 0 and pipeline["ingest"].in_flight.bytes == 0
+        assert await _metric(config, "hookpipe_ingest_rejections_total", source="demo", reason="overloaded") == 1
+    finally:
+        await pipeline.stop()
