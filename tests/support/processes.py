@@ -26,11 +26,11 @@ class ServiceProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", self.service, "--config", str(self.config_path)],
-            cwd=ROOT, stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.service, "--config", str(self.config_path)],
+                cwd=ROOT, stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -55,6 +55,8 @@ class ServiceProcess:
             self.process.wait(10)
 
     def terminate(self, timeout: float = 30.0) -> int:
+        """SIGTERM and wait for the exit code. It blocks: from async code call it via asyncio.to_thread, so a
+        receiver in the same event loop can still answer while the service drains."""
         if self.process is None:
             return 0
         if self.process.poll() is None:
