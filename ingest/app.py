@@ -19,9 +19,9 @@ from aiohttp import web
 
 from hookpipe import metrics
 from hookpipe.broker import Publisher, PublishFailed, link_problems, queue_exists
-from hookpipe.config import CREDENTIAL_HEADERS, Config, LoadedConfig, SourceConfig
+from hookpipe.config import CREDENTIAL_HEADERS, Config, FieldSource, LoadedConfig, SourceConfig
 from hookpipe.event import MAX_SHORT_STRING, Event, now_ms, uuid7
-from hookpipe.jsonpath import lookup, parse_path
+from hookpipe.jsonpath import parse_path
 from hookpipe.ops import ops_app, start_site
 from hookpipe.topology import Names, declare_ingest_path
 from ingest.limits import InFlight
@@ -205,7 +205,7 @@ class IngestService:
         source.scheme.verify(inbound)
         if not self._router_queue_present:
             raise Rejected("broker_unavailable", status=503)  # the watcher logged it once
-        document = _LazyJson(body)
+        event_id, event_type = identify(source, inbound)
         kept_headers = {k: v for k, v in headers.items()
                         if k not in source.dropped_headers and not k.startswith("x-hookpipe-")}
         if sum(len(k) + len(v) for k, v in kept_headers.items()) > MAX_KEPT_HEADER_BYTES or any(
@@ -213,9 +213,9 @@ class IngestService:
         ):
             raise Rejected("headers_too_large", status=431)
         event = Event(
-            id=_event_id(source, headers, document),
+            id=event_id,
             source=source.name,
-            type=_event_type(source, headers, document),
+            type=event_type,
             received_at=now_ms(),
             verified=not source.config.unverified,
             content_type=request.headers.get("Content-Type"),
@@ -270,41 +270,22 @@ def _lower_case_headers(request: web.Request) -> dict[str, str]:
     return headers
 
 
-class _LazyJson:
-    """The body parsed at most once, and only if an id or type path needs it."""
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-        self._parsed: object = None
-        self._done = False
-
-    def text_at(self, path: tuple[str, ...]) -> str | None:
-        if not self._done:
-            self._done = True
-            with contextlib.suppress(orjson.JSONDecodeError):
-                self._parsed = orjson.loads(self.body)
-        value = lookup(self._parsed, path)
-        return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
-
-
-def _event_id(source: Source, headers: dict[str, str], document: _LazyJson) -> str:
-    """The provider's own delivery id where the source says where it is, else a UUIDv7."""
-    spec = source.config.id
-    found: str | None = None
-    if spec is not None:
-        found = headers.get(spec.header.lower()) if spec.header else document.text_at(source.id_path or ())
-    if found is None:
-        return uuid7()
-    if not 0 < len(found.encode()) <= MAX_SHORT_STRING or not found.isprintable():
-        raise Rejected("malformed_id", status=400)
-    return found
-
-
-def _event_type(source: Source, headers: dict[str, str], document: _LazyJson) -> str | None:
-    spec = source.config.type
+def _configured(spec: FieldSource | None, path: tuple[str, ...] | None, request: InboundRequest) -> str | None:
+    """A value from where the source's `id` or `type` setting says it is."""
     if spec is None:
         return None
-    found = headers.get(spec.header.lower()) if spec.header else document.text_at(source.type_path or ())
-    if found is not None and (len(found.encode()) > MAX_SHORT_STRING or not found.isprintable()):
+    if spec.header is not None:
+        return request.headers.get(spec.header.lower())
+    return request.json_text(*(path or ()))
+
+
+def identify(source: Source, request: InboundRequest) -> tuple[str, str | None]:
+    """The event id and type: the source's settings first, then what the scheme knows, else a UUIDv7 id."""
+    scheme_id, scheme_type = source.scheme.identify(request)
+    event_id = _configured(source.config.id, source.id_path, request) or scheme_id
+    event_type = _configured(source.config.type, source.type_path, request) or scheme_type
+    if event_id is not None and (not 0 < len(event_id.encode()) <= MAX_SHORT_STRING or not event_id.isprintable()):
+        raise Rejected("malformed_id", status=400)
+    if event_type is not None and (len(event_type.encode()) > MAX_SHORT_STRING or not event_type.isprintable()):
         raise Rejected("malformed_type", status=400)
-    return found
+    return event_id or uuid7(), event_type or None

@@ -1,28 +1,65 @@
 """Signature schemes: one module per scheme, pure functions of the request, no I/O.
 
-A verifier raises Rejected with a reason from a closed set; ingest turns it into a status, a JSON body
-`{"error": reason}`, a counter and a log line. Secrets are compared in constant time (`hmac.compare_digest`)
-and never appear in a reason.
+Each module has `build(config: VerifyConfig) -> Scheme`. A scheme's `verify(request)` returns when the request
+is authentic and raises Rejected otherwise, with a reason from a closed set; ingest turns that into a status, a
+JSON body `{"error": reason}`, a counter and a log line. Secrets are compared in constant time and never appear
+in a reason. `identify(request)` gives the provider's own event id and type where the scheme knows them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import hmac
+import importlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
 
 from hookpipe.config import VerifyConfig
 
+_NOT_PARSED = object()
 
-@dataclass(frozen=True, slots=True)
+
 class InboundRequest:
-    """What a scheme may look at. `headers` keys are lower-case; repeated headers are joined with ', '."""
+    """What a scheme may look at.
 
-    method: str
-    url: str  # as received, with its query string
-    query_string: str
-    headers: Mapping[str, str]
-    body: bytes
-    now: float  # Unix seconds, injectable for tests of freshness windows
+    `headers`: lower-case names; a repeated header's values joined with ', '. `url`: as the client asked for
+    it, with its query string. `now`: Unix seconds, injectable so freshness windows can be tested.
+    """
+
+    __slots__ = ("_json", "body", "headers", "method", "now", "query_string", "url")
+
+    def __init__(
+        self, *, method: str, url: str, query_string: str, headers: Mapping[str, str], body: bytes, now: float
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.query_string = query_string
+        self.headers = headers
+        self.body = body
+        self.now = now
+        self._json: Any = _NOT_PARSED
+
+    def json(self) -> Any:
+        """The body parsed as JSON (once), or None when it is not JSON."""
+        if self._json is _NOT_PARSED:
+            try:
+                self._json = orjson.loads(self.body)
+            except orjson.JSONDecodeError:
+                self._json = None
+        return self._json
+
+    def json_text(self, *keys: str) -> str | None:
+        """A string or integer at `keys` inside the JSON body, as text; None when absent or not JSON."""
+        node = self.json()
+        for key in keys:
+            if not isinstance(node, dict):
+                return None
+            node = node.get(key)
+        if isinstance(node, bool) or not isinstance(node, str | int):
+            return None
+        return str(node)
 
 
 class Rejected(Exception):
@@ -34,33 +71,107 @@ class Rejected(Exception):
         self.status = status
 
 
-Verify = Callable[[InboundRequest], None]
+#: The provider's event id and type, either possibly unknown.
+Identity = tuple[str | None, str | None]
+
+
+def no_identity(_: InboundRequest) -> Identity:
+    return None, None
 
 
 @dataclass(frozen=True, slots=True)
 class Scheme:
-    """A configured scheme: the check to run, and the headers it reads (stripped before the event is stored)."""
+    """A configured scheme.
 
-    verify: Verify
+    - verify: raises Rejected unless the request is authentic and fresh;
+    - reads_headers: the headers it reads (signatures, tokens, timestamps), stripped before the event is stored;
+    - identify: the provider's event id and type (a source's `id`/`type` settings take precedence).
+    """
+
+    verify: Callable[[InboundRequest], None]
     reads_headers: frozenset[str] = field(default_factory=frozenset)
+    identify: Callable[[InboundRequest], Identity] = no_identity
+
+
+#: Scheme name (the config's `verify.scheme`) -> module under ingest.verify that builds it.
+SCHEME_MODULES = {
+    "none": "none",
+    "bearer": "bearer",
+    "basic-auth": "basic_auth",
+    "gitlab": "gitlab",
+    "hmac": "generic_hmac",
+    "stripe": "stripe",
+    "standard-webhooks": "standard_webhooks",
+    "github": "github",
+    "shopify": "shopify",
+    "slack": "slack",
+    "twilio": "twilio",
+    "paddle": "paddle",
+    "sendgrid": "sendgrid",
+    "mailgun": "mailgun",
+}
 
 
 def build_scheme(config: VerifyConfig) -> Scheme:
     """The scheme for a source's `verify` block."""
-    from ingest.verify import bearer, none
-
-    builders: dict[str, Callable[[VerifyConfig], Scheme]] = {
-        "none": none.build,
-        "bearer": bearer.build,
-    }
-    builder = builders.get(config.scheme, _not_implemented)
+    try:
+        module = importlib.import_module(f"ingest.verify.{SCHEME_MODULES[config.scheme]}")
+    except ModuleNotFoundError:
+        return _not_implemented(config)
+    builder: Callable[[VerifyConfig], Scheme] = module.build
     return builder(config)
 
 
-def _not_implemented(config: VerifyConfig) -> Scheme:
-    # The config accepts every scheme of DESIGN.md §3; the ones not built yet refuse every request rather
-    # than let unverified input through.
+def _not_implemented(_: VerifyConfig) -> Scheme:
+    # The config accepts every scheme of DESIGN.md §3; one not built yet refuses every request rather than let
+    # unverified input through.
     def verify(_: InboundRequest) -> None:
         raise Rejected("scheme_not_implemented", status=501)
 
     return Scheme(verify=verify)
+
+
+# --- helpers every scheme uses ---------------------------------------------------------------------------
+
+
+def matches_any(presented: Iterable[bytes], expected: Iterable[bytes]) -> bool:
+    """Whether any presented signature equals any expected one.
+
+    Every pair is compared in constant time and none stops the loop early, so the timing tells nothing about
+    which secret or which signature matched.
+    """
+    expected = list(expected)
+    matched = False
+    for candidate in presented:
+        for value in expected:
+            matched |= hmac.compare_digest(candidate, value)
+    return matched
+
+
+def require_header(request: InboundRequest, name: str) -> str:
+    """The header's value; Rejected('missing_header') when absent, 'malformed_header' when blank."""
+    value = request.headers.get(name)
+    if value is None:
+        raise Rejected("missing_header")
+    if not value.strip():
+        raise Rejected("malformed_header")
+    return value.strip()
+
+
+def parse_timestamp(text: str) -> int:
+    """Unix seconds from a header; Rejected('malformed_header') unless it is a plain integer."""
+    text = text.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        raise Rejected("malformed_header")
+    return int(text)
+
+
+def check_freshness(timestamp: float, now: float, tolerance: float, *, future: bool = True) -> None:
+    """Refuse a signed time further than `tolerance` seconds in the past (`stale_timestamp`) or, when the
+    provider bounds it, in the future (`future_timestamp`). An infinite tolerance (`none`) checks nothing."""
+    if tolerance == float("inf"):
+        return
+    if timestamp < now - tolerance:
+        raise Rejected("stale_timestamp")
+    if future and timestamp > now + tolerance:
+        raise Rejected("future_timestamp")

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import hmac
-
 from hookpipe.config import VerifyConfig
-from ingest.verify import InboundRequest, Rejected, Scheme
+from ingest.verify import InboundRequest, Rejected, Scheme, matches_any, require_header
 
 
 def verify_bearer(request: InboundRequest, tokens: list[bytes]) -> None:
-    header = request.headers.get("authorization")
-    if header is None:
-        raise Rejected("missing_header")
-    kind, _, token = header.partition(" ")
+    kind, _, token = require_header(request, "authorization").partition(" ")
     if kind.lower() != "bearer" or not token.strip():
         raise Rejected("malformed_header")
-    presented = token.strip().encode()
-    # Compare against every token, without stopping early, so timing says nothing about which one matched.
-    matched = False
-    for expected in tokens:
-        matched |= hmac.compare_digest(presented, expected)
-    if not matched:
+    if not matches_any([token.strip().encode()], tokens):
         raise Rejected("bad_signature")
 
 
