@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,10 @@ from hookpipe.config import CREDENTIAL_HEADERS, Config, FieldSource, LoadedConfi
 from hookpipe.event import MAX_SHORT_STRING, Event, now_ms, uuid7
 from hookpipe.jsonpath import parse_path
 from hookpipe.ops import ops_app, start_site
+from hookpipe.ratelimit import TokenBucket
 from hookpipe.topology import Names, declare_ingest_path
+from ingest import handshakes
+from ingest.dedup import RecentIds
 from ingest.limits import InFlight
 from ingest.verify import InboundRequest, Rejected, Scheme, build_scheme
 
@@ -61,6 +65,8 @@ class Source:
     dropped_headers: frozenset[str]
     id_path: tuple[str, ...] | None
     type_path: tuple[str, ...] | None
+    rate_limit: TokenBucket | None
+    recent: RecentIds | None
 
 
 def compile_sources(config: Config) -> dict[str, Source]:
@@ -75,6 +81,8 @@ def compile_sources(config: Config) -> dict[str, Source]:
             dropped_headers=HOP_BY_HOP_HEADERS | CREDENTIAL_HEADERS | scheme.reads_headers,
             id_path=parse_path(source.id.json_path) if source.id and source.id.json_path else None,
             type_path=parse_path(source.type.json_path) if source.type and source.type.json_path else None,
+            rate_limit=TokenBucket(source.rate_limit) if source.rate_limit else None,
+            recent=RecentIds(window=source.dedup.window, max_ids=source.dedup.max_ids) if source.dedup else None,
         )
     return sources
 
@@ -120,7 +128,12 @@ class IngestService:
         self.publisher.start()
         self._watch_task = asyncio.create_task(self._watch_router_queue(), name="ingest:readiness")
         # auto_decompress=False: the signed bytes are the bytes sent, and no zip bomb is ever inflated.
-        self._runners.append(await start_site(self.app, self.config.ingest.listen, auto_decompress=False))
+        # keepalive_timeout: a connection must deliver a request's headers within the read deadline, so a client
+        # trickling headers (slowloris) is cut; the body has its own deadline in _read_body.
+        self._runners.append(await start_site(
+            self.app, self.config.ingest.listen, auto_decompress=False,
+            keepalive_timeout=self.config.ingest.read_timeout,
+        ))
         self._runners.append(await start_site(ops_app(self.readiness), self.config.ingest.ops))
         log.info("ingest listening", extra={"listen": self.config.ingest.listen, "ops": self.config.ingest.ops})
 
@@ -167,9 +180,9 @@ class IngestService:
                 raise Rejected("unknown_source", status=404)
             reserve = min(request.content_length or source.max_body, source.max_body)
             if not self.in_flight.try_admit(reserve):
-                raise Rejected("overloaded", status=503)
+                raise Rejected("overloaded", status=503, retry_after=RETRY_AFTER_SECONDS)
             try:
-                event = await self._accept(request, source)
+                response = await self._accept(request, source)
             finally:
                 self.in_flight.release(reserve)
         except Rejected as rejection:
@@ -177,55 +190,80 @@ class IngestService:
         except PublishFailed as failure:
             log.warning("publish failed; asking the provider to retry",
                         extra={"source": label, "reason": failure.reason, "error": str(failure)})
-            return self._refuse(request, label, Rejected("broker_unavailable", status=503))
+            return self._refuse(request, label, Rejected("broker_unavailable", 503, retry_after=RETRY_AFTER_SECONDS))
         except Exception:
             # A bug must cost one request, not the process; the provider retries a 5xx.
             log.exception("unexpected error accepting a request", extra={"source": label})
             return self._refuse(request, label, Rejected("internal_error", status=500))
-        metrics.INGEST_REQUESTS.labels(source=label, status=str(source.config.response.status)).inc()
-        log.debug("accepted", extra={"event_id": event.id, "source": label, "type": event.type})
-        return self._accepted_response(source, event)
+        metrics.INGEST_REQUESTS.labels(source=label, status=str(response.status)).inc()
+        return response
 
-    async def _accept(self, request: web.Request, source: Source) -> Event:
+    async def _accept(self, request: web.Request, source: Source) -> web.Response:
+        """Everything between a request and its answer; raises Rejected or PublishFailed to refuse it."""
+        subscription = handshakes.before_verification(source.config, request.method, request.query_string)
+        if subscription is not None:
+            return self._answer_handshake(source, subscription)
         if request.method not in source.config.methods:
             raise Rejected("method_not_allowed", status=405)
+        if source.rate_limit is not None and not source.rate_limit.try_take():
+            raise Rejected("rate_limited", status=429, retry_after=math.ceil(source.rate_limit.wait_time()))
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("", "identity"):
             raise Rejected("unsupported_encoding", status=415)
-        body = await self._read_body(request, source.max_body)
-        headers = _lower_case_headers(request)
         inbound = InboundRequest(
-            method=request.method,
-            url=str(request.url),
-            query_string=request.query_string,
-            headers=headers,
-            body=body,
+            method=request.method, url=str(request.url), query_string=request.query_string,
+            headers=_lower_case_headers(request), body=await self._read_body(request, source.max_body),
             now=self.clock(),
         )
         source.scheme.verify(inbound)
-        if not self._router_queue_present:
-            raise Rejected("broker_unavailable", status=503)  # the watcher logged it once
-        event_id, event_type = identify(source, inbound)
-        kept_headers = {k: v for k, v in headers.items()
+        handshake = handshakes.after_verification(source.config, inbound)
+        if handshake is not None:
+            return self._answer_handshake(source, handshake)
+        if not self._router_queue_present:  # the watcher logged it once
+            raise Rejected("broker_unavailable", status=503, retry_after=RETRY_AFTER_SECONDS)
+        event_id, event_type, provided = identify(source, inbound)
+        kept_headers = {k: v for k, v in inbound.headers.items()
                         if k not in source.dropped_headers and not k.startswith("x-hookpipe-")}
         if sum(len(k) + len(v) for k, v in kept_headers.items()) > MAX_KEPT_HEADER_BYTES or any(
             len(k.encode()) > MAX_SHORT_STRING for k in kept_headers
         ):
             raise Rejected("headers_too_large", status=431)
         event = Event(
-            id=event_id,
-            source=source.name,
-            type=event_type,
-            received_at=now_ms(),
-            verified=not source.config.unverified,
-            content_type=request.headers.get("Content-Type"),
-            body=body,
-            headers=kept_headers,
+            id=event_id, source=source.name, type=event_type, received_at=now_ms(),
+            verified=not source.config.unverified, content_type=request.headers.get("Content-Type"),
+            body=inbound.body, headers=kept_headers,
         )
-        started = time.perf_counter()
-        await self.publisher.publish(event.to_message(), exchange=self.names.ingested, routing_key=event.routing_key)
-        metrics.INGEST_PUBLISH_SECONDS.observe(time.perf_counter() - started)
-        return event
+        recent = source.recent if provided else None  # generated ids are unique: nothing to remember
+        if recent is not None and await self._already_published(recent, event_id):
+            metrics.INGEST_DUPLICATES.labels(source=source.name).inc()
+            log.info("repeated event id; not published again", extra={"event_id": event_id, "source": source.name})
+            return self._accepted_response(source, event_id)
+        outcome = recent.begin(event_id) if recent is not None else None
+        published = False
+        try:
+            started = time.perf_counter()
+            await self.publisher.publish(
+                event.to_message(), exchange=self.names.ingested, routing_key=event.routing_key
+            )
+            metrics.INGEST_PUBLISH_SECONDS.observe(time.perf_counter() - started)
+            published = True
+        finally:
+            if recent is not None and outcome is not None:
+                recent.end(event_id, outcome, published=published)
+        log.debug("accepted", extra={"event_id": event.id, "source": source.name, "type": event.type})
+        return self._accepted_response(source, event_id)
+
+    @staticmethod
+    async def _already_published(recent: RecentIds, event_id: str) -> bool:
+        """Whether this id was published recently, waiting for a publish of it still in progress."""
+        if recent.seen(event_id):
+            return True
+        in_progress = recent.publishing(event_id)
+        return in_progress is not None and await asyncio.shield(in_progress)
+
+    def _answer_handshake(self, source: Source, answer: handshakes.Answer) -> web.Response:
+        log.info("handshake answered", extra={"source": source.name, "handshake": answer.reason})
+        return web.Response(body=answer.body, status=answer.status, content_type=answer.content_type)
 
     async def _read_body(self, request: web.Request, limit: int) -> bytes:
         if request.content_length is not None and request.content_length > limit:
@@ -249,16 +287,16 @@ class IngestService:
         if rejection.status != 503:
             log.info("request refused", extra={"source": label, "reason": rejection.reason,
                                                "status": rejection.status, "remote": request.remote})
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if rejection.status in (429, 503) else None
+        headers = {"Retry-After": str(rejection.retry_after)} if rejection.retry_after is not None else None
         if rejection.status == 413:
             # The rest of an oversized body is never read: close rather than drain it.
             headers = {"Connection": "close"}
         return web.json_response({"error": rejection.reason}, status=rejection.status, headers=headers)
 
     @staticmethod
-    def _accepted_response(source: Source, event: Event) -> web.Response:
+    def _accepted_response(source: Source, event_id: str) -> web.Response:
         response = source.config.response
-        body = response.body.encode() if response.body is not None else orjson.dumps({"id": event.id})
+        body = response.body.encode() if response.body is not None else orjson.dumps({"id": event_id})
         return web.Response(body=body, status=response.status, content_type=response.content_type)
 
 
@@ -279,8 +317,9 @@ def _configured(spec: FieldSource | None, path: tuple[str, ...] | None, request:
     return request.json_text(*(path or ()))
 
 
-def identify(source: Source, request: InboundRequest) -> tuple[str, str | None]:
-    """The event id and type: the source's settings first, then what the scheme knows, else a UUIDv7 id."""
+def identify(source: Source, request: InboundRequest) -> tuple[str, str | None, bool]:
+    """The event id and type: the source's settings first, then what the scheme knows, else a UUIDv7 id.
+    The flag says whether the id came from the provider (only those are worth remembering for dedup)."""
     scheme_id, scheme_type = source.scheme.identify(request)
     event_id = _configured(source.config.id, source.id_path, request) or scheme_id
     event_type = _configured(source.config.type, source.type_path, request) or scheme_type
@@ -288,4 +327,4 @@ def identify(source: Source, request: InboundRequest) -> tuple[str, str | None]:
         raise Rejected("malformed_id", status=400)
     if event_type is not None and (len(event_type.encode()) > MAX_SHORT_STRING or not event_type.isprintable()):
         raise Rejected("malformed_type", status=400)
-    return event_id or uuid7(), event_type or None
+    return (event_id, event_type or None, True) if event_id else (uuid7(), event_type or None, False)

@@ -65,10 +65,11 @@ class InboundRequest:
 class Rejected(Exception):
     """The request is refused. `reason` is one of the documented reject reasons; `status` the HTTP status."""
 
-    def __init__(self, reason: str, status: int = 401) -> None:
+    def __init__(self, reason: str, status: int = 401, *, retry_after: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.retry_after = retry_after  # seconds, sent as Retry-After (429 and 503)
 
 
 #: The provider's event id and type, either possibly unknown.

@@ -1,0 +1,60 @@
+"""Provider handshakes: requests that prove the endpoint is ours rather than carry an event.
+
+They are answered at once and never published. Meta's subscription check comes before verification (a GET
+with the configured verify token); Slack's, Zoom's and GitHub's come signed and are answered after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+import orjson
+
+from hookpipe.config import SourceConfig
+from ingest.verify import InboundRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    reason: str = "handshake"  # for metrics and logs
+
+
+def before_verification(source: SourceConfig, method: str, query_string: str) -> Answer | None:
+    """Meta (WhatsApp, Instagram, Messenger) subscription check: `GET ?hub.mode=subscribe&hub.verify_token=..
+    &hub.challenge=..` answered with the challenge when the token matches."""
+    token = source.handshake.meta_verify_token if source.handshake else None
+    if token is None or method != "GET":
+        return None
+    params = parse_qs(query_string)
+    if params.get("hub.mode") != ["subscribe"] or "hub.challenge" not in params:
+        return None
+    presented = (params.get("hub.verify_token") or [""])[0].encode()
+    if not hmac.compare_digest(presented, token.encode()):
+        return Answer(403, orjson.dumps({"error": "bad_verify_token"}), reason="bad_verify_token")
+    return Answer(200, params["hub.challenge"][0].encode(), "text/plain", reason="meta_subscribe")
+
+
+def after_verification(source: SourceConfig, request: InboundRequest) -> Answer | None:
+    """Slack `url_verification`, Zoom `endpoint.url_validation`, GitHub `ping`: answered, not published."""
+    scheme = source.verify.scheme
+    if scheme == "github" and request.headers.get("x-github-event") == "ping":
+        return Answer(200, orjson.dumps({"ok": True}), reason="github_ping")
+    body = request.json()
+    if not isinstance(body, dict):
+        return None
+    if scheme == "slack" and body.get("type") == "url_verification" and isinstance(body.get("challenge"), str):
+        return Answer(200, orjson.dumps({"challenge": body["challenge"]}), reason="slack_url_verification")
+    zoom_token = source.handshake.zoom_secret_token if source.handshake else None
+    if zoom_token is not None and body.get("event") == "endpoint.url_validation":
+        plain = (body.get("payload") or {}).get("plainToken")
+        if isinstance(plain, str):
+            encrypted = hmac.new(zoom_token.encode(), plain.encode(), hashlib.sha256).hexdigest()
+            return Answer(200, orjson.dumps({"plainToken": plain, "encryptedToken": encrypted}),
+                          reason="zoom_url_validation")
+    return None
