@@ -1,0 +1,101 @@
+"""The shared webhook corpus (../shared/corpus/webhooks): real requests signed and judged by providers' SDKs.
+
+Resolved as `<repo>/../shared`, where CI lays a copy of shared/ beside the clone. Tests that need it skip with
+the reason when it is absent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from hookpipe.config import VERIFY_KEYS, VerifyConfig
+from ingest.verify import InboundRequest
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "webhooks"
+
+#: Corpus provider -> our `verify.scheme`.
+SCHEME_OF = {
+    "stripe": "stripe", "standardwebhooks": "standard-webhooks", "svix": "standard-webhooks", "github": "github",
+    "slack": "slack", "twilio": "twilio", "shopify": "shopify", "paddle": "paddle", "sendgrid": "sendgrid",
+    "mailgun": "mailgun",
+}
+
+#: Reasons a verifier can tell apart on the wire; the others all read as `bad_signature`.
+SEPARABLE_REASONS = {"missing_header", "malformed_header", "stale_timestamp", "future_timestamp"}
+
+
+@cache
+def load_cases() -> list[dict[str, Any]]:
+    path = CORPUS / "cases.json"
+    if not path.exists():
+        pytest.skip(f"webhook corpus not found at {path}")
+    return list(json.loads(path.read_text())["cases"])
+
+
+def cases_for(*providers: str) -> list[Any]:
+    """pytest params, one per case of these providers, with the case id as the test id."""
+    return [pytest.param(case, id=case["id"]) for case in load_cases() if case["provider"] in providers]
+
+
+def body_of(request: dict[str, Any]) -> bytes:
+    return base64.b64decode(request["body_b64"])
+
+
+def joined_headers(pairs: list[list[str]]) -> dict[str, str]:
+    """Lower-case names; repeated headers joined with ', ' (what ingest hands a scheme)."""
+    headers: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
+
+
+def verify_settings(case: dict[str, Any]) -> dict[str, Any]:
+    """The `verify` block of a source configured from the case's `receiver` block."""
+    receiver = case["receiver"]
+    scheme = SCHEME_OF[case["provider"]]
+    required, optional = VERIFY_KEYS[scheme]
+    settings: dict[str, Any] = {"scheme": scheme}
+    if "secrets" in required:
+        settings["secrets"] = receiver["secrets"]
+    if "public_key" in required:
+        settings["public_key"] = receiver["public_key"]
+    if "public_url" in required:
+        settings["public_url"] = signed_url_base(case)
+    if "tolerance" in optional and receiver.get("tolerance_s") is not None:
+        settings["tolerance"] = f"{receiver['tolerance_s']}s"
+    return settings
+
+
+def verify_config(case: dict[str, Any]) -> VerifyConfig:
+    return VerifyConfig.model_validate(verify_settings(case))
+
+
+def signed_url_base(case: dict[str, Any]) -> str:
+    """The URL configured at the provider, without the query (ingest appends the query it receives)."""
+    url = case["receiver"].get("public_url") or case["request"]["url"]
+    return url.split("?", 1)[0]
+
+
+def query_of(case: dict[str, Any]) -> str:
+    return urlsplit(case["request"]["url"]).query
+
+
+def inbound(case: dict[str, Any], request: dict[str, Any] | None = None) -> InboundRequest:
+    """The case's request (or one of its prior_requests) as ingest would hand it to the scheme."""
+    request = request or case["request"]
+    return InboundRequest(
+        method=case["request"]["method"],
+        url=case["request"]["url"],
+        query_string=query_of(case),
+        headers=joined_headers(request["headers"]),
+        body=body_of(request),
+        now=case["receiver"]["now"],
+    )

@@ -1,0 +1,15 @@
+"""Corpus helpers for the scheme tests: see tests/support/corpus.py (shared with the HTTP corpus test)."""
+
+from tests.support.corpus import (  # noqa: F401 - re-exported for the scheme tests
+    SCHEME_OF,
+    SEPARABLE_REASONS,
+    body_of,
+    cases_for,
+    inbound,
+    joined_headers,
+    load_cases,
+    query_of,
+    signed_url_base,
+    verify_config,
+    verify_settings,
+)
