@@ -42,13 +42,18 @@ def _run_deliverer(args: argparse.Namespace) -> int:
 def _config_check(args: argparse.Namespace) -> int:
     from hookpipe.config import ConfigError
     from hookpipe.service import load_or_exit
+    from ingest.app import compile_sources
     from router.rules import compile_routes
 
     loaded = load_or_exit(_config_path(args.file))
-    try:
-        compile_routes(loaded.config)
-    except ConfigError as error:
-        for problem in error.problems:
+    problems = []
+    for compile_step in (compile_sources, compile_routes):  # what each service checks when it starts
+        try:
+            compile_step(loaded.config)
+        except ConfigError as error:
+            problems += error.problems
+    if problems:
+        for problem in problems:
             print(f"hookpipe: config error: {problem}", file=sys.stderr)
         return 2
     for warning in loaded.warnings:

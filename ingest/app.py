@@ -20,7 +20,7 @@ from aiohttp import web
 
 from hookpipe import metrics
 from hookpipe.broker import Publisher, PublishFailed, link_problems, queue_exists
-from hookpipe.config import CREDENTIAL_HEADERS, Config, FieldSource, LoadedConfig, SourceConfig
+from hookpipe.config import CREDENTIAL_HEADERS, Config, ConfigError, FieldSource, LoadedConfig, SourceConfig
 from hookpipe.event import MAX_SHORT_STRING, Event, now_ms, uuid7
 from hookpipe.jsonpath import parse_path
 from hookpipe.ops import ops_app, start_site
@@ -70,9 +70,15 @@ class Source:
 
 
 def compile_sources(config: Config) -> dict[str, Source]:
+    """Build every source's scheme; raises ConfigError naming each source whose settings a scheme refuses."""
     sources = {}
+    problems = []
     for name, source in config.sources.items():
-        scheme = build_scheme(source.verify)
+        try:
+            scheme = build_scheme(source.verify)
+        except ValueError as error:
+            problems.append(f"sources.{name}.verify: {error}")
+            continue
         sources[name] = Source(
             name=name,
             config=source,
@@ -84,6 +90,8 @@ def compile_sources(config: Config) -> dict[str, Source]:
             rate_limit=TokenBucket(source.rate_limit) if source.rate_limit else None,
             recent=RecentIds(window=source.dedup.window, max_ids=source.dedup.max_ids) if source.dedup else None,
         )
+    if problems:
+        raise ConfigError(problems)
     return sources
 
 
@@ -200,7 +208,9 @@ class IngestService:
 
     async def _accept(self, request: web.Request, source: Source) -> web.Response:
         """Everything between a request and its answer; raises Rejected or PublishFailed to refuse it."""
-        subscription = handshakes.before_verification(source.config, request.method, request.query_string)
+        # The raw query: providers (Twilio) sign it exactly as sent, percent-encoding included.
+        query = request.rel_url.raw_query_string
+        subscription = handshakes.before_verification(source.config, request.method, query)
         if subscription is not None:
             return self._answer_handshake(source, subscription)
         if request.method not in source.config.methods:
@@ -211,7 +221,7 @@ class IngestService:
         if encoding not in ("", "identity"):
             raise Rejected("unsupported_encoding", status=415)
         inbound = InboundRequest(
-            method=request.method, url=str(request.url), query_string=request.query_string,
+            method=request.method, url=str(request.url), query_string=query,
             headers=_lower_case_headers(request), body=await self._read_body(request, source.max_body),
             now=self.clock(),
         )
@@ -222,7 +232,7 @@ class IngestService:
         if not self._router_queue_present:  # the watcher logged it once
             raise Rejected("broker_unavailable", status=503, retry_after=RETRY_AFTER_SECONDS)
         event_id, event_type, provided = identify(source, inbound)
-        kept_headers = {k: v for k, v in inbound.headers.items()
+        kept_headers = {k: _storable(v) for k, v in inbound.headers.items()
                         if k not in source.dropped_headers and not k.startswith("x-hookpipe-")}
         if sum(len(k) + len(v) for k, v in kept_headers.items()) > MAX_KEPT_HEADER_BYTES or any(
             len(k.encode()) > MAX_SHORT_STRING for k in kept_headers
@@ -298,6 +308,16 @@ class IngestService:
         response = source.config.response
         body = response.body.encode() if response.body is not None else orjson.dumps({"id": event_id})
         return web.Response(body=body, status=response.status, content_type=response.content_type)
+
+
+def _storable(value: str) -> str:
+    """A header value AMQP can carry: aiohttp hands undecodable bytes over as surrogates, which UTF-8 cannot
+    encode; those become U+FFFD in the stored copy (verification saw the value as received)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value
 
 
 def _lower_case_headers(request: web.Request) -> dict[str, str]:

@@ -10,7 +10,8 @@ def verify_bearer(request: InboundRequest, tokens: list[bytes]) -> None:
     kind, _, token = require_header(request, "authorization").partition(" ")
     if kind.lower() != "bearer" or not token.strip():
         raise Rejected("malformed_header")
-    if not matches_any([token.strip().encode()], tokens):
+    # surrogateescape: aiohttp passes undecodable header bytes as surrogates; they must compare, not crash.
+    if not matches_any([token.strip().encode("utf-8", "surrogateescape")], tokens):
         raise Rejected("bad_signature")
 
 

@@ -50,7 +50,7 @@ async def _metric(config, name: str, **labels: str) -> float:
         ("partner", "POST", b"{}", {}, 401, "missing_header"),
         ("partner", "POST", b"{}", {"Authorization": "Basic dXNlcjpwYXNz"}, 401, "malformed_header"),
         ("partner", "POST", b"{}", {"Authorization": "Bearer wrong-token-0123456789"}, 401, "bad_signature"),
-        ("stripe", "POST", b"{}", {"Stripe-Signature": "t=1,v1=00"}, 501, "scheme_not_implemented"),
+        ("stripe", "POST", b"{}", {"Stripe-Signature": "t=1,v1=00"}, 401, "bad_signature"),
         ("demo", "POST", b"{}", {f"x-big-{i}": "v" * 8000 for i in range(5)}, 431, "headers_too_large"),
     ],
 )
@@ -141,3 +141,32 @@ async def test_past_the_in_flight_cap_requests_get_503_before_their_body_is_read
         assert await _metric(config, "hookpipe_ingest_rejections_total", source="demo", reason="overloaded") == 1
     finally:
         await pipeline.stop()
+
+
+async def test_twilio_signs_the_query_as_sent_so_percent_encoding_is_kept(prefix, receiver, topology_cleanup):
+    import base64
+    import hashlib
+    import hmac
+    from urllib.parse import parse_qsl
+
+    token, public_url = "twilio-auth-token-0123456789", "https://hooks.example.com/ingest/twilio"
+    config = pipeline_config(prefix, receiver.url, sources={
+        "twilio": {"verify": {"scheme": "twilio", "secrets": [token], "public_url": public_url}},
+    }, routes=[])
+    topology_cleanup(config)
+    pipeline = InProcessPipeline(config, services=("ingest",))
+    await pipeline.start()
+    raw_query = "Name=a%20b&City=M%C3%BCnchen&plus=1%2B1"
+    body = "Body=hello+world&From=%2B14155550100"
+    # Twilio's algorithm: the URL exactly as called, then each form parameter, sorted, name + value.
+    signed = f"{public_url}?{raw_query}" + "".join(f"{k}{v}" for k, v in sorted(parse_qsl(body)))
+    signature = base64.b64encode(hmac.new(token.encode(), signed.encode(), hashlib.sha1).digest()).decode()
+    try:
+        async with aiohttp.ClientSession() as http, http.post(
+            f"{ingest_url(config, 'twilio')}?{raw_query}", data=body.encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+        ) as response:
+            assert response.status == 200, await response.text()
+    finally:
+        await pipeline.stop()
+    assert await queue_depth(f"{prefix}.router") == 1

@@ -33,15 +33,21 @@ SEPARABLE_REASONS = {"missing_header", "malformed_header", "stale_timestamp", "f
 
 @cache
 def load_cases() -> list[dict[str, Any]]:
+    """Every case; an empty list when the corpus is not there (see cases_for)."""
     path = CORPUS / "cases.json"
     if not path.exists():
-        pytest.skip(f"webhook corpus not found at {path}")
+        return []
     return list(json.loads(path.read_text())["cases"])
 
 
 def cases_for(*providers: str) -> list[Any]:
-    """pytest params, one per case of these providers, with the case id as the test id."""
-    return [pytest.param(case, id=case["id"]) for case in load_cases() if case["provider"] in providers]
+    """pytest params, one per case of these providers (all when none is named), with the case id as the test
+    id; a single skipped param when the corpus is missing, so collection never fails."""
+    cases = [case for case in load_cases() if not providers or case["provider"] in providers]
+    if not cases:
+        reason = f"webhook corpus not found at {CORPUS}"
+        return [pytest.param(None, id="corpus-missing", marks=pytest.mark.skip(reason=reason))]
+    return [pytest.param(case, id=case["id"]) for case in cases]
 
 
 def body_of(request: dict[str, Any]) -> bytes:
