@@ -105,3 +105,37 @@ def inbound(case: dict[str, Any], request: dict[str, Any] | None = None) -> Inbo
         body=body_of(request),
         now=case["receiver"]["now"],
     )
+
+
+def rejection_reason(scheme: Any, request: InboundRequest) -> str:
+    """The reason `scheme` refuses `request` (fails the test if it accepts)."""
+    from ingest.verify import Rejected
+
+    with pytest.raises(Rejected) as refused:
+        scheme.verify(request)
+    return refused.value.reason
+
+
+def assert_scheme_verdict(scheme: Any, case: dict[str, Any]) -> None:
+    """`scheme` agrees with the provider's SDK on `case`.
+
+    Accepts are accepted; separable reasons (missing or malformed header, stale or future timestamp) match
+    exactly; every other signature failure reads as `bad_signature` (`unsupported_scheme`: any refusal). A
+    replay's signature is valid: refusing it is ingest's dedup, so its requests must all verify and give one id.
+    """
+    expected = case["expected"]
+    if expected["reason"] == "replayed_id":
+        requests = [inbound(case, prior) for prior in case.get("prior_requests", [])] + [inbound(case)]
+        for request in requests:
+            scheme.verify(request)
+        ids = {scheme.identify(request)[0] for request in requests}
+        assert len(ids) == 1 and None not in ids, f"a replay must keep its id, got {ids}"
+    elif expected["verdict"] == "accept":
+        scheme.verify(inbound(case))
+    elif expected["reason"] in SEPARABLE_REASONS:
+        assert rejection_reason(scheme, inbound(case)) == expected["reason"]
+    elif expected["reason"] == "unsupported_scheme":
+        rejection_reason(scheme, inbound(case))
+    else:
+        assert expected["reason"] in ("bad_signature", "wrong_secret", "tampered_body")
+        assert rejection_reason(scheme, inbound(case)) == "bad_signature"

@@ -7,7 +7,8 @@ import base64
 import pytest
 
 from hookpipe.config import VerifyConfig
-from ingest.verify import InboundRequest, Rejected, Scheme, build_scheme
+from ingest.verify import InboundRequest, Scheme, build_scheme
+from tests.unit.verify.corpus import rejection_reason as reason
 
 USER = "partner"
 PASSWORD = "correct-horse-battery-staple"
@@ -26,12 +27,6 @@ def request(authorization: str | None) -> InboundRequest:
     headers = {"authorization": authorization} if authorization is not None else {}
     return InboundRequest(method="POST", url="https://hooks.example.com/ingest/partner", query_string="",
                           headers=headers, body=b"{}", now=1_767_225_600)
-
-
-def reason(scheme: Scheme, inbound_request: InboundRequest) -> str:
-    with pytest.raises(Rejected) as refused:
-        scheme.verify(inbound_request)
-    return refused.value.reason
 
 
 def test_accepts_the_configured_username_and_password() -> None:

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from hookpipe.config import VerifyConfig
-from ingest.verify import InboundRequest, Rejected, Scheme, build_scheme
+from ingest.verify import InboundRequest, Scheme, build_scheme
+from tests.unit.verify.corpus import rejection_reason as reason
 
 NOW = 1_767_225_600
 SECRET = "generic-hmac-secret-0123456789"
@@ -43,12 +44,6 @@ def github_style(signature: str) -> InboundRequest:
 def slack_style(secret: str | bytes = SECRET, timestamp: int | str = NOW - 10, body: bytes = BODY) -> InboundRequest:
     signature = "v0=" + mac(secret, f"v0:{timestamp}:".encode() + body)
     return request({"x-signature": signature, "x-request-timestamp": str(timestamp)}, body)
-
-
-def reason(scheme: Scheme, inbound_request: InboundRequest) -> str:
-    with pytest.raises(Rejected) as refused:
-        scheme.verify(inbound_request)
-    return refused.value.reason
 
 
 def test_github_style_prefixed_hex_sha256_of_the_body() -> None:

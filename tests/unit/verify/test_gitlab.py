@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hookpipe.config import VerifyConfig
-from ingest.verify import InboundRequest, Rejected, Scheme, build_scheme
+from ingest.verify import InboundRequest, Scheme, build_scheme
+from tests.unit.verify.corpus import rejection_reason as reason
 
 TOKEN = "gitlab-webhook-token-0123456789"
 PREVIOUS = "gitlab-webhook-token-previous-xyz"
@@ -21,12 +22,6 @@ def request(token: str | None = TOKEN, **headers: str) -> InboundRequest:
     sent |= {name.replace("_", "-"): value for name, value in headers.items()}
     return InboundRequest(method="POST", url="https://hooks.example.com/ingest/gitlab", query_string="",
                           headers=sent, body=b'{"object_kind": "push"}', now=1_767_225_600)
-
-
-def reason(scheme: Scheme, inbound_request: InboundRequest) -> str:
-    with pytest.raises(Rejected) as refused:
-        scheme.verify(inbound_request)
-    return refused.value.reason
 
 
 def test_accepts_the_configured_token() -> None:
