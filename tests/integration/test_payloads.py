@@ -30,7 +30,7 @@ STRIPE_SECRET = "whsec_payload_test_secret_0123456789"
 def _payloads() -> list[Any]:
     manifest = CORPUS / "payloads.manifest.json"
     if not manifest.exists():
-        return [pytest.param(None, id="corpus-missing", marks=pytest.mark.skip(reason=f"no {manifest}"))]
+        return [pytest.param(None, None, id="corpus-missing", marks=pytest.mark.skip(reason=f"no {manifest}"))]
     entries = json.loads(manifest.read_text())
     params = [pytest.param(entry["provider"], (CORPUS / "payloads" / entry["file"]).read_bytes(), id=entry["file"])
               for entry in entries if (CORPUS / "payloads" / entry["file"]).exists()]
