@@ -45,12 +45,14 @@ def after_verification(source: SourceConfig, request: InboundRequest) -> Answer 
     scheme = source.verify.scheme
     if scheme == "github" and request.headers.get("x-github-event") == "ping":
         return Answer(200, orjson.dumps({"ok": True}), reason="github_ping")
+    zoom_token = source.handshake.zoom_secret_token if source.handshake else None
+    if scheme != "slack" and zoom_token is None:
+        return None  # no handshake possible: do not parse the body for nothing
     body = request.json()
     if not isinstance(body, dict):
         return None
     if scheme == "slack" and body.get("type") == "url_verification" and isinstance(body.get("challenge"), str):
         return Answer(200, orjson.dumps({"challenge": body["challenge"]}), reason="slack_url_verification")
-    zoom_token = source.handshake.zoom_secret_token if source.handshake else None
     if zoom_token is not None and body.get("event") == "endpoint.url_validation":
         plain = (body.get("payload") or {}).get("plainToken")
         if isinstance(plain, str):
