@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 
-.PHONY: run test lint bench venv clean
+.PHONY: run test lint bench bench-ingest venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@scripts/ensure-rabbitmq
 	$(BIN)/python bench/e2e.py --start --events 20000 --concurrency 50
+
+# ingest alone: CPU per request and requests/s per signature scheme and body size (interleaved rounds).
+bench-ingest: $(STAMP)
+	@scripts/ensure-rabbitmq
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
