@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from deliverer.retry import parse_retry_after
 from deliverer.signing import Signer
 from deliverer.ssrf import AddressPolicy, BlockedAddress, GuardedResolver, blocked_cause
 from hookpipe import __version__
@@ -31,6 +32,7 @@ class AttemptResult:
     status: int | None = None
     error: str = ""
     response: bytes = b""  # the first 4 KiB of a failed response's body
+    retry_after: float | None = None  # seconds the receiver asked us to wait (Retry-After)
 
     @property
     def status_class(self) -> str:
@@ -98,7 +100,8 @@ class Sender:
                 if 200 <= response.status < 300:
                     return AttemptResult(True, "ok", response.status)
                 reason = "redirect" if 300 <= response.status < 400 else "http_status"
-                return AttemptResult(False, reason, response.status, f"HTTP {response.status}", excerpt)
+                return AttemptResult(False, reason, response.status, f"HTTP {response.status}", excerpt,
+                                     retry_after=parse_retry_after(response.headers.get("Retry-After")))
         except BlockedAddress as error:
             return AttemptResult(False, "blocked_address", error=str(error))
         except TimeoutError:

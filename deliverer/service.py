@@ -1,7 +1,8 @@
 """deliverer: consume every `hookpipe.deliver.{destination}` queue and deliver each event over HTTP.
 
-Guarantee 4 of DESIGN.md §2: a delivery is acked only after success, or after its dead letter is confirmed.
-For now every failure is dead-lettered with its reason; retries with backoff come with the retry rungs.
+Guarantee 4 of DESIGN.md §2: a delivery is acked only after success, or after its retry or dead-letter
+message is confirmed. A failed attempt goes to a retry rung (a queue whose TTL sends it back to the
+destination's queue) as deliverer.retry decides, or to `hookpipe.dead.{destination}` with its reason.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
+from deliverer.retry import decide
 from deliverer.sender import AttemptResult, Sender
 from hookpipe import metrics
 from hookpipe.broker import Consumption, Link, Publisher, PublishFailed, consume, link_problems, settle
@@ -19,7 +22,7 @@ from hookpipe.config import LoadedConfig
 from hookpipe.deadletter import dead_letter
 from hookpipe.event import Event, MalformedEvent, now_ms
 from hookpipe.ops import ops_app, start_site
-from hookpipe.topology import Names, declare_destination
+from hookpipe.topology import Names, configured_rungs, declare_destination, declare_retry_rung
 
 log = logging.getLogger("deliverer")
 
@@ -48,6 +51,8 @@ class DelivererService:
         )
         self.consumer = Link(broker.url, name="hookpipe-deliverer-consume", heartbeat=broker.heartbeat,
                              on_open=self._start_consuming)
+        self.rungs = configured_rungs(self.config)
+        self._declared_rungs: set[int] = set()
         self._consumptions: list[Consumption] = []
         self._in_flight: set[asyncio.Task[None]] = set()
         self._ops: object = None
@@ -55,6 +60,9 @@ class DelivererService:
     async def _declare(self, channel: AbstractChannel) -> None:
         for destination in self.config.destinations:
             await declare_destination(channel, self.names, destination)
+        for ms in self.rungs:
+            await declare_retry_rung(channel, self.names, ms)
+        self._declared_rungs = set(self.rungs)
 
     async def _start_consuming(self, connection: AbstractConnection) -> None:
         await self.publisher.link.wait_ready()
@@ -120,6 +128,9 @@ class DelivererService:
             await self._dead_letter(sender, message, AttemptResult(False, "malformed", error=str(error)), 0)
             return
         attempt = event.attempt + 1
+        if now_ms() - event.received_at > sender.config.retry.max_age * 1000:
+            await self._dead_letter(sender, message, AttemptResult(False, "expired"), event.attempt)
+            return
         gauge = metrics.DELIVERIES_IN_FLIGHT.labels(destination=sender.name)
         gauge.inc()
         started = time.perf_counter()
@@ -139,15 +150,55 @@ class DelivererService:
                                           "status": result.status})
             await settle(message.ack())
             return
-        await self._dead_letter(sender, message, result, attempt)
+        decision = decide(
+            attempt=attempt, status=result.status, failure=result.reason, retry_after=result.retry_after,
+            age=(now_ms() - event.received_at) / 1000, destination=sender.config, rungs=self.rungs,
+        )
+        if decision.retry_ms is None:
+            await self._dead_letter(sender, message, replace(result, reason=decision.reason), attempt, result.reason)
+            return
+        await self._retry(sender, message, event.with_attempt(attempt), decision.retry_ms, result)
+
+    async def _retry(
+        self, sender: Sender, message: AbstractIncomingMessage, event: Event, ms: int, result: AttemptResult
+    ) -> None:
+        """Publish the event to its retry rung (declared first if a Retry-After asked for a new one), then ack."""
+        try:
+            if ms not in self._declared_rungs:
+                await self._declare_rung(ms)
+            await self.publisher.publish(event.to_message(), exchange=self.names.retry(ms), routing_key=sender.name)
+        except PublishFailed as failure:
+            log.error("could not schedule a retry; requeueing", extra={
+                "event_id": event.id, "destination": sender.name, "error": str(failure)})
+            await asyncio.sleep(REQUEUE_DELAY)
+            await settle(message.nack(requeue=True))
+            return
+        metrics.RETRIES_SCHEDULED.labels(destination=sender.name).inc()
+        log.info("delivery failed; retry scheduled", extra={
+            "event_id": event.id, "destination": sender.name, "attempt": event.attempt, "delay_ms": ms,
+            "reason": result.reason, "status": result.status, "error": result.error,
+        })
+        await settle(message.ack())
+
+    async def _declare_rung(self, ms: int) -> None:
+        connection = self.publisher.link.connection
+        if connection is None:
+            raise PublishFailed("disconnected")
+        async with connection.channel() as channel:
+            await declare_retry_rung(channel, self.names, ms)
+        self._declared_rungs.add(ms)
 
     async def _dead_letter(
-        self, sender: Sender, message: AbstractIncomingMessage, result: AttemptResult, attempts: int
+        self, sender: Sender, message: AbstractIncomingMessage, result: AttemptResult, attempts: int,
+        last_failure: str = "",
     ) -> None:
         log.warning("delivery failed; dead-lettered", extra={
             "event_id": message.message_id, "destination": sender.name, "reason": result.reason,
-            "status": result.status, "error": result.error,
+            "last_failure": last_failure, "status": result.status, "error": result.error, "attempts": attempts,
         })
+        if result.status == 410:
+            log.error("destination answered 410 Gone: it wants no more deliveries; check its URL",
+                      extra={"destination": sender.name})
         dead = dead_letter(message, result.reason, error=result.error, status=result.status,
                            response=result.response, attempts=attempts)
         try:

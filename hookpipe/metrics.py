@@ -55,6 +55,9 @@ END_TO_END_SECONDS = Histogram(
     "hookpipe_end_to_end_seconds", "From ingest accepting an event to its successful delivery.", ["destination"],
     buckets=END_TO_END_BUCKETS,
 )
+RETRIES_SCHEDULED = Counter(
+    "hookpipe_retries_scheduled_total", "Failed attempts sent to a retry rung, per destination.", ["destination"]
+)
 DEAD_LETTERS = Counter(
     "hookpipe_dead_letters_total", "Deliveries dead-lettered, by destination and reason.", ["destination", "reason"]
 )
@@ -65,6 +68,10 @@ DELIVERIES_IN_FLIGHT = Gauge(
 # --- every service ---
 CONFIG_RELOADS = Counter(
     "hookpipe_config_reloads_total", "Configuration reloads, by result (ok, error).", ["result"]
+)
+CONFIG_LAST_RELOAD_SUCCESSFUL = Gauge(
+    "hookpipe_config_last_reload_successful",
+    "1 if the config in force is the last one read (at start or on reload), 0 if the last reload was refused.",
 )
 BROKER_CONNECTED = Gauge(
     "hookpipe_broker_connected", "1 while the named broker link is connected and set up.", ["link"]

@@ -18,6 +18,10 @@ from hookpipe.config import Config
 #: How often a consumer may crash on one message before RabbitMQ dead-letters it as poison.
 DELIVERY_LIMIT = 50
 
+#: Retry jitter buckets: each scheduled delay is stretched by one of these factors, picked at random, so the
+#: retries of a burst spread out instead of coming back at once. Each (delay x factor) is a queue.
+JITTER_FACTORS = (0.8, 0.9, 1.0, 1.1, 1.2)
+
 #: Unmatched events kept when `router.unrouted` is on; the oldest are dropped past this many.
 UNROUTED_MAX_LENGTH = 10_000
 
@@ -56,6 +60,10 @@ class Names:
 
     def dead_queue(self, destination: str) -> str:
         return f"{self.prefix}.dead.{destination}"
+
+    def retry(self, ms: int) -> str:
+        """A retry rung: fanout exchange and quorum queue of that name, whose TTL is `ms`."""
+        return f"{self.prefix}.retry.{ms}"
 
 
 def _quorum(**arguments: Any) -> dict[str, Any]:
@@ -103,6 +111,19 @@ async def declare_destination(channel: AbstractChannel, names: Names, destinatio
     await queue.bind(exchange, routing_key=destination)
 
 
+async def declare_retry_rung(channel: AbstractChannel, names: Names, ms: int) -> None:
+    """A delay of `ms`: messages published to the rung's exchange (key = destination) wait in its queue, then
+    RabbitMQ dead-letters them, at least once and keeping their key, back to the destination's queue."""
+    exchange = await channel.declare_exchange(names.retry(ms), ExchangeType.FANOUT, durable=True)
+    queue = await channel.declare_queue(names.retry(ms), durable=True, arguments=_quorum(**{
+        "x-message-ttl": ms,
+        "x-dead-letter-exchange": names.deliver,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }))
+    await queue.bind(exchange)
+
+
 async def declare_all(channel: AbstractChannel, config: Config) -> None:
     """Everything the config needs: `hookpipe topology apply`."""
     names = Names(config.broker.prefix)
@@ -111,6 +132,8 @@ async def declare_all(channel: AbstractChannel, config: Config) -> None:
         await declare_unrouted(channel, names)
     for destination in config.destinations:
         await declare_destination(channel, names, destination)
+    for ms in configured_rungs(config):
+        await declare_retry_rung(channel, names, ms)
 
 
 def all_queue_names(config: Config) -> list[str]:
@@ -119,9 +142,24 @@ def all_queue_names(config: Config) -> list[str]:
     queues = [names.router_queue, names.router_dead, names.unrouted]
     for destination in config.destinations:
         queues += [names.deliver_queue(destination), names.dead_queue(destination)]
-    return queues
+    return queues + [names.retry(ms) for ms in configured_rungs(config)]
 
 
 def all_exchange_names(config: Config) -> list[str]:
     names = Names(config.broker.prefix)
-    return [names.ingested, names.deliver]
+    return [names.ingested, names.deliver] + [names.retry(ms) for ms in configured_rungs(config)]
+
+
+def rung_for(seconds: float) -> int:
+    """The retry rung (queue TTL, ms) of a delay."""
+    return max(1, round(seconds * 1000))
+
+
+def configured_rungs(config: Config) -> list[int]:
+    """Every retry rung the config's schedules need, jitter buckets included, sorted."""
+    return sorted({
+        rung_for(delay * factor)
+        for destination in config.destinations.values()
+        for delay in destination.retry.schedule
+        for factor in JITTER_FACTORS
+    })

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import aio_pika
 import aiohttp
 import pytest
 
 from deliverer.signing import secret_key, standard_webhooks_signature
 from tests.support.pipeline import (
+    AMQP_URL,
     DESTINATION_SECRET,
     InProcessPipeline,
     ingest_url,
@@ -47,41 +51,39 @@ async def test_accepted_event_arrives_byte_identical_and_signed(prefix, receiver
     assert got.headers["webhook-signature"] == expected
 
 
-async def test_failed_delivery_is_dead_lettered_with_reason(prefix, receiver, topology_cleanup):
+async def test_a_delivery_failing_every_attempt_is_retried_then_dead_lettered_exhausted(
+    prefix, receiver, topology_cleanup
+):
     from aiohttp import web
 
     async def refuse(_: web.Request, __: int) -> web.StreamResponse:
         return web.Response(status=500, text="receiver broke: " + "x" * 10_000)
 
     receiver.respond = refuse
-    config = pipeline_config(prefix, receiver.url)
+    config = pipeline_config(prefix, receiver.url)  # schedule [200ms, 500ms]: three attempts
     topology_cleanup(config)
     pipeline = InProcessPipeline(config)
     await pipeline.start()
+    dead_queue = f"{prefix}.dead.receiver"
     try:
         url, headers = ingest_url(config), {"x-test-id": "evt-dead"}
         async with aiohttp.ClientSession() as http, http.post(url, data=b"{}", headers=headers) as response:
             assert response.status == 200
-        dead_queue = f"{prefix}.dead.receiver"
         for _ in range(100):
             if await queue_depth(dead_queue) == 1:
                 break
-            import asyncio
-
             await asyncio.sleep(0.1)
         assert await queue_depth(dead_queue) == 1
     finally:
         await pipeline.stop()
-    import aio_pika
-
-    connection = await aio_pika.connect(pipeline["ingest"].config.broker.url)
+    connection = await aio_pika.connect(AMQP_URL)
     async with connection:
-        channel = await connection.channel()
-        queue = await channel.get_queue(dead_queue)
+        queue = await (await connection.channel()).get_queue(dead_queue)
         message = await queue.get(no_ack=True)
-        assert message is not None
-        assert message.message_id == "evt-dead"
-        assert message.body == b"{}"
-        assert message.headers["x-hookpipe-dead-reason"] == "http_status"
-        assert message.headers["x-hookpipe-dead-status"] == 500
-        assert len(message.headers["x-hookpipe-dead-response"]) == 4096
+    assert message is not None
+    assert message.message_id == "evt-dead"
+    assert message.body == b"{}"
+    assert message.headers["x-hookpipe-dead-reason"] == "exhausted"
+    assert message.headers["x-hookpipe-dead-attempts"] == 3
+    assert message.headers["x-hookpipe-dead-status"] == 500
+    assert len(message.headers["x-hookpipe-dead-response"]) == 4096

@@ -71,6 +71,7 @@ def pipeline_config(
                 "signing": {"scheme": "standard-webhooks", "secrets": [DESTINATION_SECRET]},
                 "concurrency": 20,
                 "allow_private_network": ["127.0.0.0/8"],
+                "retry": {"schedule": ["200ms", "500ms"], "max_age": "1h"},  # short, so tests do not wait
             },
         },
         "routes": [{"name": "demo", "sources": ["demo"], "to": ["receiver"]}],

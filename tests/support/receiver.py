@@ -25,11 +25,13 @@ async def answer_ok(_: web.Request, __: int) -> web.StreamResponse:
 
 
 class Receiver:
-    """Records requests to POST /webhooks. `respond(request, n)` answers the n-th request (1-based)."""
+    """Records requests to POST /webhooks. `respond(request, n)` answers the n-th request (1-based, counting
+    every request); those answered 2xx are recorded in `received`."""
 
     def __init__(self, respond: Respond = answer_ok) -> None:
         self.respond = respond
-        self.received: list[Received] = []
+        self.received: list[Received] = []  # the requests answered 2xx
+        self.requests = 0  # every request, whatever the answer
         self._arrived = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -52,7 +54,8 @@ class Receiver:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         received = Received(body, {k.lower(): v for k, v in request.headers.items()}, time.time())
-        response = await self.respond(request, len(self.received) + 1)
+        self.requests += 1
+        response = await self.respond(request, self.requests)
         if 200 <= response.status < 300:
             async with self._arrived:
                 self.received.append(received)

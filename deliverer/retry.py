@@ -1,0 +1,83 @@
+"""What happens after a failed attempt: retry after which delay, or dead-letter for which reason (no I/O).
+
+Retries wait in RabbitMQ, not in memory: each delay is a quorum queue `{prefix}.retry.{ms}` whose message TTL
+dead-letters the message back to its destination's queue (DESIGN.md §2); hookpipe.topology derives the rungs
+from the config's schedules, in jitter buckets.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from hookpipe.config import DestinationConfig
+from hookpipe.topology import JITTER_FACTORS, rung_for
+
+
+def coarse_rung(seconds: float) -> int:
+    """A rung for a delay no configured rung covers (a long Retry-After), rounded up to a coarse grid so a
+    receiver sending arbitrary values cannot make us declare a queue per value."""
+    for step in (1, 60, 3600):
+        if seconds <= 60 * step or step == 3600:
+            return rung_for(math.ceil(seconds / step) * step)
+    raise AssertionError("unreachable")
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds asked for by a `Retry-After` header (delay-seconds or an HTTP date); None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """`retry_ms` set: publish to that rung. Else dead-letter with `reason`."""
+
+    retry_ms: int | None = None
+    reason: str = ""
+
+
+def decide(
+    *,
+    attempt: int,
+    status: int | None,
+    failure: str,
+    retry_after: float | None,
+    age: float,
+    destination: DestinationConfig,
+    rungs: Iterable[int],
+    rng: random.Random | None = None,
+) -> Decision:
+    """The next step after failed attempt number `attempt` (1 = the first try) of an event `age` seconds old.
+
+    `failure` is the attempt's reason (http_status, timeout, connection_error, redirect, blocked_address).
+    """
+    if failure == "blocked_address":
+        return Decision(reason="blocked_address")  # the address will not change by waiting
+    if status is not None and status in destination.dead_letter_on:
+        return Decision(reason="dead_letter_on")
+    schedule = destination.retry.schedule
+    if attempt > len(schedule):
+        return Decision(reason="exhausted")
+    delay = schedule[attempt - 1] * (rng or random).choice(JITTER_FACTORS)
+    if age + delay > destination.retry.max_age:
+        return Decision(reason="expired")
+    if retry_after is not None and retry_after > delay:
+        # Honour the receiver, never earlier than the schedule: the smallest rung at or above its request.
+        above = [rung for rung in rungs if rung >= rung_for(retry_after)]
+        return Decision(retry_ms=min(above) if above else coarse_rung(retry_after))
+    return Decision(retry_ms=rung_for(delay))
