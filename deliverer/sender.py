@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
 from deliverer.retry import parse_retry_after
 from deliverer.signing import Signer
@@ -21,6 +22,9 @@ from hookpipe.deadletter import RESPONSE_EXCERPT
 from hookpipe.event import Event
 
 USER_AGENT = f"hookpipe/{__version__}"
+
+#: Redirect hops followed for a destination with `follow_redirects: true` (each one re-POSTs the event).
+MAX_REDIRECTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,20 +92,28 @@ class Sender:
         """POST the event's body; never raises for anything the endpoint or the network does."""
         assert self._session is not None, "Sender.start() first"
         try:
-            self.policy.check_literal(urlsplit(self.config.url).hostname or "")
-            async with self._session.post(
-                self.config.url,
-                data=event.body,
-                headers=self.request_headers(event, attempt, event.body),
-                allow_redirects=False,
-                proxy=self.config.proxy,
-            ) as response:
-                excerpt = await response.content.read(RESPONSE_EXCERPT)
-                if 200 <= response.status < 300:
-                    return AttemptResult(True, "ok", response.status)
-                reason = "redirect" if 300 <= response.status < 400 else "http_status"
-                return AttemptResult(False, reason, response.status, f"HTTP {response.status}", excerpt,
-                                     retry_after=parse_retry_after(response.headers.get("Retry-After")))
+            headers = self.request_headers(event, attempt, event.body)
+            url = self.config.url
+            # Redirects are followed here, not by aiohttp, so every hop's address passes the SSRF guard (a
+            # literal IP never reaches the resolver) and a hop can only go to http or https.
+            for _ in range(MAX_REDIRECTS + 1):
+                self.policy.check_literal(urlsplit(url).hostname or "")
+                async with self._session.post(
+                    url, data=event.body, headers=headers, allow_redirects=False, proxy=self.config.proxy
+                ) as response:
+                    excerpt = await response.content.read(RESPONSE_EXCERPT)
+                    if 200 <= response.status < 300:
+                        return AttemptResult(True, "ok", response.status)
+                    location = response.headers.get("Location")
+                    if 300 <= response.status < 400 and self.config.follow_redirects and location:
+                        url = str(response.url.join(URL(location)))
+                        if urlsplit(url).scheme not in ("http", "https"):
+                            return AttemptResult(False, "redirect", response.status, "redirect to a non-HTTP URL")
+                        continue
+                    reason = "redirect" if 300 <= response.status < 400 else "http_status"
+                    return AttemptResult(False, reason, response.status, f"HTTP {response.status}", excerpt,
+                                         retry_after=parse_retry_after(response.headers.get("Retry-After")))
+            return AttemptResult(False, "redirect", error=f"more than {MAX_REDIRECTS} redirects")
         except BlockedAddress as error:
             return AttemptResult(False, "blocked_address", error=str(error))
         except TimeoutError:
