@@ -20,6 +20,7 @@ from hookpipe import __version__
 from hookpipe.config import DestinationConfig
 from hookpipe.deadletter import RESPONSE_EXCERPT
 from hookpipe.event import Event
+from hookpipe.ratelimit import TokenBucket
 
 USER_AGENT = f"hookpipe/{__version__}"
 
@@ -51,6 +52,8 @@ class Sender:
         self.config = config
         self.signer = Signer(config.signing)
         self.policy = AddressPolicy(config.allow_private_network)
+        # burst 1: deliveries are spread evenly at the rate, never bunched into a one-second burst
+        self.limiter = TokenBucket(config.rate_limit, burst=1) if config.rate_limit else None
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:

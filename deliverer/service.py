@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import replace
 
@@ -18,7 +19,7 @@ from deliverer.retry import decide
 from deliverer.sender import AttemptResult, Sender
 from hookpipe import metrics
 from hookpipe.broker import Consumption, Link, Publisher, PublishFailed, consume, link_problems, settle
-from hookpipe.config import LoadedConfig
+from hookpipe.config import DestinationConfig, LoadedConfig
 from hookpipe.deadletter import dead_letter
 from hookpipe.event import Event, MalformedEvent, now_ms
 from hookpipe.ops import ops_app, start_site
@@ -35,6 +36,18 @@ REQUEUE_DELAY = 1.0
 
 #: Seconds in-flight deliveries get to finish on SIGTERM before the connection closes (and they are requeued).
 SHUTDOWN_GRACE = 20.0
+
+
+#: Seconds of deliveries at the destination's rate that may wait unacked in the deliverer: bounded memory, and
+#: far below RabbitMQ's consumer_timeout (30 min) and our own 5-minute bound on an unacked delivery.
+PREFETCH_SECONDS = 60
+
+
+def prefetch(destination: DestinationConfig) -> int:
+    """Unacked deliveries per destination: its concurrency, but no more than a minute at its rate limit."""
+    if destination.rate_limit is None:
+        return destination.concurrency
+    return max(1, min(destination.concurrency, math.floor(destination.rate_limit * PREFETCH_SECONDS)))
 
 
 class DelivererService:
@@ -77,7 +90,7 @@ class DelivererService:
             self._consumptions.append(
                 await consume(
                     self.consumer, connection, self.names.deliver_queue(name),
-                    self._handler(sender), prefetch=sender.config.concurrency,
+                    self._handler(sender), prefetch=prefetch(sender.config),
                 )
             )
 
@@ -135,6 +148,8 @@ class DelivererService:
         gauge.inc()
         started = time.perf_counter()
         try:
+            if sender.limiter is not None:
+                await sender.limiter.take()
             result = await sender.send(event, attempt)
         finally:
             gauge.dec()

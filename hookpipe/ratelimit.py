@@ -5,6 +5,7 @@ Ingest uses one per source (429 with Retry-After past it); the deliverer one per
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -36,6 +37,11 @@ class TokenBucket:
             self._tokens -= 1
             return True
         return False
+
+    async def take(self) -> None:
+        """Wait until a token is available, then take it."""
+        while not self.try_take():  # noqa: ASYNC110 - sleeping until the next token is due is the point
+            await asyncio.sleep(self.wait_time())
 
     def wait_time(self) -> float:
         """Seconds until a token will be available (0 if one is now)."""

@@ -37,3 +37,13 @@ def test_a_slow_rate_still_allows_one_event_and_says_how_long_to_wait() -> None:
     bucket = TokenBucket(1 / 60, clock=clock)  # 1/m
     assert bucket.try_take() and not bucket.try_take()
     assert bucket.wait_time() == pytest.approx(60)
+
+
+async def test_take_waits_for_the_next_token() -> None:
+    import time
+
+    bucket = TokenBucket(20, burst=1)
+    started = time.monotonic()
+    for _ in range(5):
+        await bucket.take()
+    assert 0.15 <= time.monotonic() - started < 1.0  # the first is immediate, then one every 50 ms

@@ -68,3 +68,12 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert parse_retry_after("120") == 120
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412400.0) == 80
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None and parse_retry_after("") is None
+
+
+def test_prefetch_is_the_concurrency_but_at_most_a_minute_at_the_rate() -> None:
+    from deliverer.service import prefetch
+
+    assert prefetch(destination(concurrency=10)) == 10
+    assert prefetch(destination(concurrency=10, rate_limit="50/s")) == 10
+    assert prefetch(destination(concurrency=10, rate_limit="5/m")) == 5
+    assert prefetch(destination(concurrency=10, rate_limit="1/h")) == 1
