@@ -8,13 +8,17 @@ destination's queue) as deliverer.retry decides, or to `hookpipe.dead.{destinati
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
+from collections.abc import Coroutine
 from dataclasses import replace
+from typing import Any
 
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
+from deliverer.circuit import Breaker, BreakerState
 from deliverer.retry import decide
 from deliverer.sender import AttemptResult, Sender
 from hookpipe import metrics
@@ -23,7 +27,7 @@ from hookpipe.config import DestinationConfig, LoadedConfig
 from hookpipe.deadletter import dead_letter
 from hookpipe.event import Event, MalformedEvent, now_ms
 from hookpipe.ops import ops_app, start_site
-from hookpipe.topology import Names, configured_rungs, declare_destination, declare_retry_rung
+from hookpipe.topology import Names, configured_rungs, declare_destination, declare_retry_rung, rung_for
 
 log = logging.getLogger("deliverer")
 
@@ -33,6 +37,10 @@ PUBLISH_TIMEOUT = 10.0
 #: Wait before requeueing a delivery whose dead letter could not be published (s), so a broker problem is
 #: not turned into a hot loop.
 REQUEUE_DELAY = 1.0
+
+#: Seconds a delivery prefetched before its breaker opened waits in a retry rung before it is back in the
+#: destination's queue (where it stays until the breaker closes).
+PARK_SECONDS = 1.0
 
 #: Seconds in-flight deliveries get to finish on SIGTERM before the connection closes (and they are requeued).
 SHUTDOWN_GRACE = 20.0
@@ -66,7 +74,13 @@ class DelivererService:
                              on_open=self._start_consuming)
         self.rungs = configured_rungs(self.config)
         self._declared_rungs: set[int] = set()
-        self._consumptions: list[Consumption] = []
+        self.breakers = {
+            name: Breaker(failures=d.breaker.failures, cooldown=d.breaker.cooldown, max_cooldown=d.breaker.max_cooldown)
+            for name, d in self.config.destinations.items()
+        }
+        self._consumptions: dict[str, Consumption] = {}
+        self._probes: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._ops: object = None
 
@@ -82,17 +96,79 @@ class DelivererService:
         channel = await connection.channel()
         await self._declare(channel)
         await channel.close()
-        self._consumptions = []
+        self._consumptions = {}
         for name, sender in self.senders.items():
+            metrics.DESTINATION_PAUSED.labels(destination=name).set(int(sender.config.paused))
             if sender.config.paused:
                 log.info("destination paused; not consuming", extra={"destination": name})
                 continue
-            self._consumptions.append(
-                await consume(
-                    self.consumer, connection, self.names.deliver_queue(name),
-                    self._handler(sender), prefetch=prefetch(sender.config),
-                )
-            )
+            if self.breakers[name].state is BreakerState.CLOSED:
+                await self._consume(name, connection, prefetch(sender.config))
+            else:  # open, or a probe lost with the old connection: wait for the next probe
+                self.breakers[name].state = BreakerState.OPEN
+                self._schedule_probe(name)
+
+    async def _consume(self, name: str, connection: AbstractConnection | None, count: int) -> None:
+        if connection is None:
+            return  # not connected: the next connection's set-up consumes
+        self._consumptions[name] = await consume(
+            self.consumer, connection, self.names.deliver_queue(name), self._handler(self.senders[name]),
+            prefetch=count,
+        )
+
+    async def _stop_consuming(self, name: str) -> None:
+        """Cancel the destination's consumer; its channel closes once attempts still running on it are done."""
+        consumption = self._consumptions.pop(name, None)
+        if consumption is None:
+            return
+        await consumption.cancel()
+        grace = self.senders[name].config.timeout + 5
+        self._spawn(self._close_later(consumption, grace))
+
+    @staticmethod
+    async def _close_later(consumption: Consumption, delay: float) -> None:
+        await asyncio.sleep(delay)
+        with contextlib.suppress(Exception):
+            await consumption.channel.close()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # --- the circuit breaker ---
+
+    async def _breaker_opened(self, name: str, result: AttemptResult) -> None:
+        breaker = self.breakers[name]
+        metrics.BREAKER_STATE.labels(destination=name).set(breaker.state.value)
+        log.warning("circuit breaker open: deliveries wait in the queue", extra={
+            "destination": name, "failures": breaker.consecutive_failures, "cooldown_s": breaker.cooldown,
+            "reason": result.reason, "status": result.status,
+        })
+        await self._stop_consuming(name)
+        self._schedule_probe(name)
+
+    async def _breaker_closed(self, name: str) -> None:
+        metrics.BREAKER_STATE.labels(destination=name).set(BreakerState.CLOSED.value)
+        log.info("circuit breaker closed: deliveries resume", extra={"destination": name})
+        await self._stop_consuming(name)  # the probe's prefetch-1 consumer
+        await self._consume(name, self.consumer.connection, prefetch(self.senders[name].config))
+
+    def _schedule_probe(self, name: str) -> None:
+        previous = self._probes.get(name)
+        if previous is not None and not previous.done():
+            return
+        self._probes[name] = asyncio.create_task(self._probe_later(name))
+
+    async def _probe_later(self, name: str) -> None:
+        breaker = self.breakers[name]
+        await asyncio.sleep(breaker.probe_in())
+        if breaker.state is not BreakerState.OPEN:
+            return
+        breaker.start_probe()
+        metrics.BREAKER_STATE.labels(destination=name).set(breaker.state.value)
+        log.info("circuit breaker half-open: one probe delivery", extra={"destination": name})
+        await self._consume(name, self.consumer.connection, 1)
 
     def _handler(self, sender: Sender):  # type: ignore[no-untyped-def]
         async def handle(message: AbstractIncomingMessage) -> None:
@@ -120,7 +196,9 @@ class DelivererService:
         log.info("deliverer started", extra={"destinations": list(self.senders), "ops": self.config.deliverer.ops})
 
     async def stop(self) -> None:
-        for consumption in self._consumptions:
+        for probe in self._probes.values():
+            probe.cancel()
+        for consumption in self._consumptions.values():
             await consumption.cancel()
         if self._in_flight:
             await asyncio.wait(self._in_flight, timeout=SHUTDOWN_GRACE)
@@ -128,6 +206,8 @@ class DelivererService:
         await self.publisher.close()
         for sender in self.senders.values():
             await sender.close()
+        for task in list(self._background):
+            task.cancel()
         if self._ops is not None:
             await self._ops.cleanup()  # type: ignore[attr-defined]
 
@@ -141,6 +221,12 @@ class DelivererService:
             await self._dead_letter(sender, message, AttemptResult(False, "malformed", error=str(error)), 0)
             return
         attempt = event.attempt + 1
+        breaker = self.breakers[sender.name]
+        if breaker.state is BreakerState.OPEN:
+            # Prefetched before the breaker opened: park it without an attempt (a nack would count towards
+            # the queue's delivery limit); it comes back to the queue and waits there.
+            await self._retry(sender, message, event, rung_for(PARK_SECONDS), AttemptResult(False, "breaker_open"))
+            return
         if now_ms() - event.received_at > sender.config.retry.max_age * 1000:
             await self._dead_letter(sender, message, AttemptResult(False, "expired"), event.attempt)
             return
@@ -159,12 +245,18 @@ class DelivererService:
             destination=sender.name, outcome=outcome, status_class=result.status_class
         ).inc()
         if result.delivered:
+            probing = breaker.state is not BreakerState.CLOSED
+            breaker.record_success()
+            if probing:
+                await self._breaker_closed(sender.name)
             latency = max(0.0, (now_ms() - event.received_at) / 1000)
             metrics.END_TO_END_SECONDS.labels(destination=sender.name).observe(latency)
             log.debug("delivered", extra={"event_id": event.id, "destination": sender.name,
                                           "status": result.status})
             await settle(message.ack())
             return
+        if breaker.record_failure():
+            await self._breaker_opened(sender.name, result)
         decision = decide(
             attempt=attempt, status=result.status, failure=result.reason, retry_after=result.retry_after,
             age=(now_ms() - event.received_at) / 1000, destination=sender.config, rungs=self.rungs,

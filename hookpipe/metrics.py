@@ -61,6 +61,10 @@ RETRIES_SCHEDULED = Counter(
 DEAD_LETTERS = Counter(
     "hookpipe_dead_letters_total", "Deliveries dead-lettered, by destination and reason.", ["destination", "reason"]
 )
+BREAKER_STATE = Gauge(
+    "hookpipe_breaker_state", "Circuit breaker per destination: 0 closed, 1 open, 2 half-open.", ["destination"]
+)
+DESTINATION_PAUSED = Gauge("hookpipe_destination_paused", "1 while a destination is paused.", ["destination"])
 DELIVERIES_IN_FLIGHT = Gauge(
     "hookpipe_deliveries_in_flight", "Outbound requests in progress, per destination.", ["destination"]
 )
