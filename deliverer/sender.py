@@ -6,6 +6,7 @@ per-request resolver), and a slow destination cannot exhaust connections another
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -23,6 +24,9 @@ from hookpipe.event import Event
 from hookpipe.ratelimit import TokenBucket
 
 USER_AGENT = f"hookpipe/{__version__}"
+
+#: Seconds spent reading a response body: the status decides the outcome, the body is only an excerpt.
+EXCERPT_READ_SECONDS = 1.0
 
 #: Redirect hops followed for a destination with `follow_redirects: true` (each one re-POSTs the event).
 MAX_REDIRECTS = 5
@@ -104,9 +108,12 @@ class Sender:
                 async with self._session.post(
                     url, data=event.body, headers=headers, allow_redirects=False, proxy=self.config.proxy
                 ) as response:
-                    excerpt = await response.content.read(RESPONSE_EXCERPT)
                     if 200 <= response.status < 300:
+                        # The receiver has accepted: success now, whatever its body does. A short body is still
+                        # read, so the connection can be reused.
+                        await _read_excerpt(response, EXCERPT_READ_SECONDS)
                         return AttemptResult(True, "ok", response.status)
+                    excerpt = await _read_excerpt(response, EXCERPT_READ_SECONDS)
                     location = response.headers.get("Location")
                     if 300 <= response.status < 400 and self.config.follow_redirects and location:
                         url = str(response.url.join(URL(location)))
@@ -128,3 +135,19 @@ class Sender:
             return AttemptResult(False, "connection_error", error=f"{type(error).__name__}: {error}"[:500])
         except OSError as error:
             return AttemptResult(False, "connection_error", error=f"{type(error).__name__}: {error}"[:500])
+
+
+async def _read_excerpt(response: aiohttp.ClientResponse, seconds: float) -> bytes:
+    """Up to RESPONSE_EXCERPT bytes of the body, whatever arrived within `seconds` (a slow or endless body
+    never holds an attempt)."""
+    excerpt = bytearray()
+    try:
+        async with asyncio.timeout(seconds):
+            while len(excerpt) < RESPONSE_EXCERPT:
+                chunk = await response.content.read(RESPONSE_EXCERPT - len(excerpt))
+                if not chunk:
+                    break
+                excerpt += chunk
+    except (TimeoutError, aiohttp.ClientError):
+        pass
+    return bytes(excerpt)

@@ -117,3 +117,50 @@ async def test_an_unreachable_endpoint_is_retried_then_dead_lettered_exhausted(p
     assert dead.headers["x-hookpipe-dead-attempts"] == 3
     assert "Connect" in dead.headers["x-hookpipe-dead-error"]
     assert await queue_depth(f"{prefix}.deliver.receiver") == 0
+
+
+@pytest.mark.parametrize("misbehaviour", ["hang", "reset", "slow_error_body", "unauthorized"])
+async def test_a_misbehaving_receiver_is_retried_until_it_answers(pipeline, receiver, misbehaviour):
+    attempts: list[str] = []
+
+    async def misbehave(request: web.Request, n: int) -> web.StreamResponse:
+        attempts.append(request.headers["x-hookpipe-attempt"])
+        if n >= 2:
+            return web.Response(status=200)
+        if misbehaviour == "hang":
+            await asyncio.sleep(5)  # past the destination's 1 s time-out
+        elif misbehaviour == "reset":
+            assert request.transport is not None
+            request.transport.abort()  # connection reset, no response at all
+        elif misbehaviour == "slow_error_body":
+            response = web.StreamResponse(status=500)
+            await response.prepare(request)
+            await response.write(b"x")
+            await asyncio.sleep(5)  # headers came, the body never finishes within the time-out
+            return response
+        return web.Response(status=401)
+
+    receiver.respond = misbehave
+    config = await pipeline(timeout="1s")
+    await _send(config, f"misbehaving-{misbehaviour}")
+    await receiver.wait_for_ids({f"misbehaving-{misbehaviour}"}, timeout=15)
+    assert attempts[:2] == ["1", "2"]
+
+
+async def test_a_2xx_with_a_body_that_never_ends_is_a_success_at_once(pipeline, receiver):
+    attempts: list[str] = []
+
+    async def slow_body(request: web.Request, _: int) -> web.StreamResponse:
+        attempts.append(request.headers["x-hookpipe-attempt"])
+        response = web.StreamResponse(status=200)
+        await response.prepare(request)
+        await response.write(b"accepted, still talking")
+        await asyncio.sleep(5)
+        return response
+
+    receiver.respond = slow_body
+    config = await pipeline(timeout="3s")
+    await _send(config, "slow-ok")
+    await receiver.wait_for_ids({"slow-ok"}, timeout=10)
+    await asyncio.sleep(1.5)  # a retry would come within the first delay (200 ms + jitter) after the time-out
+    assert attempts == ["1"]
