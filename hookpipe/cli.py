@@ -1,4 +1,4 @@
-"""The `hookpipe` command: run a service, check a config, apply the topology."""
+"""The `hookpipe` command: run a service, check a config, try routes on sample events, apply the topology."""
 
 from __future__ import annotations
 
@@ -6,8 +6,24 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from hookpipe import __version__
+
+if TYPE_CHECKING:
+    from hookpipe.config import LoadedConfig
+    from hookpipe.event import Event
+    from router.rules import RouteTable
+
+#: Exit status of `routes test` when an event cannot be read (the others are still reported).
+EXIT_BAD_EVENT = 1
+
+#: The keys of a match document given to `routes test`; `verified` is optional and true by default.
+EVENT_KEYS = frozenset({"id", "source", "type", "headers", "body", "verified"})
 
 
 def _config_path(value: str | None) -> str:
@@ -39,29 +55,153 @@ def _run_deliverer(args: argparse.Namespace) -> int:
     return run_service("deliverer", _config_path(args.config), DelivererService)
 
 
-def _config_check(args: argparse.Namespace) -> int:
+def _checked_config(path: str) -> tuple[LoadedConfig, RouteTable]:
+    """Load the config and compile it as the services do when they start; on any problem print one line each
+    and exit 2."""
     from hookpipe.config import ConfigError
-    from hookpipe.service import load_or_exit
+    from hookpipe.service import EXIT_CONFIG_ERROR, load_or_exit
     from ingest.app import compile_sources
     from router.rules import compile_routes
 
-    loaded = load_or_exit(_config_path(args.file))
+    loaded = load_or_exit(path)
     problems = []
-    for compile_step in (compile_sources, compile_routes):  # what each service checks when it starts
-        try:
-            compile_step(loaded.config)
-        except ConfigError as error:
-            problems += error.problems
+    try:
+        compile_sources(loaded.config)
+    except ConfigError as error:
+        problems += error.problems
+    try:
+        routes = compile_routes(loaded.config)
+    except ConfigError as error:
+        problems += error.problems
     if problems:
         for problem in problems:
             print(f"hookpipe: config error: {problem}", file=sys.stderr)
-        return 2
+        raise SystemExit(EXIT_CONFIG_ERROR)
+    return loaded, routes
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    loaded, _ = _checked_config(_config_path(args.file))
     for warning in loaded.warnings:
         print(f"hookpipe: warning: {warning}", file=sys.stderr)
     config = loaded.config
     print(f"{loaded.path}: ok ({len(config.sources)} sources, {len(config.destinations)} destinations, "
           f"{len(config.routes)} routes)")
     return 0
+
+
+def _routes_test(args: argparse.Namespace) -> int:
+    """Route each event given as a match document, as the router would, and show what each destination gets."""
+    from router.rules import UnparsableBody
+    from router.transform import TransformError
+
+    _, routes = _checked_config(_config_path(args.config))
+    status = 0
+    for label, event in _read_events(args.events):
+        if event is None:
+            status = EXIT_BAD_EVENT
+            continue
+        report: dict[str, Any] = {"input": label, "id": event.id, "source": event.source, "type": event.type}
+        try:
+            matched, deliveries = routes.match(event)
+        except (UnparsableBody, TransformError) as error:
+            reason = "bad_json" if isinstance(error, UnparsableBody) else "transform_failed"
+            report |= {"routes": [], "deliveries": [], "dead_letter": {"reason": reason, "error": str(error)}}
+        else:
+            report |= {"routes": matched, "deliveries": [
+                {"destination": delivery.destination, "route": delivery.route,
+                 "content_type": delivery.content_type or event.content_type, "payload": _payload_value(delivery.body)}
+                for delivery in deliveries
+            ]}
+        if args.json:
+            print(orjson.dumps(report).decode(), flush=True)
+        else:
+            print(_describe_routing(report), flush=True)
+    return status
+
+
+def _read_events(arguments: list[str]) -> Iterator[tuple[str, Event | None]]:
+    """(label, event) per event in input order; None, after printing why, for one that cannot be read."""
+    for argument in arguments:
+        if argument == "-":
+            for number, line in enumerate(sys.stdin.buffer, start=1):
+                if line.strip():
+                    yield _parse_event(f"<stdin>:{number}", line)
+            continue
+        try:
+            data = Path(argument).read_bytes()
+        except OSError as error:
+            print(f"hookpipe: cannot read event {argument}: {error.strerror}", file=sys.stderr)
+            yield argument, None
+            continue
+        yield _parse_event(argument, data)
+
+
+def _parse_event(label: str, data: bytes) -> tuple[str, Event | None]:
+    try:
+        return label, _event_from_document(orjson.loads(data))
+    except orjson.JSONDecodeError as error:
+        problem = f"not JSON ({error})"
+    except ValueError as error:
+        problem = str(error)
+    print(f"hookpipe: cannot read event {label}: {problem}", file=sys.stderr)
+    return label, None
+
+
+def _event_from_document(document: Any) -> Event:
+    """The event a match document describes; the raw body is the document's body as compact JSON."""
+    from hookpipe.event import Event, now_ms
+
+    if not isinstance(document, dict):
+        raise ValueError("expected a JSON object with id, source, type, headers and body")
+    unknown = sorted(set(document) - EVENT_KEYS)
+    if unknown:
+        raise ValueError(f"unknown key '{unknown[0]}' (expected id, source, type, headers, body, verified)")
+    for key in ("id", "source", "body"):
+        if key not in document:
+            raise ValueError(f"'{key}' is required")
+    if not isinstance(document["id"], str) or not document["id"]:
+        raise ValueError("'id' must be a non-empty string")
+    if not isinstance(document["source"], str) or not document["source"]:
+        raise ValueError("'source' must be a non-empty string")
+    if not isinstance(document.get("type"), str | None):
+        raise ValueError("'type' must be a string or null")
+    headers = document.get("headers", {})
+    if not isinstance(headers, dict) or not all(isinstance(value, str) for value in headers.values()):
+        raise ValueError("'headers' must be an object of strings")
+    verified = document.get("verified", True)
+    if not isinstance(verified, bool):
+        raise ValueError("'verified' must be true or false")
+    return Event(
+        id=document["id"], source=document["source"], type=document.get("type"), received_at=now_ms(),
+        verified=verified, content_type="application/json", body=orjson.dumps(document["body"]),
+        headers={name.lower(): value for name, value in headers.items()},
+    )
+
+
+def _payload_value(body: bytes) -> Any:
+    """A payload as a JSON value for the report (as text if it is not JSON)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body.decode("utf-8", "replace")
+
+
+def _describe_routing(report: dict[str, Any]) -> str:
+    """The human form of one event's routing: a heading line, then one line per delivery."""
+    event_type = "null" if report["type"] is None else report["type"]
+    heading = f"{report['input']}: event {report['id']} (source {report['source']}, type {event_type})"
+    if "dead_letter" in report:
+        dead = report["dead_letter"]
+        return f"{heading}\n  dead-lettered ({dead['reason']}): {dead['error']}"
+    if not report["routes"]:
+        return f"{heading}\n  no route matched"
+    lines = [heading, f"  routes: {', '.join(report['routes'])}"]
+    for delivery in report["deliveries"]:
+        payload = delivery["payload"]
+        text = payload if isinstance(payload, str) else orjson.dumps(payload).decode()
+        lines.append(f"  {delivery['destination']} <- {delivery['route']} ({delivery['content_type']}): {text}")
+    return "\n".join(lines)
 
 
 def _topology_apply(args: argparse.Namespace) -> int:
@@ -109,6 +249,20 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_commands.add_parser("check", help="validate a config file: exit 0 if usable, 2 if not")
     check.add_argument("file", nargs="?", help="pipeline YAML (default: $HOOKPIPE_CONFIG)")
     check.set_defaults(run=_config_check)
+
+    routes = commands.add_parser("routes", help="work with the routes")
+    routes_commands = routes.add_subparsers(dest="routes_command", required=True)
+    test = routes_commands.add_parser(
+        "test", help="show which routes match sample events and what each destination would receive",
+        description="Each EVENT is a file holding a match document, a JSON object {id, source, type, headers, "
+                    "body, verified (optional, default true)}, or - for one such object per line on stdin. The "
+                    "raw body is taken to be the document's body as compact JSON. Exit 2 for a config that "
+                    "cannot be used, 1 if an event cannot be read (the others are still reported).",
+    )
+    test.add_argument("--config", help="pipeline YAML (default: $HOOKPIPE_CONFIG)")
+    test.add_argument("--json", action="store_true", help="one JSON object per event and line")
+    test.add_argument("events", nargs="+", metavar="EVENT", help="a match document file, or - for stdin")
+    test.set_defaults(run=_routes_test)
 
     topology = commands.add_parser("topology", help="RabbitMQ exchanges and queues")
     topology_commands = topology.add_subparsers(dest="topology_command", required=True)

@@ -1,7 +1,8 @@
 """How every hookpipe process runs: load the config, log as JSON, start, wait for a signal, stop gracefully.
 
 SIGTERM and SIGINT stop a service: it stops taking work, finishes what is in flight, and closes its broker
-connections cleanly (unacked messages go back to their queues).
+connections cleanly (unacked messages go back to their queues). A service that implements
+`hookpipe.reload.Reloadable` also reloads its config on SIGHUP and when the file changes.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
+from hookpipe import metrics
 from hookpipe.config import ConfigError, LoadedConfig, load_config
 from hookpipe.logs import setup_logging
+from hookpipe.reload import ConfigReloader, Reloadable, fingerprint
 
 log = logging.getLogger("hookpipe")
 
@@ -44,7 +48,9 @@ def load_or_exit(path: str) -> LoadedConfig:
 
 
 def run_service(name: str, config_path: str, factory: Callable[[LoadedConfig], Service]) -> int:
+    baseline = fingerprint(Path(config_path))  # before reading: a change made meanwhile is reloaded
     loaded = load_or_exit(config_path)
+    metrics.CONFIG_LAST_RELOAD_SUCCESSFUL.set(1)
     setup_logging(name, loaded.config.log.level)
     for warning in loaded.warnings:
         log.warning(warning)
@@ -66,9 +72,18 @@ def run_service(name: str, config_path: str, factory: Callable[[LoadedConfig], S
             log.error("cannot start", extra={"error": f"{type(error).__name__}: {error}"})
             await service.stop()
             raise SystemExit(EXIT_START_FAILED) from None
-        log.info("started", extra={"config": str(loaded.path)})
+        reloader = None
+        if isinstance(service, Reloadable):
+            reloader = ConfigReloader(config_path, service.reload, service=name, baseline=baseline)
+            reloader.start()
+        else:  # SIGHUP's default action would kill the process: say instead that a restart applies changes
+            loop.add_signal_handler(signal.SIGHUP, lambda: log.warning(
+                "SIGHUP ignored: this service does not reload its config yet; restart it to apply changes"))
+        log.info("started", extra={"config": str(loaded.path), "reload": reloader is not None})
         await stop.wait()
         log.info("stopping")
+        if reloader is not None:
+            await reloader.stop()
         await service.stop()
         log.info("stopped")
 

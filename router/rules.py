@@ -2,6 +2,8 @@
 
 Compiled once per config load. A route without `sources` sees only verified sources, so a catch-all route
 never forwards (and re-signs) unauthenticated input; a route that names an unverified source sees it.
+A destination reached by several matching routes gets one delivery, shaped by the first of them: the raw
+body, untouched, unless that route has a transform (router/transform.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ import orjson
 from hookpipe.config import Config, ConfigError
 from hookpipe.event import Event
 from router.pattern import Matcher, PatternError, compile_pattern, needs_field
+from router.transform import Transform, TransformConfigError, TransformError, compile_transform
+
+#: The content type of a transformed delivery (a transform's output is always JSON).
+TRANSFORMED_CONTENT_TYPE = "application/json"
 
 
 class UnparsableBody(ValueError):
@@ -28,6 +34,7 @@ class Route:
     matcher: Matcher | None  # None: no filter, every eligible event matches
     needs_body: bool
     destinations: tuple[str, ...]
+    transform: Transform | None = None  # None: the destination receives the raw body
 
     def sees(self, event: Event) -> bool:
         return event.source in self.sources if self.sources is not None else event.verified
@@ -37,6 +44,8 @@ class Route:
 class Delivery:
     destination: str
     body: bytes  # the payload the destination receives (the raw body unless a transform changes it)
+    route: str = ""  # the route that shaped this delivery
+    content_type: str | None = None  # None: the event's own; a transform's output is application/json
 
 
 class MatchDocument(Mapping[str, Any]):
@@ -87,7 +96,11 @@ class RouteTable:
         self.routes = routes
 
     def match(self, event: Event) -> tuple[list[str], list[Delivery]]:
-        """The names of the matching routes, and one delivery per destination (first route wins)."""
+        """The names of the matching routes, and one delivery per destination (first route wins).
+
+        Raises UnparsableBody when a filter looks into a body that is not JSON, and TransformError when a
+        transform cannot be applied: either way nothing of this event is delivered.
+        """
         document = MatchDocument(event)
         matched: list[str] = []
         deliveries: dict[str, Delivery] = {}
@@ -97,9 +110,22 @@ class RouteTable:
             if route.matcher is not None and not route.matcher(document):
                 continue
             matched.append(route.name)
-            for destination in route.destinations:
-                deliveries.setdefault(destination, Delivery(destination, event.body))
+            new = [destination for destination in route.destinations if destination not in deliveries]
+            if not new:
+                continue  # an earlier route shapes every delivery of this one: its transform is not needed
+            body, content_type = _payload(route, event, document)
+            for destination in new:
+                deliveries[destination] = Delivery(destination, body, route.name, content_type)
         return matched, list(deliveries.values())
+
+
+def _payload(route: Route, event: Event, document: MatchDocument) -> tuple[bytes, str | None]:
+    if route.transform is None:
+        return event.body, None
+    try:
+        return route.transform.render(document), TRANSFORMED_CONTENT_TYPE
+    except (UnparsableBody, TransformError) as error:
+        raise TransformError(f"route '{route.name}': {error}") from None
 
 
 def compile_routes(config: Config) -> RouteTable:
@@ -107,15 +133,23 @@ def compile_routes(config: Config) -> RouteTable:
     routes = []
     problems = []
     for index, route in enumerate(config.routes):
-        matcher = None
+        where = f"routes[{index}]"
+        matcher: Matcher | None = None
+        transform: Transform | None = None
+        failed = False
         if route.filter is not None:
             try:
                 matcher = compile_pattern(route.filter)
             except PatternError as error:
-                problems.append(f"routes[{index}].filter.{error.path}: {error.problem} (route '{route.name}')")
-                continue
+                problems.append(f"{where}.filter.{error.path}: {error.problem} (route '{route.name}')")
+                failed = True
         if route.transform is not None:
-            problems.append(f"routes[{index}].transform: transforms are not supported yet (route '{route.name}')")
+            try:
+                transform = compile_transform(route.transform)
+            except TransformConfigError as error:
+                problems.append(f"{where}.transform.{error.where}: {error.problem} (route '{route.name}')")
+                failed = True
+        if failed:
             continue
         routes.append(
             Route(
@@ -124,6 +158,7 @@ def compile_routes(config: Config) -> RouteTable:
                 matcher=matcher,
                 needs_body=needs_field(route.filter or {}, "body"),
                 destinations=tuple(route.to),
+                transform=transform,
             )
         )
     if problems:

@@ -3,24 +3,43 @@
 Guarantee 3 of DESIGN.md §2: an event is acked only after every delivery message it produced is confirmed.
 When some publishes of a fan-out fail, only those are retried after a backoff; if they still fail, the event
 is dead-lettered with reason `publish_failed`. If even that cannot be confirmed the event is requeued, and
-RabbitMQ's delivery limit turns a message that fails forever into a dead letter (`poison`).
+RabbitMQ's delivery limit turns a message that fails forever into a dead letter (`poison`). An event that cannot
+be routed at all is dead-lettered at once: `malformed`, `bad_json` (a filter looks into a body that is not
+JSON), `transform_failed`.
+
+Reload (hookpipe/reload.py calls `reload`): the new routes are compiled and every destination new to the config
+gets its queue and binding declared before the routing state is swapped, in one assignment. An event reads the
+state once, when it starts, so events in flight finish with the rules they started with.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, replace
 
+from aio_pika import Message
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
 from hookpipe import metrics
-from hookpipe.broker import Consumption, Link, Publisher, PublishFailed, consume, link_problems, settle
-from hookpipe.config import LoadedConfig
+from hookpipe.broker import (
+    Consumption,
+    Link,
+    Publisher,
+    PublishFailed,
+    consume,
+    describe,
+    link_problems,
+    settle,
+)
+from hookpipe.config import Config, ConfigError, LoadedConfig
 from hookpipe.deadletter import dead_letter
 from hookpipe.event import Event, MalformedEvent
 from hookpipe.ops import ops_app, start_site
+from hookpipe.reload import BROKER_SETTINGS, changed_settings
 from hookpipe.topology import Names, declare_destination, declare_ingest_path, declare_unrouted
-from router.rules import Delivery, UnparsableBody, compile_routes
+from router.rules import Delivery, RouteTable, UnparsableBody, compile_routes
+from router.transform import TransformError
 
 log = logging.getLogger("router")
 
@@ -36,14 +55,28 @@ PUBLISH_RETRY_DELAYS = (0.5, 2.0, 5.0)
 #: Seconds in-flight events get to finish on SIGTERM before the connection closes (and they are requeued).
 SHUTDOWN_GRACE = 20.0
 
+#: Settings the router cannot change while it runs (a reload changing one is refused).
+FIXED_SETTINGS = (*BROKER_SETTINGS, "router.ops")
+
+#: Wait before retrying the declarations of a reload after the broker connection dropped (s).
+RELOAD_DECLARE_RETRY = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingState:
+    """The config in force and its compiled routes, replaced as one on reload."""
+
+    config: Config
+    routes: RouteTable
+
 
 class RouterService:
     name = "router"
 
     def __init__(self, loaded: LoadedConfig) -> None:
-        self.config = loaded.config
+        self._state = RoutingState(loaded.config, compile_routes(loaded.config))
         self.names = Names(self.config.broker.prefix)
-        self.routes = compile_routes(self.config)
+        self._reload_lock = asyncio.Lock()
         broker = self.config.broker
         self.publisher = Publisher(
             broker.url, name="hookpipe-router-publish", heartbeat=broker.heartbeat, timeout=PUBLISH_TIMEOUT,
@@ -55,12 +88,22 @@ class RouterService:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._ops: object = None
 
+    @property
+    def config(self) -> Config:
+        """The config in force (it changes on reload)."""
+        return self._state.config
+
+    @property
+    def routes(self) -> RouteTable:
+        return self._state.routes
+
     async def _declare_outputs(self, channel: AbstractChannel) -> None:
         # Every destination's queue exists before the first event is routed to it.
+        config = self.config
         await declare_ingest_path(channel, self.names)
-        if self.config.router.unrouted:
+        if config.router.unrouted:
             await declare_unrouted(channel, self.names)
-        for destination in self.config.destinations:
+        for destination in config.destinations:
             await declare_destination(channel, self.names, destination)
 
     async def _start_consuming(self, connection: AbstractConnection) -> None:
@@ -92,6 +135,59 @@ class RouterService:
     async def readiness(self) -> list[str]:
         return link_problems(self.publisher.link, self.consumer)
 
+    # --- reload ---
+
+    async def reload(self, loaded: LoadedConfig) -> None:
+        """Route by a new config from now on; raises ConfigError to refuse it (the running config stays).
+
+        Refused: a change to the broker settings or the ops address, and routes that do not compile. Otherwise
+        every destination new to the config gets its queue and binding first (waiting for the broker if it is
+        down), then the routing state is swapped in one step.
+        """
+        async with self._reload_lock:
+            old, new = self._state, loaded.config
+            problems = changed_settings(old.config, new, FIXED_SETTINGS)
+            try:
+                routes = compile_routes(new)
+            except ConfigError as error:
+                problems += error.problems
+            if problems:
+                raise ConfigError(problems)
+            added = [name for name in new.destinations if name not in old.config.destinations]
+            unrouted = new.router.unrouted and not old.config.router.unrouted
+            if added or unrouted:
+                await self._declare_for_reload(added, unrouted=unrouted)
+            self._state = RoutingState(new, routes)
+        removed = [name for name in old.config.destinations if name not in new.destinations]
+        log.info("routes reloaded", extra={
+            "routes": len(routes.routes), "destinations_added": added, "destinations_removed": removed,
+        })
+
+    async def _declare_for_reload(self, destinations: list[str], *, unrouted: bool) -> None:
+        """Declare what a new config adds, on the publishing connection; retried while the broker is away."""
+        link = self.publisher.link
+        while True:
+            if not link.is_ready:
+                log.warning("waiting for the broker to declare what the new config adds",
+                            extra={"destinations": destinations})
+            await link.wait_ready()
+            connection = link.connection
+            if connection is None:
+                continue
+            where = "router.unrouted"
+            try:
+                async with connection.channel(publisher_confirms=False) as channel:
+                    if unrouted:
+                        await declare_unrouted(channel, self.names)
+                    for name in destinations:
+                        where = f"destinations.{name}"
+                        await declare_destination(channel, self.names, name)
+                return
+            except Exception as error:
+                if link.is_ready:  # the broker refused a declaration: retrying would not help
+                    raise ConfigError([f"{where}: cannot declare its queue: {describe(error)}"]) from None
+                await asyncio.sleep(RELOAD_DECLARE_RETRY)
+
     # --- one event ---
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
@@ -108,20 +204,24 @@ class RouterService:
             self._in_flight.discard(task)
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
+        state = self._state  # read once: a reload meanwhile does not change how this event is routed
         try:
             event = Event.from_message(message)
         except MalformedEvent as error:
             await self._dead_letter(message, "malformed", str(error))
             return
         try:
-            matched, deliveries = self.routes.match(event)
+            matched, deliveries = state.routes.match(event)
         except UnparsableBody as error:
             await self._dead_letter(message, "bad_json", str(error))
+            return
+        except TransformError as error:
+            await self._dead_letter(message, "transform_failed", str(error))
             return
         for route in matched:
             metrics.ROUTE_MATCHES.labels(route=route).inc()
         if not deliveries:
-            await self._unmatched(message, event)
+            await self._unmatched(message, event, keep=state.config.router.unrouted)
             return
         failed = await self._publish_all(event, deliveries)
         for delay in PUBLISH_RETRY_DELAYS:
@@ -143,7 +243,7 @@ class RouterService:
         results = await asyncio.gather(
             *(
                 self.publisher.publish(
-                    event.to_message(body=delivery.body), exchange=self.names.deliver,
+                    _delivery_message(event, delivery), exchange=self.names.deliver,
                     routing_key=delivery.destination,
                 )
                 for delivery in deliveries
@@ -160,9 +260,9 @@ class RouterService:
                 metrics.ROUTER_DELIVERIES.labels(destination=delivery.destination).inc()
         return failed
 
-    async def _unmatched(self, message: AbstractIncomingMessage, event: Event) -> None:
+    async def _unmatched(self, message: AbstractIncomingMessage, event: Event, *, keep: bool) -> None:
         metrics.ROUTER_EVENTS.labels(outcome="unmatched").inc()
-        if self.config.router.unrouted:
+        if keep:
             try:
                 await self.publisher.publish(event.to_message(), exchange="", routing_key=self.names.unrouted)
             except PublishFailed:
@@ -182,3 +282,9 @@ class RouterService:
             return
         await settle(message.ack())
 
+
+def _delivery_message(event: Event, delivery: Delivery) -> Message:
+    """The AMQP message for one delivery: the event with the delivery's body (and content type, if transformed)."""
+    if delivery.content_type is not None:
+        event = replace(event, content_type=delivery.content_type)
+    return event.to_message(body=delivery.body)

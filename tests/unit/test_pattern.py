@@ -363,8 +363,3 @@ def test_invalid_filter_is_a_config_error_naming_route_and_path() -> None:
         "routes[2].filter.type: a leaf must be a list of values, such as [\"invoice.paid\"] (route 'bare')",
     ]
 
-
-def test_transform_is_refused_until_it_is_supported() -> None:
-    with pytest.raises(ConfigError) as caught:
-        build_table({"name": "t", "transform": {"body": "$.body.data"}, "to": ["ops"]})
-    assert caught.value.problems == ["routes[0].transform: transforms are not supported yet (route 't')"]
