@@ -38,6 +38,10 @@ PUBLISH_TIMEOUT = 10.0
 #: not turned into a hot loop.
 REQUEUE_DELAY = 1.0
 
+#: Longest retry delay (s) an in-order delivery waits in place, holding the line's head; a longer one gives the
+#: message back to the queue and consumes again after the delay. Well under the 5-minute unacked bound.
+FIFO_WAIT_IN_PLACE = 60.0
+
 #: Seconds a delivery prefetched before its breaker opened waits in a retry rung before it is back in the
 #: destination's queue (where it stays until the breaker closes).
 PARK_SECONDS = 1.0
@@ -52,7 +56,10 @@ PREFETCH_SECONDS = 60
 
 
 def prefetch(destination: DestinationConfig) -> int:
-    """Unacked deliveries per destination: its concurrency, but no more than a minute at its rate limit."""
+    """Unacked deliveries per destination: its concurrency, but no more than a minute at its rate limit; one
+    for an in-order (fifo) destination."""
+    if destination.ordering == "fifo":
+        return 1
     if destination.rate_limit is None:
         return destination.concurrency
     return max(1, min(destination.concurrency, math.floor(destination.rate_limit * PREFETCH_SECONDS)))
@@ -80,13 +87,14 @@ class DelivererService:
         }
         self._consumptions: dict[str, Consumption] = {}
         self._probes: dict[str, asyncio.Task[None]] = {}
+        self._fifo_attempts: dict[str, tuple[str, int]] = {}  # destination -> (head event id, attempts made)
         self._background: set[asyncio.Task[None]] = set()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._ops: object = None
 
     async def _declare(self, channel: AbstractChannel) -> None:
-        for destination in self.config.destinations:
-            await declare_destination(channel, self.names, destination)
+        for name, destination in self.config.destinations.items():
+            await declare_destination(channel, self.names, name, ordering=destination.ordering)
         for ms in self.rungs:
             await declare_retry_rung(channel, self.names, ms)
         self._declared_rungs = set(self.rungs)
@@ -220,6 +228,9 @@ class DelivererService:
         except MalformedEvent as error:
             await self._dead_letter(sender, message, AttemptResult(False, "malformed", error=str(error)), 0)
             return
+        if sender.config.ordering == "fifo":
+            await self._deliver_in_order(sender, message, event)
+            return
         attempt = event.attempt + 1
         breaker = self.breakers[sender.name]
         if breaker.state is BreakerState.OPEN:
@@ -230,6 +241,27 @@ class DelivererService:
         if now_ms() - event.received_at > sender.config.retry.max_age * 1000:
             await self._dead_letter(sender, message, AttemptResult(False, "expired"), event.attempt)
             return
+        result = await self._attempt(sender, event, attempt)
+        if result.delivered:
+            probing = breaker.state is not BreakerState.CLOSED
+            breaker.record_success()
+            if probing:
+                await self._breaker_closed(sender.name)
+            await settle(message.ack())
+            return
+        if breaker.record_failure():
+            await self._breaker_opened(sender.name, result)
+        decision = decide(
+            attempt=attempt, status=result.status, failure=result.reason, retry_after=result.retry_after,
+            age=(now_ms() - event.received_at) / 1000, destination=sender.config, rungs=self.rungs,
+        )
+        if decision.retry_ms is None:
+            await self._dead_letter(sender, message, replace(result, reason=decision.reason), attempt, result.reason)
+            return
+        await self._retry(sender, message, event.with_attempt(attempt), decision.retry_ms, result)
+
+    async def _attempt(self, sender: Sender, event: Event, attempt: int) -> AttemptResult:
+        """One attempt, paced by the destination's rate limit, counted in the metrics."""
         gauge = metrics.DELIVERIES_IN_FLIGHT.labels(destination=sender.name)
         gauge.inc()
         started = time.perf_counter()
@@ -245,26 +277,65 @@ class DelivererService:
             destination=sender.name, outcome=outcome, status_class=result.status_class
         ).inc()
         if result.delivered:
-            probing = breaker.state is not BreakerState.CLOSED
-            breaker.record_success()
-            if probing:
-                await self._breaker_closed(sender.name)
             latency = max(0.0, (now_ms() - event.received_at) / 1000)
             metrics.END_TO_END_SECONDS.labels(destination=sender.name).observe(latency)
-            log.debug("delivered", extra={"event_id": event.id, "destination": sender.name,
-                                          "status": result.status})
-            await settle(message.ack())
-            return
-        if breaker.record_failure():
-            await self._breaker_opened(sender.name, result)
-        decision = decide(
-            attempt=attempt, status=result.status, failure=result.reason, retry_after=result.retry_after,
-            age=(now_ms() - event.received_at) / 1000, destination=sender.config, rungs=self.rungs,
-        )
-        if decision.retry_ms is None:
-            await self._dead_letter(sender, message, replace(result, reason=decision.reason), attempt, result.reason)
-            return
-        await self._retry(sender, message, event.with_attempt(attempt), decision.retry_ms, result)
+            log.debug("delivered", extra={"event_id": event.id, "destination": sender.name, "status": result.status})
+        return result
+
+    # --- ordering: fifo ---
+
+    async def _deliver_in_order(self, sender: Sender, message: AbstractIncomingMessage, event: Event) -> None:
+        """One delivery at a time (prefetch 1, single active consumer), in queue order.
+
+        A failure waits in place while its retry delay is short (at most FIFO_WAIT_IN_PLACE); a longer wait
+        gives the message back by closing the consumer's channel (never a nack) and consumes again after the
+        delay, so the head of the line stays the head. The attempts made are remembered in memory for the
+        head message: a deliverer restart starts its schedule again.
+        """
+        name = sender.name
+        held_id, held_attempts = self._fifo_attempts.pop(name, (None, 0))
+        attempt = held_attempts + 1 if held_id == event.id else event.attempt + 1
+        while True:
+            if now_ms() - event.received_at > sender.config.retry.max_age * 1000:
+                await self._dead_letter(sender, message, AttemptResult(False, "expired"), attempt - 1)
+                return
+            result = await self._attempt(sender, event, attempt)
+            if result.delivered:
+                await settle(message.ack())
+                return
+            decision = decide(
+                attempt=attempt, status=result.status, failure=result.reason, retry_after=result.retry_after,
+                age=(now_ms() - event.received_at) / 1000, destination=sender.config, rungs=self.rungs,
+            )
+            if decision.retry_ms is None:
+                await self._dead_letter(sender, message, replace(result, reason=decision.reason), attempt,
+                                        result.reason)
+                return
+            delay = decision.retry_ms / 1000
+            metrics.RETRIES_SCHEDULED.labels(destination=name).inc()
+            log.info("in-order delivery failed; the line waits", extra={
+                "event_id": event.id, "destination": name, "attempt": attempt, "delay_ms": decision.retry_ms,
+                "in_place": delay <= FIFO_WAIT_IN_PLACE, "reason": result.reason, "status": result.status,
+            })
+            if delay > FIFO_WAIT_IN_PLACE:
+                self._fifo_attempts[name] = (event.id, attempt)
+                await self._give_back_and_wait(name, delay)
+                return
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _give_back_and_wait(self, name: str, delay: float) -> None:
+        consumption = self._consumptions.pop(name, None)
+        if consumption is not None:
+            await consumption.cancel()
+            with contextlib.suppress(Exception):
+                await consumption.channel.close()  # the unacked head message returns to the queue
+        self._spawn(self._consume_after(name, delay))
+
+    async def _consume_after(self, name: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if name not in self._consumptions:
+            await self._consume(name, self.consumer.connection, 1)
 
     async def _retry(
         self, sender: Sender, message: AbstractIncomingMessage, event: Event, ms: int, result: AttemptResult

@@ -100,14 +100,22 @@ async def declare_unrouted(channel: AbstractChannel, names: Names) -> None:
     )
 
 
-async def declare_destination(channel: AbstractChannel, names: Names, destination: str) -> None:
-    """A destination's queue, bound to the deliver exchange, and its dead-letter queue."""
+async def declare_destination(
+    channel: AbstractChannel, names: Names, destination: str, *, ordering: str = "unordered"
+) -> None:
+    """A destination's queue, bound to the deliver exchange, and its dead-letter queue.
+
+    A `fifo` destination's queue has a single active consumer, so one deliverer at a time delivers it, in
+    queue order. That is a queue argument: switching an existing destination's ordering means draining and
+    deleting its queue first (RabbitMQ refuses to redeclare a queue with other arguments).
+    """
     exchange = await channel.declare_exchange(names.deliver, ExchangeType.DIRECT, durable=True)
     dead = names.dead_queue(destination)
     await channel.declare_queue(dead, durable=True, arguments=_quorum())
-    queue = await channel.declare_queue(
-        names.deliver_queue(destination), durable=True, arguments=_quorum(**_poison_to(dead))
-    )
+    arguments = _quorum(**_poison_to(dead))
+    if ordering == "fifo":
+        arguments["x-single-active-consumer"] = True
+    queue = await channel.declare_queue(names.deliver_queue(destination), durable=True, arguments=arguments)
     await queue.bind(exchange, routing_key=destination)
 
 
@@ -130,8 +138,8 @@ async def declare_all(channel: AbstractChannel, config: Config) -> None:
     await declare_ingest_path(channel, names)
     if config.router.unrouted:
         await declare_unrouted(channel, names)
-    for destination in config.destinations:
-        await declare_destination(channel, names, destination)
+    for name, destination in config.destinations.items():
+        await declare_destination(channel, names, name, ordering=destination.ordering)
     for ms in configured_rungs(config):
         await declare_retry_rung(channel, names, ms)
 

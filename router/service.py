@@ -103,8 +103,8 @@ class RouterService:
         await declare_ingest_path(channel, self.names)
         if config.router.unrouted:
             await declare_unrouted(channel, self.names)
-        for destination in config.destinations:
-            await declare_destination(channel, self.names, destination)
+        for name, destination in config.destinations.items():
+            await declare_destination(channel, self.names, name, ordering=destination.ordering)
 
     async def _start_consuming(self, connection: AbstractConnection) -> None:
         # Publish first: consuming while the publisher is down would only fill the retry path.
@@ -156,15 +156,17 @@ class RouterService:
             added = [name for name in new.destinations if name not in old.config.destinations]
             unrouted = new.router.unrouted and not old.config.router.unrouted
             if added or unrouted:
-                await self._declare_for_reload(added, unrouted=unrouted)
+                await self._declare_for_reload({name: new.destinations[name].ordering for name in added},
+                                               unrouted=unrouted)
             self._state = RoutingState(new, routes)
         removed = [name for name in old.config.destinations if name not in new.destinations]
         log.info("routes reloaded", extra={
             "routes": len(routes.routes), "destinations_added": added, "destinations_removed": removed,
         })
 
-    async def _declare_for_reload(self, destinations: list[str], *, unrouted: bool) -> None:
-        """Declare what a new config adds, on the publishing connection; retried while the broker is away."""
+    async def _declare_for_reload(self, destinations: dict[str, str], *, unrouted: bool) -> None:
+        """Declare what a new config adds (`destinations`: name -> ordering), on the publishing connection;
+        retried while the broker is away."""
         link = self.publisher.link
         while True:
             if not link.is_ready:
@@ -179,9 +181,9 @@ class RouterService:
                 async with connection.channel(publisher_confirms=False) as channel:
                     if unrouted:
                         await declare_unrouted(channel, self.names)
-                    for name in destinations:
+                    for name, ordering in destinations.items():
                         where = f"destinations.{name}"
-                        await declare_destination(channel, self.names, name)
+                        await declare_destination(channel, self.names, name, ordering=ordering)
                 return
             except Exception as error:
                 if link.is_ready:  # the broker refused a declaration: retrying would not help
