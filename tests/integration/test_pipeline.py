@@ -87,3 +87,34 @@ async def test_a_delivery_failing_every_attempt_is_retried_then_dead_lettered_ex
     assert message.headers["x-hookpipe-dead-attempts"] == 3
     assert message.headers["x-hookpipe-dead-status"] == 500
     assert len(message.headers["x-hookpipe-dead-response"]) == 4096
+
+
+async def test_during_a_rotation_every_delivery_verifies_with_the_official_library_under_both_secrets(
+    prefix, receiver, topology_cleanup
+):
+    import base64
+
+    from standardwebhooks.webhooks import Webhook
+
+    new_secret = "whsec_" + base64.b64encode(b"the-next-destination-secret-32b!").decode()
+    base = pipeline_config(prefix, receiver.url)
+    destination = {**base["destinations"]["receiver"],
+                   "signing": {"scheme": "standard-webhooks", "secrets": [new_secret, DESTINATION_SECRET]}}
+    config = pipeline_config(prefix, receiver.url, destinations={"receiver": destination})
+    topology_cleanup(config)
+    pipeline = InProcessPipeline(config)
+    await pipeline.start()
+    ids = {f"rot-{n}" for n in range(20)}
+    try:
+        async with aiohttp.ClientSession() as http:
+            for event_id in sorted(ids):
+                body = f'{{"n": "{event_id}", "text": "Grüße"}}'.encode()
+                async with http.post(ingest_url(config), data=body, headers={"x-test-id": event_id}) as response:
+                    assert response.status == 200
+        await receiver.wait_for_ids(ids, timeout=15)
+    finally:
+        await pipeline.stop()
+    for got in receiver.received:
+        assert len(got.headers["webhook-signature"].split()) == 2  # one signature per secret
+        for secret in (new_secret, DESTINATION_SECRET):  # a receiver on either secret accepts it
+            Webhook(secret).verify(got.body, got.headers)
