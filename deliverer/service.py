@@ -16,6 +16,7 @@ from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any
 
+import orjson
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
 from deliverer.circuit import Breaker, BreakerState
@@ -27,7 +28,14 @@ from hookpipe.config import DestinationConfig, LoadedConfig
 from hookpipe.deadletter import dead_letter
 from hookpipe.event import Event, MalformedEvent, now_ms
 from hookpipe.ops import ops_app, start_site
-from hookpipe.topology import Names, configured_rungs, declare_destination, declare_retry_rung, rung_for
+from hookpipe.topology import (
+    Names,
+    configured_rungs,
+    declare_control,
+    declare_destination,
+    declare_retry_rung,
+    rung_for,
+)
 
 log = logging.getLogger("deliverer")
 
@@ -88,6 +96,7 @@ class DelivererService:
         self._consumptions: dict[str, Consumption] = {}
         self._probes: dict[str, asyncio.Task[None]] = {}
         self._fifo_attempts: dict[str, tuple[str, int]] = {}  # destination -> (head event id, attempts made)
+        self.paused = {name for name, d in self.config.destinations.items() if d.paused}
         self._background: set[asyncio.Task[None]] = set()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._ops: object = None
@@ -105,20 +114,69 @@ class DelivererService:
         await self._declare(channel)
         await channel.close()
         self._consumptions = {}
-        for name, sender in self.senders.items():
-            metrics.DESTINATION_PAUSED.labels(destination=name).set(int(sender.config.paused))
-            if sender.config.paused:
+        await self._listen_for_commands(connection)
+        for name in self.senders:
+            metrics.DESTINATION_PAUSED.labels(destination=name).set(int(name in self.paused))
+            if name in self.paused:
                 log.info("destination paused; not consuming", extra={"destination": name})
                 continue
             if self.breakers[name].state is BreakerState.CLOSED:
-                await self._consume(name, connection, prefetch(sender.config))
+                await self._consume(name, connection, prefetch(self.senders[name].config))
             else:  # open, or a probe lost with the old connection: wait for the next probe
                 self.breakers[name].state = BreakerState.OPEN
                 self._schedule_probe(name)
 
+    # --- operator commands: hookpipe destination pause|resume ---
+
+    async def _listen_for_commands(self, connection: AbstractConnection) -> None:
+        """An exclusive queue on the control exchange: every running deliverer hears every command."""
+        channel = await connection.channel()
+        exchange = await declare_control(channel, self.names)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(exchange)
+        await queue.consume(self._on_command, no_ack=True)
+
+    async def _on_command(self, message: AbstractIncomingMessage) -> None:
+        try:
+            command = orjson.loads(message.body)
+            action, name = command["action"], command["destination"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            log.warning("ignored a malformed control message")
+            return
+        if name not in self.senders or action not in ("pause", "resume"):
+            log.warning("ignored a control message", extra={"action": str(action), "destination": str(name)})
+            return
+        if action == "pause":
+            await self.pause(name)
+        else:
+            await self.resume(name)
+
+    async def pause(self, name: str) -> None:
+        """Stop delivering to `name`: its events wait in its queue until resume (or a restart, which goes back
+        to the config's `paused`)."""
+        self.paused.add(name)
+        metrics.DESTINATION_PAUSED.labels(destination=name).set(1)
+        probe = self._probes.pop(name, None)
+        if probe is not None:
+            probe.cancel()
+        await self._stop_consuming(name)
+        log.warning("destination paused by an operator", extra={"destination": name})
+
+    async def resume(self, name: str) -> None:
+        if name not in self.paused:
+            return
+        self.paused.discard(name)
+        metrics.DESTINATION_PAUSED.labels(destination=name).set(0)
+        log.warning("destination resumed by an operator", extra={"destination": name})
+        if self.breakers[name].state is BreakerState.CLOSED:
+            await self._consume(name, self.consumer.connection, prefetch(self.senders[name].config))
+        else:  # the breaker was open (or probing) when paused: probe again before delivering
+            self.breakers[name].state = BreakerState.OPEN
+            self._schedule_probe(name)
+
     async def _consume(self, name: str, connection: AbstractConnection | None, count: int) -> None:
-        if connection is None:
-            return  # not connected: the next connection's set-up consumes
+        if connection is None or name in self.paused or name in self._consumptions:
+            return  # not connected (the next connection's set-up consumes), paused, or consuming already
         self._consumptions[name] = await consume(
             self.consumer, connection, self.names.deliver_queue(name), self._handler(self.senders[name]),
             prefetch=count,
@@ -171,8 +229,8 @@ class DelivererService:
     async def _probe_later(self, name: str) -> None:
         breaker = self.breakers[name]
         await asyncio.sleep(breaker.probe_in())
-        if breaker.state is not BreakerState.OPEN:
-            return
+        if breaker.state is not BreakerState.OPEN or name in self.paused:
+            return  # closed meanwhile, or paused (resume schedules a probe again)
         breaker.start_probe()
         metrics.BREAKER_STATE.labels(destination=name).set(breaker.state.value)
         log.info("circuit breaker half-open: one probe delivery", extra={"destination": name})
@@ -334,8 +392,7 @@ class DelivererService:
 
     async def _consume_after(self, name: str, delay: float) -> None:
         await asyncio.sleep(delay)
-        if name not in self._consumptions:
-            await self._consume(name, self.consumer.connection, 1)
+        await self._consume(name, self.consumer.connection, 1)
 
     async def _retry(
         self, sender: Sender, message: AbstractIncomingMessage, event: Event, ms: int, result: AttemptResult

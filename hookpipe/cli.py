@@ -230,6 +230,44 @@ def _topology_apply(args: argparse.Namespace) -> int:
     return 0
 
 
+def _destination_command(args: argparse.Namespace) -> int:
+    """Broadcast pause or resume to every running deliverer (a runtime switch: a restart goes back to the
+    config's `paused`)."""
+    import aio_pika
+    import orjson
+
+    from hookpipe.broker import describe
+    from hookpipe.service import load_or_exit
+    from hookpipe.topology import Names, declare_control
+
+    config = load_or_exit(_config_path(args.config)).config
+    if args.destination not in config.destinations:
+        print(f"hookpipe: no destination named '{args.destination}' in the config", file=sys.stderr)
+        return 2
+
+    async def send() -> None:
+        connection = await aio_pika.connect(config.broker.url, timeout=10)
+        async with connection:
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            exchange = await declare_control(channel, Names(config.broker.prefix))
+            command = orjson.dumps({"action": args.action, "destination": args.destination})
+            await exchange.publish(aio_pika.Message(command), routing_key="", mandatory=True, timeout=10)
+
+    try:
+        asyncio.run(send())
+    except aio_pika.exceptions.PublishError:
+        print("hookpipe: no deliverer is running: nothing to pause or resume", file=sys.stderr)
+        return 1
+    except Exception as error:
+        print(f"hookpipe: cannot reach the broker: {describe(error)}", file=sys.stderr)
+        return 1
+    state = "paused" if args.action == "pause" else "resumed"
+    print(f"destination '{args.destination}' {state} on every running deliverer "
+          f"(until {'resumed' if state == 'paused' else 'paused'} or restarted; the config's `paused` "
+          "is what a restart applies)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hookpipe", description="Self-hosted webhook event pipeline.")
     parser.add_argument("--version", action="version", version=f"hookpipe {__version__}")
@@ -269,6 +307,14 @@ def build_parser() -> argparse.ArgumentParser:
     apply = topology_commands.add_parser("apply", help="declare every exchange and queue the config needs")
     apply.add_argument("--config", help="pipeline YAML (default: $HOOKPIPE_CONFIG)")
     apply.set_defaults(run=_topology_apply)
+
+    destination = commands.add_parser("destination", help="control a destination on the running deliverers")
+    destination_commands = destination.add_subparsers(dest="action", required=True)
+    for action, text in (("pause", "stop delivering; events wait in the queue"), ("resume", "deliver again")):
+        command = destination_commands.add_parser(action, help=text)
+        command.add_argument("destination")
+        command.add_argument("--config", help="pipeline YAML (default: $HOOKPIPE_CONFIG)")
+        command.set_defaults(run=_destination_command)
     return parser
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aio_pika import ExchangeType
-from aio_pika.abc import AbstractChannel
+from aio_pika.abc import AbstractChannel, AbstractExchange
 
 from hookpipe.config import Config
 
@@ -60,6 +60,11 @@ class Names:
 
     def dead_queue(self, destination: str) -> str:
         return f"{self.prefix}.dead.{destination}"
+
+    @property
+    def control(self) -> str:
+        """Fanout exchange for operator commands to every running deliverer (pause, resume)."""
+        return f"{self.prefix}.control"
 
     def retry(self, ms: int) -> str:
         """A retry rung: fanout exchange and quorum queue of that name, whose TTL is `ms`."""
@@ -132,6 +137,10 @@ async def declare_retry_rung(channel: AbstractChannel, names: Names, ms: int) ->
     await queue.bind(exchange)
 
 
+async def declare_control(channel: AbstractChannel, names: Names) -> AbstractExchange:
+    return await channel.declare_exchange(names.control, ExchangeType.FANOUT, durable=True)
+
+
 async def declare_all(channel: AbstractChannel, config: Config) -> None:
     """Everything the config needs: `hookpipe topology apply`."""
     names = Names(config.broker.prefix)
@@ -155,7 +164,7 @@ def all_queue_names(config: Config) -> list[str]:
 
 def all_exchange_names(config: Config) -> list[str]:
     names = Names(config.broker.prefix)
-    return [names.ingested, names.deliver] + [names.retry(ms) for ms in configured_rungs(config)]
+    return [names.ingested, names.deliver, names.control] + [names.retry(ms) for ms in configured_rungs(config)]
 
 
 def rung_for(seconds: float) -> int:
