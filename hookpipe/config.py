@@ -40,6 +40,9 @@ MIN_SECRET_BYTES = 16
 #: Names that end up in queue names and URLs: a letter or digit, then letters, digits, `_` or `-`.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 
+#: Longest time-out of one delivery attempt (s), so no delivery is held unacked for over 5 minutes.
+MAX_DELIVERY_TIMEOUT = 180.0
+
 #: Inbound headers that carry credentials; they are never stored with an event nor forwarded.
 CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
@@ -384,6 +387,15 @@ class DestinationConfig(_Model):
                 "'signing' is required: {scheme: standard-webhooks, secrets: [...]}, or {scheme: none}"
             )
         return data
+
+    @field_validator("timeout")
+    @classmethod
+    def _bounded_timeout(cls, timeout: float) -> float:
+        # A delivery is never held unacked for more than 5 minutes (DESIGN.md §2, guarantee 7): the attempt's
+        # time-out plus up to a minute waiting for the rate limit must stay well inside that.
+        if not 0 < timeout <= MAX_DELIVERY_TIMEOUT:
+            raise ValueError("must be more than 0 and at most 3m")
+        return timeout
 
     @field_validator("url")
     @classmethod
