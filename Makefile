@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 
-.PHONY: run test lint bench bench-ingest venv clean
+.PHONY: run test lint bench bench-ingest bench-deliverer venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ bench: $(STAMP)
 bench-ingest: $(STAMP)
 	@scripts/ensure-rabbitmq
 	$(BIN)/python bench/ingest.py
+
+# the deliverer alone: deliveries/s and CPU per delivery at destination concurrency 1, 10 and 100.
+bench-deliverer: $(STAMP)
+	@scripts/ensure-rabbitmq
+	$(BIN)/python bench/deliverer_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
