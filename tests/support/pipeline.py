@@ -13,7 +13,7 @@ import aio_pika
 import yaml
 
 from hookpipe.config import LoadedConfig, parse_config
-from hookpipe.topology import all_exchange_names, all_queue_names
+from hookpipe.topology import Names, all_exchange_names, all_queue_names
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
@@ -104,9 +104,11 @@ async def delete_topology(config: dict[str, Any]) -> None:
     connection = await aio_pika.connect(AMQP_URL)
     async with connection:
         channel = await connection.channel()
-        for queue in all_queue_names(loaded):
+        # Rungs declared at run time are not in the config: a parked delivery (1 s) and short Retry-Afters.
+        extra_rungs = [Names(loaded.broker.prefix).retry(ms) for ms in (1000, 2000, 3000, 4000, 5000)]
+        for queue in all_queue_names(loaded) + extra_rungs:
             await channel.queue_delete(queue)
-        for exchange in all_exchange_names(loaded):
+        for exchange in all_exchange_names(loaded) + extra_rungs:
             await channel.exchange_delete(exchange)
 
 
