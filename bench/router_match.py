@@ -21,7 +21,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +181,7 @@ def lazy_documents(documents: list[dict[str, Any]]) -> list[Event]:
             for document in documents]
 
 
-def time_pass(matcher: RouteMatcher[int], documents: list[Mapping[str, Any]] | list[Event], seconds: float,
+def time_pass(matcher: RouteMatcher[int], documents: list[dict[str, Any]] | list[Event], seconds: float,
               *, parse: bool) -> tuple[float, float]:
     """Events per CPU second of this thread, and per wall-clock second, over passes through `documents` for
     at least `seconds` of CPU time. CPU time leaves out the time other processes took the core meanwhile."""
@@ -242,7 +242,7 @@ def main() -> int:
             if not parse:
                 wall_rates[size].append(wall_rate)
 
-    results = []
+    results: list[dict[str, Any]] = []
     for size in sizes:
         rate, rate_parsed = statistics.median(rates[size, False]), statistics.median(rates[size, True])
         results.append({

@@ -16,7 +16,8 @@ import orjson
 
 from hookpipe.config import Config, ConfigError
 from hookpipe.event import Event
-from router.pattern import Matcher, PatternError, compile_pattern, needs_field
+from router.matcher import RouteMatcher
+from router.pattern import CompiledPattern, PatternError, compile_pattern
 from router.transform import Transform, TransformConfigError, TransformError, compile_transform
 
 #: The content type of a transformed delivery (a transform's output is always JSON).
@@ -31,13 +32,9 @@ class UnparsableBody(ValueError):
 class Route:
     name: str
     sources: frozenset[str] | None
-    matcher: Matcher | None  # None: no filter, every eligible event matches
-    needs_body: bool
+    matcher: CompiledPattern | None  # None: no filter, every eligible event matches
     destinations: tuple[str, ...]
     transform: Transform | None = None  # None: the destination receives the raw body
-
-    def sees(self, event: Event) -> bool:
-        return event.source in self.sources if self.sources is not None else event.verified
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +89,14 @@ class MatchDocument(Mapping[str, Any]):
 
 
 class RouteTable:
+    """The compiled routes of one config, behind an index (router.matcher) whose cost per event does not grow
+    with every route."""
+
     def __init__(self, routes: list[Route]) -> None:
         self.routes = routes
+        self.index: RouteMatcher[int] = RouteMatcher(
+            (position, route.matcher, route.sources) for position, route in enumerate(routes)
+        )
 
     def match(self, event: Event) -> tuple[list[str], list[Delivery]]:
         """The names of the matching routes, and one delivery per destination (first route wins).
@@ -104,11 +107,8 @@ class RouteTable:
         document = MatchDocument(event)
         matched: list[str] = []
         deliveries: dict[str, Delivery] = {}
-        for route in self.routes:
-            if not route.sees(event):
-                continue
-            if route.matcher is not None and not route.matcher(document):
-                continue
+        for position in self.index.match(document, verified=event.verified):
+            route = self.routes[position]
             matched.append(route.name)
             new = [destination for destination in route.destinations if destination not in deliveries]
             if not new:
@@ -134,7 +134,7 @@ def compile_routes(config: Config) -> RouteTable:
     problems = []
     for index, route in enumerate(config.routes):
         where = f"routes[{index}]"
-        matcher: Matcher | None = None
+        matcher: CompiledPattern | None = None
         transform: Transform | None = None
         failed = False
         if route.filter is not None:
@@ -156,7 +156,6 @@ def compile_routes(config: Config) -> RouteTable:
                 name=route.name,
                 sources=frozenset(route.sources) if route.sources is not None else None,
                 matcher=matcher,
-                needs_body=needs_field(route.filter or {}, "body"),
                 destinations=tuple(route.to),
                 transform=transform,
             )

@@ -1,7 +1,9 @@
-"""Routing (router/pattern.py, router/rules.py): EventBridge exact-value patterns and the route table.
+"""Routing (router/pattern.py, router/rules.py): EventBridge exact values and the route table.
 
 `fixtures/eventbridge_exact.jsonl` holds the exact-value cases of shared/corpus/eventbridge/cases.jsonl
 (verdicts computed by aws/event-ruler): every case whose operators are all `exact-*`, minus event-ruler quirks.
+The operators are tested in test_pattern_operators.py, the whole corpus in test_pattern_corpus.py, random
+patterns against a reference interpreter in test_pattern_properties.py, the route index in test_matcher.py.
 """
 
 from __future__ import annotations
@@ -125,8 +127,6 @@ def test_nested_arrays_of_objects_flatten() -> None:
                    {"employees": [[{"firstName": "John"}, {"firstName": "Anna"}], [{"firstName": "Peter"}]]})
 
 
-@pytest.mark.xfail(strict=True, reason="not yet (full pattern language): dotted keys are not joined: EventBridge "
-                   "treats {'a.b': [..]} and {'a': {'b': [..]}} (in pattern and in event) as the same field")
 @pytest.mark.parametrize(
     ("pattern", "event"),
     [({"detail": {"state.status": ["running"]}}, {"detail": {"state": {"status": "running"}}}),
@@ -147,22 +147,7 @@ def test_pattern_object_compiles_once_and_matches_many_documents() -> None:
 
 def _corpus() -> list[Any]:
     lines = (FIXTURES / "eventbridge_exact.jsonl").read_text().splitlines()
-    cases = [json.loads(line) for line in lines]
-    known_bugs = {
-        "probe: nested pattern vs dotted event key": "dotted keys are not joined",
-        "event-ruler README: dotted-key caveat {\"detail\": {\"state\": {\"status\": [\"running\"]}}} vs "
-        "{\"detail\": {\"state.status\": \"running\"}}": "dotted keys are not joined",
-        "event-ruler README: dotted-key caveat {\"detail\": {\"state.status\": [\"running\"]}} vs "
-        "{\"detail\": {\"state\": {\"status\": \"running\"}}}": "dotted keys are not joined",
-    }
-    params = []
-    for case in cases:
-        marks = []
-        if case["name"] in known_bugs:
-            reason = f"not yet (full pattern language): {known_bugs[case['name']]}"
-            marks.append(pytest.mark.xfail(strict=True, reason=reason))
-        params.append(pytest.param(case, id=case["name"], marks=marks))
-    return params
+    return [pytest.param(case, id=case["name"]) for case in map(json.loads, lines)]
 
 
 @pytest.mark.parametrize("case", _corpus())
@@ -186,10 +171,13 @@ def test_exact_values_agree_with_event_ruler(case: dict[str, Any]) -> None:
         ({"type": []}, "type", "an empty list matches nothing"),
         ({"body": {"data": {}}}, "body.data", "an empty object matches nothing"),
         ({"body": {"tags": [["a"]]}}, "body.tags", "nested lists are not allowed"),
-        ({"body": {"amount": [{"numeric": [">", 0]}]}}, "body.amount", "operator 'numeric' is not supported yet"),
-        ({"type": [{"prefix": "invoice."}]}, "type", "operator 'prefix' is not supported yet"),
-        ({"type": ["a", {"anything-but": "b"}]}, "type", "operator 'anything-but' is not supported yet"),
-        ({"body": {"ip": [{"cidr": "10.0.0.0/8"}]}}, "body.ip", "operator 'cidr' is not supported yet"),
+        ({"body": {"amount": [{"numeric": [">", "0"]}]}}, "body.amount", "numeric: '0' is not a number"),
+        ({"type": [{"prefix": 5}]}, "type", "prefix takes a string"),
+        ({"type": ["a", {"anything-but": None}]}, "type", "anything-but takes strings or numbers"),
+        ({"body": {"ip": [{"cidr": "10.0.0.0/32"}]}}, "body.ip", "cidr '10.0.0.0/32': an IPv4 mask must be shorter"),
+        ({"type": [{"regex": "a.*"}]}, "type", "unknown operator 'regex'"),
+        ({"$or": [{"type": ["a"]}]}, "$or", "$or needs at least two alternatives"),
+        ({"$or": [{"type": ["a"]}, {"numeric": [">", 0]}]}, "$or[1].numeric", "'numeric' is an operator, not a field"),
     ],
 )
 def test_invalid_pattern_names_the_path_and_the_problem(pattern: dict[str, Any], path: str, problem: str) -> None:
@@ -213,6 +201,13 @@ def test_empty_pattern_is_refused() -> None:
 def test_needs_field_tells_whether_the_body_is_looked_into() -> None:
     assert needs_field({"type": ["a"], "body": {"x": [1]}}, "body")
     assert not needs_field({"type": ["a"], "headers": {"x": ["1"]}}, "body")
+
+
+def test_needs_field_sees_dotted_keys_and_or_alternatives() -> None:
+    assert needs_field({"body.data.amount": [1]}, "body")
+    assert needs_field({"$or": [{"type": ["a"]}, {"body": {"x": [1]}}]}, "body")
+    assert needs_field({"type": ["a"], "$or": [{"source": ["s"]}, {"body.x": [1]}]}, "body")
+    assert not needs_field({"bodyguard": ["x"], "$or": [{"type": ["a"]}, {"source": ["s"]}]}, "body")
 
 
 # --- the route table -----------------------------------------------------------------------------------
@@ -355,11 +350,10 @@ def test_invalid_filter_is_a_config_error_naming_route_and_path() -> None:
     with pytest.raises(ConfigError) as caught:
         build_table(
             {"name": "ok", "filter": {"type": ["push"]}, "to": ["ops"]},
-            {"name": "paid", "filter": {"body": {"amount": [{"numeric": [">", 0]}]}}, "to": ["billing"]},
+            {"name": "paid", "filter": {"body": {"amount": [{"numeric": [">", "0"]}]}}, "to": ["billing"]},
             {"name": "bare", "filter": {"type": "push"}, "to": ["ops"]},
         )
     assert caught.value.problems == [
-        "routes[1].filter.body.amount: operator 'numeric' is not supported yet (exact values only) (route 'paid')",
+        "routes[1].filter.body.amount: numeric: '0' is not a number (route 'paid')",
         "routes[2].filter.type: a leaf must be a list of values, such as [\"invoice.paid\"] (route 'bare')",
     ]
-

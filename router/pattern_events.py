@@ -1,0 +1,253 @@
+"""How a compiled pattern reads a document: the values of a field, and array-consistent matching.
+
+A field is a dotted name (`body.data.object.amount`). Its values in a document are the scalars found by
+following the name's segments through objects, where one object key may also stand for several segments
+(`{"data.object": ...}`), and through arrays, whose elements are all visited (nested arrays flattened). Each
+value remembers the element it came from in every array of objects or arrays it was reached through (its
+array membership): the values one alternative of a pattern matches must agree on those elements, so
+`{"items": {"sku": ["A"], "qty": [2]}}` needs one item with both, as in event-ruler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+Membership = tuple[tuple[int, int], ...]  # (id() of the array, element index), outermost first
+Leaf = tuple[Any, Membership]
+ValueTest = Callable[[Any], bool]
+
+_NO_MEMBERSHIP: Membership = ()
+_SCALARS = (str, int, float, bool, type(None))
+_MISSING = object()
+
+
+class FieldPath:
+    """Where a dotted field name's values are in a document."""
+
+    __slots__ = ("_end", "_first", "_joined_first", "_rest", "_steps", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        segments = name.split(".")
+        self._end = len(segments)
+        # _steps[i]: the object keys that consume segments i..j-1, with j; the plain one-segment key first.
+        self._steps = tuple(
+            tuple((".".join(segments[start:stop]), stop) for stop in range(start + 1, len(segments) + 1))
+            for start in range(len(segments))
+        )
+        # For the fast path: the plain key of each level, with the keys there that span several segments
+        # (rare in events, so looked for in one go).
+        self._first = segments[0]
+        self._joined_first = tuple(key for key, _ in self._steps[0][1:])
+        self._rest = tuple((segments[level], frozenset(key for key, _ in self._steps[level][1:]) or None)
+                           for level in range(1, len(segments)))
+
+    @property
+    def top(self) -> str:
+        """The first segment: the top-level key of a match document this field lives under."""
+        return self._first
+
+    def leaves(self, document: Mapping[str, Any], *, dotted_top: bool = True) -> list[Leaf]:
+        """Every scalar value of the field, with its array membership. `dotted_top=False` promises that no
+        top-level key of the document contains a dot."""
+        # Fast path: a chain of objects with plain keys, ending on a scalar (most fields of most events).
+        if dotted_top and any(key in document for key in self._joined_first):
+            return self._search(document)
+        first = self._first
+        if first not in document:
+            return []
+        node = document[first]
+        for key, joined in self._rest:
+            if type(node) is not dict or (joined is not None and not node.keys().isdisjoint(joined)):
+                return self._search(document)
+            node = node.get(key, _MISSING)
+            if node is _MISSING:
+                return []
+        if isinstance(node, _SCALARS):
+            return [(node, _NO_MEMBERSHIP)]
+        return self._search(document)
+
+    def _search(self, document: Mapping[str, Any]) -> list[Leaf]:
+        """The general walk: arrays, keys spanning several segments, several ways to the same name."""
+        found: list[Leaf] = []
+        steps, end = self._steps, self._end
+        pending: list[tuple[Any, int, Membership]] = [(document, 0, _NO_MEMBERSHIP)]
+        while pending:
+            node, segment, membership = pending.pop()
+            if segment == end:
+                if isinstance(node, _SCALARS):
+                    found.append((node, membership))
+                else:
+                    _collect(node, membership, found)
+            elif type(node) is dict or (type(node) is not list and isinstance(node, Mapping)):
+                for key, following in steps[segment]:
+                    if key in node:
+                        pending.append((node[key], following, membership))
+            elif type(node) is list or type(node) is tuple:
+                array = id(node)
+                for index, element in enumerate(node):
+                    if not isinstance(element, _SCALARS):  # a scalar in mid-path has no fields
+                        pending.append((element, segment, (*membership, (array, index))))
+        return found
+
+
+@lru_cache(maxsize=65536)
+def field_path(name: str) -> FieldPath:
+    """The FieldPath of a name, shared by every pattern that names it (they are immutable)."""
+    return FieldPath(name)
+
+
+def _collect(node: Any, membership: Membership, found: list[Leaf]) -> None:
+    """The scalars at the end of a path: the node itself, or the elements of an array, nested arrays
+    flattened. An object there has no value of its own (its fields are longer names)."""
+    if isinstance(node, _SCALARS):
+        found.append((node, membership))
+    elif type(node) is list or type(node) is tuple:
+        array = id(node)
+        for index, element in enumerate(node):
+            if isinstance(element, _SCALARS):  # scalars of an array share its membership, objects and arrays don't
+                found.append((element, membership))
+            elif type(element) is list or type(element) is tuple:
+                _collect(element, (*membership, (array, index)), found)
+
+
+class DocumentFields:
+    """The values of each field of one document, extracted on first use and shared by every pattern."""
+
+    __slots__ = ("_dotted_top", "arrayed", "document", "known")
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.document = document
+        self.known: dict[str, list[Leaf]] = {}  # field name -> its values, for those read so far
+        self.arrayed: set[str] = set()  # the fields read so far with a value in an array of objects or arrays
+        self._dotted_top = any("." in key for key in document)  # the match document's five keys: never
+
+    def leaves(self, path: FieldPath) -> list[Leaf]:
+        found = self.known.get(path.name)
+        if found is None:
+            found = self.known[path.name] = path.leaves(self.document, dotted_top=self._dotted_top)
+            for _, membership in found:
+                if membership:
+                    self.arrayed.add(path.name)
+                    break
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One field of one alternative: the field must have a value that passes `test`, or (when `absent_ok`,
+    from `{"exists": false}`) no value at all in the array elements matched so far."""
+
+    path: FieldPath
+    test: ValueTest | None  # None: the field's list holds only {"exists": false}
+    absent_ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Alternative:
+    """Fields that must all match (a pattern, or one combination of its `$or` branches).
+
+    `groups` splits the conditions by top-level key (no array spans two of them, so each group is solved on
+    its own), keeping event-ruler's order within a group: conditions in name order, each `exists: false`
+    checked against the array elements chosen by the names before it, each later value looked up within them.
+    """
+
+    groups: tuple[tuple[Condition, ...], ...]
+
+    def without(self, names: Collection[str]) -> Alternative:
+        """The same alternative less the conditions on `names`, for a caller that knows they hold and that
+        their values lie in no array (then they choose no array element and leave the others unconstrained)."""
+        groups = (tuple(condition for condition in group if condition.path.name not in names) for group in self.groups)
+        return Alternative(tuple(group for group in groups if group))
+
+    def matches(self, fields: DocumentFields) -> bool:
+        # Condition by condition while no value lies in an array of objects (then any value will do); the full
+        # search for a group as soon as one of its values does.
+        known = fields.known
+        for group in self.groups:
+            for condition in group:
+                path = condition.path
+                leaves = known.get(path.name)
+                if leaves is None:
+                    leaves = fields.leaves(path)
+                if not leaves:
+                    if condition.absent_ok:
+                        continue
+                    return False
+                if leaves[0][1] or (len(leaves) > 1 and any(membership for _, membership in leaves)):
+                    if not _solve(group, 0, {}, fields):
+                        return False
+                    break
+                test = condition.test
+                if test is None:
+                    return False
+                if len(leaves) == 1:
+                    if not test(leaves[0][0]):
+                        return False
+                    continue
+                for value, _ in leaves:
+                    if test(value):
+                        break
+                else:
+                    return False
+        return True
+
+
+def _solve(conditions: tuple[Condition, ...], position: int, chosen: dict[int, int], fields: DocumentFields) -> bool:
+    """Whether conditions[position:] can all be met by values consistent with the array elements `chosen`
+    so far (array identity -> element index). A backtracking search, as event-ruler's own."""
+    if position == len(conditions):
+        return True
+    condition = conditions[position]
+    leaves = fields.leaves(condition.path)
+    absent = condition.absent_ok and not any(_consistent(chosen, membership) for _, membership in leaves)
+    if absent and _solve(conditions, position + 1, chosen, fields):
+        return True
+    test = condition.test
+    if test is None:
+        return False
+    if chosen:
+        leaves = _in_chosen_elements(leaves, chosen)
+    tried: set[Membership] = set()
+    for value, membership in leaves:
+        if membership in tried or not test(value):
+            continue
+        tried.add(membership)  # another value from the same elements leads to the same search
+        extended = _extend(chosen, membership)
+        if extended is not None and _solve(conditions, position + 1, extended, fields):
+            return True
+    return False
+
+
+def _in_chosen_elements(leaves: list[Leaf], chosen: dict[int, int]) -> list[Leaf]:
+    """The values a condition may use once array elements are chosen, as event-ruler's default finder
+    (StructuredFinder) looks them up: for the first chosen array holding any of the field's values, only its
+    values in the chosen element, consistent with every other choice; the field's values outside that array
+    are not considered at all (so `{"a": [{"b": "x", ...}], "a.b": "W"}` hides "W" once an element of `a` is
+    chosen). When no chosen array holds any of its values, all of them."""
+    for array, index in chosen.items():
+        inside = [leaf for leaf in leaves if any(member == array for member, _ in leaf[1])]
+        if inside:
+            return [leaf for leaf in inside if (array, index) in leaf[1] and _consistent(chosen, leaf[1])]
+    return leaves
+
+
+def _consistent(chosen: dict[int, int], membership: Membership) -> bool:
+    return all(chosen.get(array, index) == index for array, index in membership)
+
+
+def _extend(chosen: dict[int, int], membership: Membership) -> dict[int, int] | None:
+    """`chosen` plus the elements of `membership`, or None when they disagree on an array."""
+    extended = None
+    for array, index in membership:
+        seen = chosen.get(array)
+        if seen is None:
+            if extended is None:
+                extended = dict(chosen)
+            extended[array] = index
+        elif seen != index:
+            return None
+    return chosen if extended is None else extended
