@@ -20,7 +20,7 @@ import orjson
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
 from deliverer.circuit import Breaker, BreakerState
-from deliverer.retry import decide
+from deliverer.retry import Decision, decide
 from deliverer.sender import AttemptResult, Sender
 from hookpipe import metrics
 from hookpipe.broker import Consumption, Link, Publisher, PublishFailed, consume, link_problems, settle
@@ -296,7 +296,7 @@ class DelivererService:
             # the queue's delivery limit); it comes back to the queue and waits there.
             await self._retry(sender, message, event, rung_for(PARK_SECONDS), AttemptResult(False, "breaker_open"))
             return
-        if now_ms() - event.received_at > sender.config.retry.max_age * 1000:
+        if _expired(sender, event):
             await self._dead_letter(sender, message, AttemptResult(False, "expired"), event.attempt)
             return
         result = await self._attempt(sender, event, attempt)
@@ -309,14 +309,18 @@ class DelivererService:
             return
         if breaker.record_failure():
             await self._breaker_opened(sender.name, result)
-        decision = decide(
-            attempt=attempt, status=result.status, failure=result.reason, retry_after=result.retry_after,
-            age=(now_ms() - event.received_at) / 1000, destination=sender.config, rungs=self.rungs,
-        )
+        decision = self._next_step(sender, event, attempt, result)
         if decision.retry_ms is None:
             await self._dead_letter(sender, message, replace(result, reason=decision.reason), attempt, result.reason)
             return
         await self._retry(sender, message, event.with_attempt(attempt), decision.retry_ms, result)
+
+    def _next_step(self, sender: Sender, event: Event, attempt: int, result: AttemptResult) -> Decision:
+        """After failed attempt `attempt`: which retry rung, or dead-letter why (deliverer.retry.decide)."""
+        return decide(
+            attempt=attempt, status=result.status, failure=result.reason, retry_after=result.retry_after,
+            age=(now_ms() - event.received_at) / 1000, destination=sender.config, rungs=self.rungs,
+        )
 
     async def _attempt(self, sender: Sender, event: Event, attempt: int) -> AttemptResult:
         """One attempt, paced by the destination's rate limit, counted in the metrics."""
@@ -354,17 +358,14 @@ class DelivererService:
         held_id, held_attempts = self._fifo_attempts.pop(name, (None, 0))
         attempt = held_attempts + 1 if held_id == event.id else event.attempt + 1
         while True:
-            if now_ms() - event.received_at > sender.config.retry.max_age * 1000:
+            if _expired(sender, event):
                 await self._dead_letter(sender, message, AttemptResult(False, "expired"), attempt - 1)
                 return
             result = await self._attempt(sender, event, attempt)
             if result.delivered:
                 await settle(message.ack())
                 return
-            decision = decide(
-                attempt=attempt, status=result.status, failure=result.reason, retry_after=result.retry_after,
-                age=(now_ms() - event.received_at) / 1000, destination=sender.config, rungs=self.rungs,
-            )
+            decision = self._next_step(sender, event, attempt, result)
             if decision.retry_ms is None:
                 await self._dead_letter(sender, message, replace(result, reason=decision.reason), attempt,
                                         result.reason)
@@ -447,3 +448,7 @@ class DelivererService:
         metrics.DEAD_LETTERS.labels(destination=sender.name, reason=result.reason).inc()
         await settle(message.ack())
 
+
+def _expired(sender: Sender, event: Event) -> bool:
+    """Whether the event is older than its destination's `retry.max_age` (dead letter `expired`)."""
+    return now_ms() - event.received_at > sender.config.retry.max_age * 1000
