@@ -23,7 +23,7 @@ from deliverer.circuit import Breaker, BreakerState
 from deliverer.retry import Decision, decide
 from deliverer.sender import AttemptResult, Sender
 from hookpipe import metrics
-from hookpipe.broker import Consumption, Link, Publisher, PublishFailed, consume, link_problems, settle
+from hookpipe.broker import Consumption, Link, Publisher, PublishFailed, consume, hand_over, link_problems, settle
 from hookpipe.config import DestinationConfig, LoadedConfig
 from hookpipe.deadletter import dead_letter
 from hookpipe.event import Event, MalformedEvent, now_ms
@@ -399,22 +399,21 @@ class DelivererService:
         self, sender: Sender, message: AbstractIncomingMessage, event: Event, ms: int, result: AttemptResult
     ) -> None:
         """Publish the event to its retry rung (declared first if a Retry-After asked for a new one), then ack."""
-        try:
-            if ms not in self._declared_rungs:
+        if ms not in self._declared_rungs:
+            try:
                 await self._declare_rung(ms)
-            await self.publisher.publish(event.to_message(), exchange=self.names.retry(ms), routing_key=sender.name)
-        except PublishFailed as failure:
-            log.error("could not schedule a retry; requeueing", extra={
-                "event_id": event.id, "destination": sender.name, "error": str(failure)})
-            await asyncio.sleep(REQUEUE_DELAY)
-            await settle(message.nack(requeue=True))
+            except PublishFailed:
+                await asyncio.sleep(REQUEUE_DELAY)
+                await settle(message.nack(requeue=True))
+                return
+        if not await hand_over(self.publisher, message, event.to_message(), exchange=self.names.retry(ms),
+                               routing_key=sender.name, requeue_delay=REQUEUE_DELAY):
             return
         metrics.RETRIES_SCHEDULED.labels(destination=sender.name).inc()
         log.info("delivery failed; retry scheduled", extra={
             "event_id": event.id, "destination": sender.name, "attempt": event.attempt, "delay_ms": ms,
             "reason": result.reason, "status": result.status, "error": result.error,
         })
-        await settle(message.ack())
 
     async def _declare_rung(self, ms: int) -> None:
         connection = self.publisher.link.connection
@@ -437,16 +436,9 @@ class DelivererService:
                       extra={"destination": sender.name})
         dead = dead_letter(message, result.reason, error=result.error, status=result.status,
                            response=result.response, attempts=attempts)
-        try:
-            await self.publisher.publish(dead, exchange="", routing_key=self.names.dead_queue(sender.name))
-        except PublishFailed as failure:
-            log.error("could not dead-letter; requeueing", extra={
-                "event_id": message.message_id, "destination": sender.name, "error": str(failure)})
-            await asyncio.sleep(REQUEUE_DELAY)
-            await settle(message.nack(requeue=True))
-            return
-        metrics.DEAD_LETTERS.labels(destination=sender.name, reason=result.reason).inc()
-        await settle(message.ack())
+        if await hand_over(self.publisher, message, dead, exchange="", routing_key=self.names.dead_queue(sender.name),
+                           requeue_delay=REQUEUE_DELAY):
+            metrics.DEAD_LETTERS.labels(destination=sender.name, reason=result.reason).inc()
 
 
 def _expired(sender: Sender, event: Event) -> bool:

@@ -313,6 +313,32 @@ async def queue_exists(connection: AbstractConnection, queue_name: str, timeout:
                 await channel.close()
 
 
+async def hand_over(
+    publisher: Publisher,
+    message: AbstractIncomingMessage,
+    out: aio_pika.Message,
+    *,
+    exchange: str,
+    routing_key: str,
+    requeue_delay: float,
+) -> bool:
+    """Publish `out` in place of the consumed `message`, then ack it: True once done.
+
+    If the publish is not confirmed, `message` is requeued after `requeue_delay` seconds (so a broker problem
+    does not become a hot loop) and False is returned: the input is never acked before its output is safe.
+    """
+    try:
+        await publisher.publish(out, exchange=exchange, routing_key=routing_key)
+    except PublishFailed as failure:
+        log.error("could not publish; the message is requeued",
+                  extra={"event_id": message.message_id, "exchange": exchange, "error": str(failure)})
+        await asyncio.sleep(requeue_delay)
+        await settle(message.nack(requeue=True))
+        return False
+    await settle(message.ack())
+    return True
+
+
 def link_problems(*links: Link) -> list[str]:
     """Readiness problems of a service's broker links (and the `hookpipe_broker_connected` gauge, refreshed)."""
     problems = []

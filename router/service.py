@@ -29,6 +29,7 @@ from hookpipe.broker import (
     PublishFailed,
     consume,
     describe,
+    hand_over,
     link_problems,
     settle,
 )
@@ -265,24 +266,17 @@ class RouterService:
     async def _unmatched(self, message: AbstractIncomingMessage, event: Event, *, keep: bool) -> None:
         metrics.ROUTER_EVENTS.labels(outcome="unmatched").inc()
         if keep:
-            try:
-                await self.publisher.publish(event.to_message(), exchange="", routing_key=self.names.unrouted)
-            except PublishFailed:
-                await settle(message.nack(requeue=True))
-                return
+            await hand_over(self.publisher, message, event.to_message(), exchange="",
+                            routing_key=self.names.unrouted, requeue_delay=0)
+            return
         await settle(message.ack())
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str, error: str) -> None:
         dead = dead_letter(message, reason, error=error)
         metrics.ROUTER_DEAD_LETTERS.labels(reason=reason).inc()
         log.error("event dead-lettered", extra={"event_id": message.message_id, "reason": reason, "error": error})
-        try:
-            await self.publisher.publish(dead, exchange="", routing_key=self.names.router_dead)
-        except PublishFailed:
-            await asyncio.sleep(PUBLISH_RETRY_DELAYS[0])
-            await settle(message.nack(requeue=True))
-            return
-        await settle(message.ack())
+        await hand_over(self.publisher, message, dead, exchange="", routing_key=self.names.router_dead,
+                        requeue_delay=PUBLISH_RETRY_DELAYS[0])
 
 
 def _delivery_message(event: Event, delivery: Delivery) -> Message:
