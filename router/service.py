@@ -267,7 +267,7 @@ class RouterService:
         metrics.ROUTER_EVENTS.labels(outcome="unmatched").inc()
         if keep:
             await hand_over(self.publisher, message, event.to_message(), exchange="",
-                            routing_key=self.names.unrouted, requeue_delay=0)
+                            routing_key=self.names.unrouted, requeue_delay=PUBLISH_RETRY_DELAYS[0])
             return
         await settle(message.ack())
 
