@@ -7,6 +7,7 @@ queue name.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,10 @@ DELIVERY_LIMIT = 50
 #: Retry jitter buckets: each scheduled delay is stretched by one of these factors, picked at random, so the
 #: retries of a burst spread out instead of coming back at once. Each (delay x factor) is a queue.
 JITTER_FACTORS = (0.8, 0.9, 1.0, 1.1, 1.2)
+
+#: A delivery whose breaker opened after it was prefetched waits this long (s) in a retry rung, then is back in
+#: its queue (deliverer); the rung is declared at run time, like the coarse ones below.
+BREAKER_PARK_SECONDS = 1.0
 
 #: Unmatched events kept when `router.unrouted` is on; the oldest are dropped past this many.
 UNROUTED_MAX_LENGTH = 10_000
@@ -68,7 +73,11 @@ class Names:
 
     def retry(self, ms: int) -> str:
         """A retry rung: fanout exchange and quorum queue of that name, whose TTL is `ms`."""
-        return f"{self.prefix}.retry.{ms}"
+        return f"{self.retry_prefix}{ms}"
+
+    @property
+    def retry_prefix(self) -> str:
+        return f"{self.prefix}.retry."
 
 
 def _quorum(**arguments: Any) -> dict[str, Any]:
@@ -180,3 +189,29 @@ def configured_rungs(config: Config) -> list[int]:
         for delay in destination.retry.schedule
         for factor in JITTER_FACTORS
     })
+
+
+#: The coarse grid's steps (s): whole seconds up to a minute, whole minutes up to an hour, then whole hours.
+COARSE_STEPS = (1, 60, 3600)
+
+
+def coarse_rung(seconds: float) -> int:
+    """A rung for a delay no configured rung covers (a long Retry-After), rounded up to a coarse grid so a
+    receiver sending arbitrary values cannot make us declare a queue per value."""
+    for step in COARSE_STEPS:
+        if seconds <= 60 * step or step == COARSE_STEPS[-1]:
+            return rung_for(math.ceil(seconds / step) * step)
+    raise AssertionError("unreachable")
+
+
+def coarse_rungs_up_to(seconds: float) -> list[int]:
+    """Every rung coarse_rung can return for a delay of at most `seconds` (the grid's points)."""
+    points = (*range(1, 61), *range(120, 3601, 60), *range(7200, int(seconds) + 1, 3600))
+    return [rung_for(point) for point in points if point <= seconds]
+
+
+def runtime_rungs(config: Config) -> list[int]:
+    """Every rung a deliverer may declare at run time under this config: the breaker's park rung and the coarse
+    grid up to the longest max_age (a longer Retry-After expires the event instead)."""
+    longest = max((destination.retry.max_age for destination in config.destinations.values()), default=0.0)
+    return sorted({rung_for(BREAKER_PARK_SECONDS), *coarse_rungs_up_to(longest)})
