@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 import orjson
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from deliverer.circuit import Breaker, BreakerState
 from deliverer.retry import Decision, decide
@@ -102,18 +102,17 @@ class DelivererService:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._ops: object = None
 
-    async def _declare(self, channel: AbstractChannel) -> None:
-        for name, destination in self.config.destinations.items():
-            await declare_destination(channel, self.names, name, ordering=destination.ordering)
-        for ms in self.rungs:
-            await declare_retry_rung(channel, self.names, ms)
+    async def _declare(self, connection: AbstractConnection) -> None:
+        async with connection.channel() as channel:
+            for name, destination in self.config.destinations.items():
+                await declare_destination(channel, self.names, name, ordering=destination.ordering)
+            for ms in self.rungs:
+                await declare_retry_rung(channel, self.names, ms)
         self._declared_rungs = set(self.rungs)
 
     async def _start_consuming(self, connection: AbstractConnection) -> None:
         await self.publisher.link.wait_ready()
-        channel = await connection.channel()
-        await self._declare(channel)
-        await channel.close()
+        await self._declare(connection)
         self._consumptions = {}
         await self._listen_for_commands(connection)
         for name in self.senders:

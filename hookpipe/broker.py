@@ -156,7 +156,7 @@ class Link:
 
 
 class Publisher:
-    """Publishes with confirms on its own connection. `declare(channel)` runs after every reconnect.
+    """Publishes with confirms on its own connection. `declare(connection)` runs after every reconnect.
 
     Parameters:
     - url, name, heartbeat: the connection (name shows in RabbitMQ's connection list);
@@ -172,7 +172,7 @@ class Publisher:
         name: str,
         heartbeat: float,
         timeout: float,
-        declare: Callable[[AbstractChannel], Awaitable[None]] | None = None,
+        declare: Callable[[AbstractConnection], Awaitable[None]] | None = None,
     ) -> None:
         self.timeout = timeout
         self._declare = declare
@@ -188,9 +188,9 @@ class Publisher:
         await self.link.close()
 
     async def _on_open(self, connection: AbstractConnection) -> None:
-        channel = await self._open_channel(connection)
+        await self._open_channel(connection)
         if self._declare is not None:
-            await self._declare(channel)
+            await self._declare(connection)
 
     async def _open_channel(self, connection: AbstractConnection) -> AbstractChannel:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)

@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from aio_pika import Message
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from hookpipe import metrics
 from hookpipe.broker import (
@@ -98,14 +98,15 @@ class RouterService:
     def routes(self) -> RouteTable:
         return self._state.routes
 
-    async def _declare_outputs(self, channel: AbstractChannel) -> None:
+    async def _declare_outputs(self, connection: AbstractConnection) -> None:
         # Every destination's queue exists before the first event is routed to it.
         config = self.config
-        await declare_ingest_path(channel, self.names)
-        if config.router.unrouted:
-            await declare_unrouted(channel, self.names)
-        for name, destination in config.destinations.items():
-            await declare_destination(channel, self.names, name, ordering=destination.ordering)
+        async with connection.channel() as channel:
+            await declare_ingest_path(channel, self.names)
+            if config.router.unrouted:
+                await declare_unrouted(channel, self.names)
+            for name, destination in config.destinations.items():
+                await declare_destination(channel, self.names, name, ordering=destination.ordering)
 
     async def _start_consuming(self, connection: AbstractConnection) -> None:
         # Publish first: consuming while the publisher is down would only fill the retry path.
