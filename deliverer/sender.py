@@ -87,6 +87,8 @@ class Sender:
             headers["x-hookpipe-event-type"] = event.type
         if not event.verified:
             headers["x-hookpipe-verified"] = "false"
+        if event.replay:
+            headers["x-hookpipe-replay"] = "true"  # same webhook-id as the original: the receiver can tell
         headers.update(self.signer.headers(event.id, timestamp, body))
         return headers
 
