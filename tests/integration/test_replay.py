@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
@@ -111,3 +112,39 @@ async def test_replay_of_a_new_route_sends_only_its_matches_to_its_destination(
     assert receiver.requests == delivered_before  # the existing destination got nothing
     assert await queue_depth(f"{prefix}.deliver.receiver") == 0
     assert await stream_length(f"{prefix}.archive") == EVENTS  # replays were not archived again
+
+
+async def test_replay_keeps_to_its_window_and_filters(prefix, receiver, topology_cleanup, tmp_path):
+    """Events after --until stay out; --id picks one event; --destination replays to that destination only."""
+    config = pipeline_config(prefix, receiver.url, archive=ARCHIVE)
+    topology_cleanup(config)
+    path = str(write_config(tmp_path, config))
+    pipeline = InProcessPipeline(config)
+    await pipeline.start()
+    try:
+        await post_events(config, 10)
+        await receiver.wait_for(lambda r: len(r.ids()) == 10, timeout=60)
+        until = datetime.now(UTC)  # after every event of the first batch was received
+        await asyncio.sleep(0.01)  # received_at has whole milliseconds: the second batch is strictly later
+        async with aiohttp.ClientSession() as http:
+            for n in range(10, 15):
+                async with http.post(ingest_url(config), json={"n": n}, headers={"x-test-id": f"e{n}"}) as r:
+                    assert r.status == 200
+        await receiver.wait_for(lambda r: len(r.ids()) == 15, timeout=60)
+        first = len(receiver.received)
+
+        windowed = await asyncio.to_thread(hookpipe, "replay", "--config", path, "--since", "1h",
+                                           "--until", until.isoformat(), "--destination", "receiver")
+        assert windowed.returncode == 0, windowed.stderr
+        assert "read 10, matched 10, published 10" in windowed.stdout
+        await receiver.wait_for(lambda r: len(r.received) == first + 10, timeout=60)
+        replayed = [r.headers["webhook-id"] for r in receiver.received[first:]]
+        assert sorted(replayed) == sorted(f"e{n}" for n in range(10))
+
+        one = await asyncio.to_thread(hookpipe, "replay", "--config", path, "--since", "1h", "--id", "e12")
+        assert one.returncode == 0, one.stderr
+        assert "read 15, matched 1, published 1" in one.stdout
+        await receiver.wait_for(lambda r: len(r.received) == first + 11, timeout=60)
+        assert receiver.received[-1].headers["webhook-id"] == "e12"
+    finally:
+        await pipeline.stop()
