@@ -61,7 +61,7 @@ class Sender:
         self.limiter = TokenBucket(config.rate_limit, burst=1) if config.rate_limit else None
         self._timeout = aiohttp.ClientTimeout(total=config.timeout)
         self._own_pool = pool is None
-        self._pool = pool or SessionPool()
+        self._pool = pool if pool is not None else SessionPool()  # an empty pool is falsy (len 0)
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:

@@ -36,6 +36,20 @@ async def test_destinations_with_the_same_policy_share_one_session() -> None:
         await pool.close()
 
 
+async def test_senders_given_one_pool_share_its_session_and_close_with_it() -> None:
+    pool = SessionPool()
+    a = Sender("a", destination("https://a.example.com/hook", False), pool)
+    b = Sender("b", destination("https://b.example.com/hook", False), pool)
+    await a.start()
+    await b.start()
+    assert len(pool) == 1
+    session = pool.session_for(AddressPolicy(False))
+    await a.close()  # a sender never closes a pool it was given
+    assert not session.closed
+    await pool.close()
+    assert session.closed
+
+
 async def test_a_strict_destination_is_refused_on_a_host_a_permissive_one_keeps_a_connection_to() -> None:
     hits: list[str] = []
 
