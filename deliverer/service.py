@@ -432,6 +432,7 @@ class DelivererService:
             "last_failure": last_failure, "status": result.status, "error": result.error, "attempts": attempts,
         })
         if result.status == 410:
+            metrics.DELIVERY_GONE.labels(destination=sender.name).inc()
             log.error("destination answered 410 Gone: it wants no more deliveries; check its URL",
                       extra={"destination": sender.name})
         dead = dead_letter(message, result.reason, error=result.error, status=result.status,
