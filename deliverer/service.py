@@ -117,6 +117,7 @@ class DelivererService:
         await self._listen_for_commands(connection)
         for name in self.senders:
             metrics.DESTINATION_PAUSED.labels(destination=name).set(int(name in self.paused))
+            metrics.BREAKER_STATE.labels(destination=name).set(self.breakers[name].state.value)
             if name in self.paused:
                 log.info("destination paused; not consuming", extra={"destination": name})
                 continue

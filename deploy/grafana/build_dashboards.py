@@ -69,6 +69,16 @@ def quantiles(metric: str, by: str, selector: str, legend: str) -> list[promethe
     ]
 
 
+def success_ratio(by: str, selector: str) -> str:
+    """Share of attempts answered 2xx, grouped `by` (may be empty). A destination with no success at all has no
+    `delivered` series: `or ... * 0` makes its ratio 0 instead of no data."""
+    grouping = f"sum by ({by}) " if by else "sum"
+    attempts = f"{grouping}(rate(hookpipe_delivery_attempts_total{{{selector}}}[$__rate_interval]))"
+    delivered = (f'{grouping}(rate(hookpipe_delivery_attempts_total{{{selector}, outcome="delivered"}}'
+                 "[$__rate_interval]))")
+    return f"({delivered} or {attempts} * 0) / {attempts}"
+
+
 def graph(title: str, description: str, unit: str, targets: list[prometheus.Dataquery], *,
           width: int = 12, bars: bool = False, stacked: bool = False) -> timeseries.Panel:
     panel = (
@@ -187,10 +197,7 @@ def overview() -> dash.Dashboard:
                           quantiles("hookpipe_end_to_end_seconds", "destination, ", dst, "{{destination}}")))
         .with_panel(graph("Delivery success ratio", "Share of attempts answered 2xx, per destination.",
                           "percentunit",
-                          [query(f'sum by (destination) (rate(hookpipe_delivery_attempts_total{{{dst}, '
-                                 f'outcome="delivered"}}[$__rate_interval])) / sum by (destination) '
-                                 f'(rate(hookpipe_delivery_attempts_total{{{dst}}}[$__rate_interval]))',
-                                 "{{destination}}")]))
+                          [query(success_ratio("destination", dst), "{{destination}}")]))
         .with_panel(graph("Delivery outcomes", "Attempts per second by destination, outcome and status class "
                           "(none: time-out, connection or DNS error, blocked address).", "ops",
                           [query(f"sum by (destination, outcome, status_class) "
@@ -261,9 +268,7 @@ def destination() -> dash.Dashboard:
     board = (
         board.with_row(dash.Row("$destination now"))
         .with_panel(single("Success ratio", "Share of attempts answered 2xx.", "percentunit",
-                           query(f'sum(rate(hookpipe_delivery_attempts_total{{{dst}, outcome="delivered"}}'
-                                 f"[$__rate_interval])) / sum(rate(hookpipe_delivery_attempts_total{{{dst}}}"
-                                 "[$__rate_interval]))")))
+                           query(success_ratio("", dst))))
         .with_panel(single("Attempts", "Attempts per second.", "ops",
                            query(f"sum(rate(hookpipe_delivery_attempts_total{{{dst}}}[$__rate_interval]))")))
         .with_panel(single("Breaker", "Circuit breaker state.", "none",
