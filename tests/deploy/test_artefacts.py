@@ -236,3 +236,36 @@ def test_dashboards_lay_out_uniquely_identified_panels_on_the_prometheus_variabl
             refs = [target["refId"] for target in panel["targets"]]
             assert refs and len(refs) == len(set(refs)), panel["title"]
 
+
+
+#: Fields grafana-foundation-sdk writes on every variable, defined by Grafana only for interval variables.
+SDK_VARIABLE_EXTRAS = ("auto", "auto_count", "auto_min")
+
+
+def schema_errors(board: dict[str, Any]) -> list[str]:
+    """What Grafana's dashboard model (deploy/grafana/schema) finds wrong with `board`."""
+    try:
+        import jsonschema
+    except ImportError:
+        unavailable("jsonschema not installed (make check-deploy installs it)")
+    schema = json.loads((DEPLOY / "grafana" / "schema" / "dashboard.schema.json").read_text())
+    board = json.loads(json.dumps(board))
+    for variable in board.get("templating", {}).get("list", []):
+        for key in SDK_VARIABLE_EXTRAS:
+            variable.pop(key, None)
+    validator = jsonschema.Draft7Validator(schema)
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(board)]
+
+
+def test_dashboards_conform_to_grafanas_dashboard_schema() -> None:
+    for name, board in dashboards.load_all().items():
+        assert schema_errors(board) == [], name
+
+
+def test_the_dashboard_schema_catches_mistakes() -> None:
+    board = dashboards.load_all()["hookpipe-overview.json"]
+    board["panels"][1]["gridPos"]["h"] = "nine"
+    board["titel"] = "typo"
+    errors = schema_errors(board)
+    # A panel is one of several panel types, so its error is reported at the panel.
+    assert any(error.startswith("panels/1:") for error in errors) and any("titel" in error for error in errors), errors
