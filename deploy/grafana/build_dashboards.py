@@ -185,8 +185,8 @@ def overview() -> dash.Dashboard:
         .with_panel(graph("Matches per route", "Events matched per second, per route.", "ops",
                           [query("sum by (route) (rate(hookpipe_route_matches_total[$__rate_interval]))",
                                  "{{route}}")], width=8))
-        .with_panel(graph("Router dead letters", "Events the router dead-lettered, by reason (bad_json, "
-                          "transform_failed, publish_failed, poison).", "short",
+        .with_panel(graph("Router dead letters", "Events the router dead-lettered, by reason (malformed, "
+                          "bad_json, transform_failed, publish_failed).", "short",
                           [query("sum by (reason) (increase(hookpipe_router_dead_letters_total[$__rate_interval]))",
                                  "{{reason}}")], width=8, bars=True))
     )
