@@ -204,14 +204,14 @@ class ObservedPipeline:
         expectations = {
             "all four targets up": ('count(up == 1)', lambda v: v == 4),
             "every delivery to the healthy receiver": (
-                'sum(hookpipe_end_to_end_seconds_count{destination="receiver"})', lambda v: v == DEMO_EVENTS + 3),
+                'sum(hookpipe_end_to_end_seconds_count{destination="receiver"})', lambda v: v >= DEMO_EVENTS + 3),
             "the breaker of flaky open": ('hookpipe_breaker_state{destination="flaky"}', lambda v: v == 1),
             "a dead letter to gone": (
                 'sum(hookpipe_dead_letters_total{destination="gone", reason="dead_letter_on"})', lambda v: v >= 1),
             "the 410s counted": ('sum(hookpipe_delivery_gone_total{destination="gone"})', lambda v: v >= 1),
             "bad signatures rejected": (
                 'sum(hookpipe_ingest_rejections_total{reason="bad_signature"})', lambda v: v == BAD_SIGNATURES),
-            "an unmatched event": ('sum(hookpipe_router_events_total{outcome="unmatched"})', lambda v: v == 1),
+            "an unmatched event": ('sum(hookpipe_router_events_total{outcome="unmatched"})', lambda v: v >= 1),
             "flaky's backlog in RabbitMQ": (f"sum(rabbitmq_queue_messages{{queue={queue}}})", lambda v: v > 0),
             "flaky's queue without consumers": (f"sum(rabbitmq_queue_consumers{{queue={queue}}})", lambda v: v == 0),
         }
@@ -319,9 +319,14 @@ def test_alert_rules_evaluate_against_real_series(observed: ObservedPipeline) ->
     assert len(rules) == len([r for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"]])
     broken = [f"{rule['name']}: {rule.get('lastError')}" for rule in rules if rule["health"] != "ok"]
     assert not broken, broken
-    # The scenario's dead letter makes one alert pending or firing at once (it has no `for`).
-    active = {(a["labels"]["alertname"], a["labels"].get("destination")) for a in prom.api("alerts")["alerts"]}
-    assert ("HookpipeDeadLettersGrowing", "gone") in active, active
+    # The scenario's dead letter fires an alert at the next evaluation (the rule has no `for`).
+    def active() -> set[tuple[str, str | None]]:
+        return {(a["labels"]["alertname"], a["labels"].get("destination")) for a in prom.api("alerts")["alerts"]
+                if a["state"] == "firing"}
+
+    prom.wait_for("HookpipeDeadLettersGrowing firing for gone",
+                  lambda: ("HookpipeDeadLettersGrowing", "gone") in active(), SHOW_TIMEOUT)
+    assert ("HookpipeDeadLettersGrowing", "receiver") not in active(), "the healthy destination dead-letters nothing"
 
 
 def test_service_metrics_pass_promtool_check_metrics(observed: ObservedPipeline) -> None:
