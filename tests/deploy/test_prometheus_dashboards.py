@@ -28,7 +28,7 @@ from tests.deploy.conftest import unavailable
 from tests.support import dashboards
 from tests.support.pipeline import DESTINATION_SECRET, ingest_url, new_prefix, pipeline_config
 from tests.support.prometheus_server import PrometheusServer, PrometheusUnavailable, QueryFailed
-from tests.support.rabbitmq_node import NodeUnavailable, PrivateRabbitMQ
+from tests.support.rabbitmq_node import NodeUnavailable, PrivateRabbitMQ, start_private_rabbitmq
 from tests.support.receiver import Receiver
 from tests.support.service_set import SERVICES, ServiceSet
 
@@ -163,7 +163,7 @@ class ObservedPipeline:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.loop = BackgroundLoop()
-        self.node = PrivateRabbitMQ()
+        self.node: PrivateRabbitMQ | None = None
         self.receivers = {"receiver": Receiver(), "flaky": Receiver(answer_503), "gone": Receiver(answer_410)}
         self.prefix = new_prefix()
         self.services: ServiceSet | None = None
@@ -171,7 +171,7 @@ class ObservedPipeline:
         self.started_at = time.time()
 
     def start(self) -> None:
-        self.node.start()
+        self.node = start_private_rabbitmq()
         urls = {name: self.loop.run(receiver.start()) for name, receiver in self.receivers.items()}
         self.config = scenario_config(self.prefix, self.node.amqp_url, urls)
         self.services = ServiceSet(self.config, self.directory)
@@ -195,7 +195,8 @@ class ObservedPipeline:
         for receiver in self.receivers.values():
             self.loop.run(receiver.stop())
         self.loop.close()
-        self.node.stop()
+        if self.node is not None:
+            self.node.stop()
 
     def wait_for_scenario(self) -> None:
         """Until Prometheus shows the scenario's outcomes (each is an event the services report)."""

@@ -126,6 +126,26 @@ class PrivateRabbitMQ:
         }
 
 
+def start_private_rabbitmq() -> PrivateRabbitMQ:
+    """A started node. A port found free can be taken by another process before the node binds it (other
+    tests start nodes too), so a failed boot is retried once on fresh ports."""
+    first = PrivateRabbitMQ()
+    try:
+        first.start()
+        return first
+    except NodeUnavailable:
+        first.stop()
+        if not (RABBITMQ_SCRIPTS / "rabbitmq-server").exists():
+            raise
+    second = PrivateRabbitMQ()
+    try:
+        second.start()
+    except NodeUnavailable:
+        second.stop()
+        raise
+    return second
+
+
 def _answers(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
