@@ -8,23 +8,13 @@ from the config's schedules, in jitter buckets.
 from __future__ import annotations
 
 import email.utils
-import math
 import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hookpipe.config import DestinationConfig
-from hookpipe.topology import JITTER_FACTORS, rung_for
-
-
-def coarse_rung(seconds: float) -> int:
-    """A rung for a delay no configured rung covers (a long Retry-After), rounded up to a coarse grid so a
-    receiver sending arbitrary values cannot make us declare a queue per value."""
-    for step in (1, 60, 3600):
-        if seconds <= 60 * step or step == 3600:
-            return rung_for(math.ceil(seconds / step) * step)
-    raise AssertionError("unreachable")
+from hookpipe.topology import JITTER_FACTORS, coarse_rung, rung_for
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -77,7 +67,12 @@ def decide(
     if age + delay > destination.retry.max_age:
         return Decision(reason="expired")
     if retry_after is not None and retry_after > delay:
-        # Honour the receiver, never earlier than the schedule: the smallest rung at or above its request.
+        # Honour the receiver, never earlier than the schedule: the smallest rung at or above its request. A
+        # wait that outlives max_age expires the event now, which also bounds the coarse rungs that can exist
+        # (hookpipe topology prune relies on it).
         above = [rung for rung in rungs if rung >= rung_for(retry_after)]
-        return Decision(retry_ms=min(above) if above else coarse_rung(retry_after))
+        ms = min(above) if above else coarse_rung(retry_after)
+        if age + ms / 1000 > destination.retry.max_age:
+            return Decision(reason="expired")
+        return Decision(retry_ms=ms)
     return Decision(retry_ms=rung_for(delay))

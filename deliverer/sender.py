@@ -1,7 +1,6 @@
 """One outbound HTTP attempt for one destination, and what came of it.
 
-Each destination has its own connection pool: its SSRF policy lives in that pool's resolver (aiohttp has no
-per-request resolver), and a slow destination cannot exhaust connections another one needs.
+Senders share the deliverer's keep-alive pooled client sessions, one per SSRF policy (deliverer.sessions).
 """
 
 from __future__ import annotations
@@ -15,8 +14,9 @@ import aiohttp
 from yarl import URL
 
 from deliverer.retry import parse_retry_after
+from deliverer.sessions import SessionPool
 from deliverer.signing import Signer
-from deliverer.ssrf import AddressPolicy, BlockedAddress, GuardedResolver, blocked_cause
+from deliverer.ssrf import AddressPolicy, BlockedAddress, blocked_cause
 from hookpipe import __version__
 from hookpipe.config import DestinationConfig
 from hookpipe.deadletter import RESPONSE_EXCERPT
@@ -51,30 +51,25 @@ class AttemptResult:
 class Sender:
     """Delivers events to one destination; `start()` before use, `close()` after."""
 
-    def __init__(self, name: str, config: DestinationConfig) -> None:
+    def __init__(self, name: str, config: DestinationConfig, pool: SessionPool | None = None) -> None:
+        """`pool`: the deliverer's shared sessions; without one the sender keeps a pool of its own."""
         self.name = name
         self.config = config
         self.signer = Signer(config.signing)
         self.policy = AddressPolicy(config.allow_private_network)
         # burst 1: deliveries are spread evenly at the rate, never bunched into a one-second burst
         self.limiter = TokenBucket(config.rate_limit, burst=1) if config.rate_limit else None
+        self._timeout = aiohttp.ClientTimeout(total=config.timeout)
+        self._own_pool = pool is None
+        self._pool = pool or SessionPool()
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(
-            resolver=GuardedResolver(self.policy), limit=self.config.concurrency, ttl_dns_cache=60
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=self.config.timeout),
-            trust_env=False,  # an egress proxy is an explicit setting, never inherited from the environment
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-        )
+        self._session = self._pool.session_for(self.policy)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._own_pool:
+            await self._pool.close()
 
     def request_headers(self, event: Event, attempt: int, body: bytes) -> dict[str, str]:
         headers = {name: value for name, value in event.headers.items() if name in self.config.forward_headers}
@@ -92,6 +87,8 @@ class Sender:
             headers["x-hookpipe-event-type"] = event.type
         if not event.verified:
             headers["x-hookpipe-verified"] = "false"
+        if event.replay:
+            headers["x-hookpipe-replay"] = "true"  # same webhook-id as the original: the receiver can tell
         headers.update(self.signer.headers(event.id, timestamp, body))
         return headers
 
@@ -106,7 +103,8 @@ class Sender:
             for _ in range(MAX_REDIRECTS + 1):
                 self.policy.check_literal(urlsplit(url).hostname or "")
                 async with self._session.post(
-                    url, data=event.body, headers=headers, allow_redirects=False, proxy=self.config.proxy
+                    url, data=event.body, headers=headers, allow_redirects=False, proxy=self.config.proxy,
+                    timeout=self._timeout,
                 ) as response:
                     if 200 <= response.status < 300:
                         # The receiver has accepted: success now, whatever its body does. A short body is still

@@ -17,11 +17,12 @@ from dataclasses import replace
 from typing import Any
 
 import orjson
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from deliverer.circuit import Breaker, BreakerState
 from deliverer.retry import Decision, decide
 from deliverer.sender import AttemptResult, Sender
+from deliverer.sessions import SessionPool
 from hookpipe import metrics
 from hookpipe.broker import Consumption, Link, Publisher, PublishFailed, consume, hand_over, link_problems, settle
 from hookpipe.config import DestinationConfig, LoadedConfig
@@ -29,6 +30,7 @@ from hookpipe.deadletter import dead_letter
 from hookpipe.event import Event, MalformedEvent, now_ms
 from hookpipe.ops import ops_app, start_site
 from hookpipe.topology import (
+    BREAKER_PARK_SECONDS,
     Names,
     configured_rungs,
     declare_control,
@@ -49,10 +51,6 @@ REQUEUE_DELAY = 1.0
 #: Longest retry delay (s) an in-order delivery waits in place, holding the line's head; a longer one gives the
 #: message back to the queue and consumes again after the delay. Well under the 5-minute unacked bound.
 FIFO_WAIT_IN_PLACE = 60.0
-
-#: Seconds a delivery prefetched before its breaker opened waits in a retry rung before it is back in the
-#: destination's queue (where it stays until the breaker closes).
-PARK_SECONDS = 1.0
 
 #: Seconds in-flight deliveries get to finish on SIGTERM before the connection closes (and they are requeued).
 SHUTDOWN_GRACE = 20.0
@@ -79,7 +77,10 @@ class DelivererService:
     def __init__(self, loaded: LoadedConfig) -> None:
         self.config = loaded.config
         self.names = Names(self.config.broker.prefix)
-        self.senders = {name: Sender(name, destination) for name, destination in self.config.destinations.items()}
+        self.sessions = SessionPool()
+        self.senders = {
+            name: Sender(name, destination, self.sessions) for name, destination in self.config.destinations.items()
+        }
         broker = self.config.broker
         self.publisher = Publisher(
             broker.url, name="hookpipe-deliverer-publish", heartbeat=broker.heartbeat, timeout=PUBLISH_TIMEOUT,
@@ -101,18 +102,17 @@ class DelivererService:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._ops: object = None
 
-    async def _declare(self, channel: AbstractChannel) -> None:
-        for name, destination in self.config.destinations.items():
-            await declare_destination(channel, self.names, name, ordering=destination.ordering)
-        for ms in self.rungs:
-            await declare_retry_rung(channel, self.names, ms)
+    async def _declare(self, connection: AbstractConnection) -> None:
+        async with connection.channel() as channel:
+            for name, destination in self.config.destinations.items():
+                await declare_destination(channel, self.names, name, ordering=destination.ordering)
+            for ms in self.rungs:
+                await declare_retry_rung(channel, self.names, ms)
         self._declared_rungs = set(self.rungs)
 
     async def _start_consuming(self, connection: AbstractConnection) -> None:
         await self.publisher.link.wait_ready()
-        channel = await connection.channel()
-        await self._declare(channel)
-        await channel.close()
+        await self._declare(connection)
         self._consumptions = {}
         await self._listen_for_commands(connection)
         for name in self.senders:
@@ -271,8 +271,7 @@ class DelivererService:
             await asyncio.wait(self._in_flight, timeout=SHUTDOWN_GRACE)
         await self.consumer.close()
         await self.publisher.close()
-        for sender in self.senders.values():
-            await sender.close()
+        await self.sessions.close()
         for task in list(self._background):
             task.cancel()
         if self._ops is not None:
@@ -295,7 +294,8 @@ class DelivererService:
         if breaker.state is BreakerState.OPEN:
             # Prefetched before the breaker opened: park it without an attempt (a nack would count towards
             # the queue's delivery limit); it comes back to the queue and waits there.
-            await self._retry(sender, message, event, rung_for(PARK_SECONDS), AttemptResult(False, "breaker_open"))
+            parked = AttemptResult(False, "breaker_open")
+            await self._retry(sender, message, event, rung_for(BREAKER_PARK_SECONDS), parked)
             return
         if _expired(sender, event):
             await self._dead_letter(sender, message, AttemptResult(False, "expired"), event.attempt)
@@ -336,6 +336,9 @@ class DelivererService:
             gauge.dec()
         metrics.DELIVERY_ATTEMPT_SECONDS.labels(destination=sender.name).observe(time.perf_counter() - started)
         outcome = "delivered" if result.delivered else "failed"
+        if event.replay:  # counted apart; its end-to-end time is hours of archive, not latency
+            metrics.REPLAYED_DELIVERY_ATTEMPTS.labels(destination=sender.name, outcome=outcome).inc()
+            return result
         metrics.DELIVERY_ATTEMPTS.labels(
             destination=sender.name, outcome=outcome, status_class=result.status_class
         ).inc()
@@ -409,6 +412,8 @@ class DelivererService:
                 return
         if not await hand_over(self.publisher, message, event.to_message(), exchange=self.names.retry(ms),
                                routing_key=sender.name, requeue_delay=REQUEUE_DELAY):
+            # The rung may be gone (`hookpipe topology prune` removes empty ones): declare it again next time.
+            self._declared_rungs.discard(ms)
             return
         metrics.RETRIES_SCHEDULED.labels(destination=sender.name).inc()
         log.info("delivery failed; retry scheduled", extra={

@@ -57,6 +57,11 @@ class AddressPolicy:
         self.allow_all = allow is True
         self.allowed: tuple[IPNetwork, ...] = tuple(allow) if isinstance(allow, list | tuple) else ()
 
+    @property
+    def key(self) -> tuple[str, ...]:
+        """Equal for policies that permit the same addresses: destinations sharing it can share a pool."""
+        return ("*",) if self.allow_all else tuple(sorted({str(network) for network in self.allowed}))
+
     def permits(self, address: IPAddress | str) -> bool:
         if self.allow_all:
             return True

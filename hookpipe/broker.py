@@ -20,6 +20,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
@@ -155,7 +156,7 @@ class Link:
 
 
 class Publisher:
-    """Publishes with confirms on its own connection. `declare(channel)` runs after every reconnect.
+    """Publishes with confirms on its own connection. `declare(connection)` runs after every reconnect.
 
     Parameters:
     - url, name, heartbeat: the connection (name shows in RabbitMQ's connection list);
@@ -171,7 +172,7 @@ class Publisher:
         name: str,
         heartbeat: float,
         timeout: float,
-        declare: Callable[[AbstractChannel], Awaitable[None]] | None = None,
+        declare: Callable[[AbstractConnection], Awaitable[None]] | None = None,
     ) -> None:
         self.timeout = timeout
         self._declare = declare
@@ -187,9 +188,9 @@ class Publisher:
         await self.link.close()
 
     async def _on_open(self, connection: AbstractConnection) -> None:
-        channel = await self._open_channel(connection)
+        await self._open_channel(connection)
         if self._declare is not None:
-            await self._declare(channel)
+            await self._declare(connection)
 
     async def _open_channel(self, connection: AbstractConnection) -> AbstractChannel:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
@@ -299,18 +300,32 @@ async def consume(
     return Consumption(channel, queue, tag)
 
 
-async def queue_exists(connection: AbstractConnection, queue_name: str, timeout: float = 5.0) -> bool:
-    """Passive declare on a throwaway channel (a missing queue closes the channel it is asked on)."""
+@dataclass(frozen=True, slots=True)
+class QueueState:
+    """A queue's ready messages and consumers, as a passive declare reports them."""
+
+    messages: int
+    consumers: int
+
+
+async def queue_state(connection: AbstractConnection, queue_name: str, timeout: float = 5.0) -> QueueState | None:
+    """Passive declare on a throwaway channel (a missing queue closes the channel it is asked on); None if the
+    queue does not exist."""
     channel = await connection.channel(publisher_confirms=False)
     try:
-        await asyncio.wait_for(channel.declare_queue(queue_name, passive=True), timeout)
-        return True
+        queue = await asyncio.wait_for(channel.declare_queue(queue_name, passive=True), timeout)
+        result = queue.declaration_result
+        return QueueState(result.message_count or 0, result.consumer_count or 0)
     except aiormq.exceptions.ChannelNotFoundEntity:
-        return False
+        return None
     finally:
         if not channel.is_closed:
             with contextlib.suppress(Exception):
                 await channel.close()
+
+
+async def queue_exists(connection: AbstractConnection, queue_name: str, timeout: float = 5.0) -> bool:
+    return await queue_state(connection, queue_name, timeout) is not None
 
 
 async def hand_over(

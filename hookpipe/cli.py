@@ -230,6 +230,87 @@ def _topology_apply(args: argparse.Namespace) -> int:
     return 0
 
 
+def _topology_prune(args: argparse.Namespace) -> int:
+    import aio_pika
+
+    from hookpipe.broker import describe
+    from hookpipe.config import redact_url
+    from hookpipe.prune import PruneReport, candidate_rungs, listed_rungs, prune_rungs
+    from hookpipe.service import load_or_exit
+
+    config = load_or_exit(_config_path(args.config)).config
+    management_url = args.management_url or os.environ.get("HOOKPIPE_MANAGEMENT_URL")
+
+    async def prune() -> PruneReport:
+        extra = list(args.rung)
+        if management_url:
+            extra += await listed_rungs(management_url, config.broker.url, config.broker.prefix)
+        connection = await aio_pika.connect(config.broker.url, timeout=10)
+        async with connection:
+            return await prune_rungs(connection, config, candidate_rungs(config, extra), dry_run=args.dry_run)
+
+    try:
+        report = asyncio.run(prune())
+    except Exception as error:
+        where = redact_url(management_url) if management_url else redact_url(config.broker.url)
+        print(f"hookpipe: cannot prune the topology via {where}: {describe(error)}", file=sys.stderr)
+        return 1
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"retry rungs {verb}: {_rung_list(report.deleted)}")
+    print(f"kept, not empty or in use: {_rung_list(report.busy)}")
+    print(f"kept, used by the config: {_rung_list(report.configured)}")
+    if not management_url:
+        print("(without --management-url only the rungs this config can create at run time and --rung values "
+              "are checked; rungs of an older config's schedule need the management API or --rung)")
+    return 0
+
+
+def _rung_list(rungs: list[int]) -> str:
+    return ", ".join(f"{ms} ms" for ms in rungs) if rungs else "none"
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from hookpipe.broker import describe
+    from hookpipe.replay import ProgressLine, Replay, ReplayError, ReplayOptions, parse_moment
+    from hookpipe.service import load_or_exit
+    from hookpipe.units import parse_rate
+
+    config = load_or_exit(_config_path(args.config)).config
+    started = datetime.now(UTC)
+    try:
+        options = ReplayOptions(
+            since=parse_moment(args.since, started),
+            until=parse_moment(args.until, started) if args.until else started,
+            source=args.source, type=args.type, id=args.id, route=args.route, destination=args.destination,
+            dry_run=args.dry_run, rate=parse_rate(args.rate) if args.rate else None,
+        )
+        progress = ProgressLine()
+        replay = Replay(config, options, progress)
+    except (ReplayError, ValueError) as error:
+        print(f"hookpipe: {error}", file=sys.stderr)
+        return 2
+    window = f"{options.since.isoformat()} .. {options.until.isoformat()}"
+    try:
+        summary = asyncio.run(replay.run())
+    except ReplayError as error:
+        progress.finish()
+        print(f"hookpipe: replay failed: {error}; {replay.summary.line(options.dry_run)}", file=sys.stderr)
+        if replay.summary.last_published_at is not None:
+            at = datetime.fromtimestamp(replay.summary.last_published_at / 1000, UTC).isoformat()
+            print(f"hookpipe: events received up to {at} were published; rerun with --since {at} to go on "
+                  "(receivers drop repeats by webhook-id)", file=sys.stderr)
+        return 1
+    except Exception as error:
+        progress.finish()
+        print(f"hookpipe: replay failed: {describe(error)}", file=sys.stderr)
+        return 1
+    progress.finish()
+    print(f"replay {window}: {summary.line(options.dry_run)}")
+    return 0
+
+
 def _destination_command(args: argparse.Namespace) -> int:
     """Broadcast pause or resume to every running deliverer (a runtime switch: a restart goes back to the
     config's `paused`)."""
@@ -307,6 +388,39 @@ def build_parser() -> argparse.ArgumentParser:
     apply = topology_commands.add_parser("apply", help="declare every exchange and queue the config needs")
     apply.add_argument("--config", help="pipeline YAML (default: $HOOKPIPE_CONFIG)")
     apply.set_defaults(run=_topology_apply)
+    prune = topology_commands.add_parser(
+        "prune", help="delete empty retry rungs the config does not use",
+        description="Deletes each retry rung queue (and its exchange) that is empty, has no consumer and is not "
+                    "used by the config's schedules. Plain AMQP cannot list queues: the rungs checked are those "
+                    "this config can create at run time, the --rung values, and with --management-url (or "
+                    "$HOOKPIPE_MANAGEMENT_URL) every retry rung the broker lists.",
+    )
+    prune.add_argument("--config", help="pipeline YAML (default: $HOOKPIPE_CONFIG)")
+    prune.add_argument("--management-url", help="RabbitMQ management API, e.g. http://guest:guest@127.0.0.1:15672")
+    prune.add_argument("--rung", type=int, action="append", default=[], metavar="MS",
+                       help="also check the rung of this TTL (ms); repeatable")
+    prune.add_argument("--dry-run", action="store_true", help="report what would be deleted, delete nothing")
+    prune.set_defaults(run=_topology_prune)
+
+    replay = commands.add_parser(
+        "replay", help="send archived events through the current rules again",
+        description="Reads the archive stream from --since to --until (default: now), keeps the events that pass "
+                    "the filters and match the current routes, and publishes them to the router's queue "
+                    "(never archived again). T is RFC 3339 (2026-11-27T08:00:00Z) or a duration back from now "
+                    "(2h). Exit 0 when every publish is confirmed, 1 if not, 2 for bad options.",
+    )
+    replay.add_argument("--config", help="pipeline YAML (default: $HOOKPIPE_CONFIG)")
+    replay.add_argument("--since", required=True, metavar="T", help="start of the window")
+    replay.add_argument("--until", metavar="T", help="end of the window (default: when the command starts)")
+    replay.add_argument("--source", metavar="S", help="only events from this source")
+    replay.add_argument("--type", metavar="T", help="only events of this type")
+    replay.add_argument("--id", metavar="ID", help="only the event with this id")
+    only = replay.add_mutually_exclusive_group()
+    only.add_argument("--route", metavar="R", help="evaluate only this route; deliver only to its destinations")
+    only.add_argument("--destination", metavar="D", help="keep only the deliveries to this destination")
+    replay.add_argument("--dry-run", action="store_true", help="count what would be replayed, publish nothing")
+    replay.add_argument("--rate", metavar="N/s", help="publish at most this many events per second")
+    replay.set_defaults(run=_replay)
 
     destination = commands.add_parser("destination", help="control a destination on the running deliverers")
     destination_commands = destination.add_subparsers(dest="action", required=True)

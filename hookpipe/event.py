@@ -22,6 +22,8 @@ HEADER_RECEIVED_AT = "x-hookpipe-received-at"  # UTC milliseconds; the AMQP time
 HEADER_VERIFIED = "x-hookpipe-verified"
 HEADER_INBOUND = "x-hookpipe-headers"  # the kept inbound HTTP headers, as one nested table
 HEADER_REPLAY = "x-hookpipe-replay"
+HEADER_REPLAY_ROUTE = "x-hookpipe-replay-route"  # a replay evaluates only this route
+HEADER_REPLAY_DESTINATION = "x-hookpipe-replay-destination"  # a replay keeps only deliveries to this destination
 HEADER_ATTEMPT = "x-hookpipe-attempt"  # deliveries: how many attempts came before this one
 
 #: AMQP short strings (message_id, type, routing keys) hold at most 255 bytes.
@@ -42,6 +44,8 @@ class Event:
     headers: dict[str, str] = field(default_factory=dict)
     attempt: int = 0
     replay: bool = False
+    replay_route: str | None = None
+    replay_destination: str | None = None
 
     @property
     def routing_key(self) -> str:
@@ -62,6 +66,10 @@ class Event:
             headers[HEADER_ATTEMPT] = attempt
         if self.replay:
             headers[HEADER_REPLAY] = True
+        if self.replay_route:
+            headers[HEADER_REPLAY_ROUTE] = self.replay_route
+        if self.replay_destination:
+            headers[HEADER_REPLAY_DESTINATION] = self.replay_destination
         return aio_pika.Message(
             body=self.body if body is None else body,
             message_id=self.id,
@@ -93,6 +101,8 @@ class Event:
             headers={str(k): _text(v) for k, v in inbound.items()} if isinstance(inbound, dict) else {},
             attempt=attempt if isinstance(attempt, int) else 0,
             replay=bool(headers.get(HEADER_REPLAY, False)),
+            replay_route=_text(headers.get(HEADER_REPLAY_ROUTE)) or None,
+            replay_destination=_text(headers.get(HEADER_REPLAY_DESTINATION)) or None,
         )
 
     def with_attempt(self, attempt: int) -> Event:

@@ -37,6 +37,11 @@ ROUTE_MATCHES = Counter("hookpipe_route_matches_total", "Events matched, per rou
 ROUTER_DELIVERIES = Counter(
     "hookpipe_router_deliveries_total", "Delivery messages published, per destination.", ["destination"]
 )
+ROUTER_REPLAYED_EVENTS = Counter(
+    "hookpipe_router_replayed_events_total",
+    "Replayed events (hookpipe replay) consumed by the router, by outcome; not in hookpipe_router_events_total.",
+    ["outcome"],
+)
 ROUTER_DEAD_LETTERS = Counter(
     "hookpipe_router_dead_letters_total", "Events the router dead-lettered, by reason.", ["reason"]
 )
@@ -46,6 +51,11 @@ DELIVERY_ATTEMPTS = Counter(
     "hookpipe_delivery_attempts_total",
     "Outbound delivery attempts, by destination, outcome and status class (2xx..5xx, or none).",
     ["destination", "outcome", "status_class"],
+)
+REPLAYED_DELIVERY_ATTEMPTS = Counter(
+    "hookpipe_replayed_delivery_attempts_total",
+    "Delivery attempts of replayed events, by destination and outcome; not in hookpipe_delivery_attempts_total.",
+    ["destination", "outcome"],
 )
 DELIVERY_ATTEMPT_SECONDS = Histogram(
     "hookpipe_delivery_attempt_seconds", "Duration of one outbound HTTP attempt.", ["destination"],

@@ -7,13 +7,14 @@ queue name.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from aio_pika import ExchangeType
 from aio_pika.abc import AbstractChannel, AbstractExchange
 
-from hookpipe.config import Config
+from hookpipe.config import ArchiveConfig, Config
 
 #: How often a consumer may crash on one message before RabbitMQ dead-letters it as poison.
 DELIVERY_LIMIT = 50
@@ -21,6 +22,13 @@ DELIVERY_LIMIT = 50
 #: Retry jitter buckets: each scheduled delay is stretched by one of these factors, picked at random, so the
 #: retries of a burst spread out instead of coming back at once. Each (delay x factor) is a queue.
 JITTER_FACTORS = (0.8, 0.9, 1.0, 1.1, 1.2)
+
+#: A delivery whose breaker opened after it was prefetched waits this long (s) in a retry rung, then is back in
+#: its queue (deliverer); the rung is declared at run time, like the coarse ones below.
+BREAKER_PARK_SECONDS = 1.0
+
+#: Largest archive stream segment (bytes); RabbitMQ's default is 500 MB.
+ARCHIVE_SEGMENT_BYTES = 100 * 1024**2
 
 #: Unmatched events kept when `router.unrouted` is on; the oldest are dropped past this many.
 UNROUTED_MAX_LENGTH = 10_000
@@ -36,6 +44,11 @@ class Names:
     def ingested(self) -> str:
         """Topic exchange ingest publishes to, key `{source}.{type}`."""
         return f"{self.prefix}.ingested"
+
+    @property
+    def archive(self) -> str:
+        """Stream bound to the ingested exchange: every accepted event, kept for `hookpipe replay`."""
+        return f"{self.prefix}.archive"
 
     @property
     def router_queue(self) -> str:
@@ -68,7 +81,11 @@ class Names:
 
     def retry(self, ms: int) -> str:
         """A retry rung: fanout exchange and quorum queue of that name, whose TTL is `ms`."""
-        return f"{self.prefix}.retry.{ms}"
+        return f"{self.retry_prefix}{ms}"
+
+    @property
+    def retry_prefix(self) -> str:
+        return f"{self.prefix}.retry."
 
 
 def _quorum(**arguments: Any) -> dict[str, Any]:
@@ -95,6 +112,34 @@ async def declare_ingest_path(channel: AbstractChannel, names: Names) -> None:
         names.router_queue, durable=True, arguments=_quorum(**_poison_to(names.router_dead))
     )
     await queue.bind(exchange, routing_key="#")
+
+
+def stream_max_age(seconds: float) -> str:
+    """RabbitMQ's `x-max-age` notation (`7D`, `36h`, `90s`): the largest unit that states `seconds` exactly."""
+    whole = max(1, round(seconds))
+    for unit, size in (("D", 86400), ("h", 3600), ("m", 60)):
+        if whole % size == 0:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"
+
+
+def archive_arguments(archive: ArchiveConfig) -> dict[str, Any]:
+    return {
+        "x-queue-type": "stream",
+        "x-max-age": stream_max_age(archive.max_age),
+        "x-max-length-bytes": archive.max_bytes,
+        # Retention drops whole segments: smaller ones keep the archive closer to its limits.
+        "x-stream-max-segment-size-bytes": min(archive.max_bytes, ARCHIVE_SEGMENT_BYTES),
+    }
+
+
+async def declare_archive(channel: AbstractChannel, names: Names, archive: ArchiveConfig) -> None:
+    """The archive stream, bound to the ingested exchange for every key. Its retention is fixed at creation:
+    declaring it again with other limits fails (406) and closes the channel, so callers give it one of its own
+    and keep the existing stream (a RabbitMQ policy changes retention in place)."""
+    exchange = await channel.declare_exchange(names.ingested, ExchangeType.TOPIC, durable=True)
+    stream = await channel.declare_queue(names.archive, durable=True, arguments=archive_arguments(archive))
+    await stream.bind(exchange, routing_key="#")
 
 
 async def declare_unrouted(channel: AbstractChannel, names: Names) -> None:
@@ -145,6 +190,8 @@ async def declare_all(channel: AbstractChannel, config: Config) -> None:
     """Everything the config needs: `hookpipe topology apply`."""
     names = Names(config.broker.prefix)
     await declare_ingest_path(channel, names)
+    if config.archive is not None:
+        await declare_archive(channel, names, config.archive)
     if config.router.unrouted:
         await declare_unrouted(channel, names)
     for name, destination in config.destinations.items():
@@ -156,7 +203,7 @@ async def declare_all(channel: AbstractChannel, config: Config) -> None:
 def all_queue_names(config: Config) -> list[str]:
     """Every queue `declare_all` may create, for tools and test clean-up."""
     names = Names(config.broker.prefix)
-    queues = [names.router_queue, names.router_dead, names.unrouted]
+    queues = [names.router_queue, names.router_dead, names.unrouted, names.archive]
     for destination in config.destinations:
         queues += [names.deliver_queue(destination), names.dead_queue(destination)]
     return queues + [names.retry(ms) for ms in configured_rungs(config)]
@@ -180,3 +227,29 @@ def configured_rungs(config: Config) -> list[int]:
         for delay in destination.retry.schedule
         for factor in JITTER_FACTORS
     })
+
+
+#: The coarse grid's steps (s): whole seconds up to a minute, whole minutes up to an hour, then whole hours.
+COARSE_STEPS = (1, 60, 3600)
+
+
+def coarse_rung(seconds: float) -> int:
+    """A rung for a delay no configured rung covers (a long Retry-After), rounded up to a coarse grid so a
+    receiver sending arbitrary values cannot make us declare a queue per value."""
+    for step in COARSE_STEPS:
+        if seconds <= 60 * step or step == COARSE_STEPS[-1]:
+            return rung_for(math.ceil(seconds / step) * step)
+    raise AssertionError("unreachable")
+
+
+def coarse_rungs_up_to(seconds: float) -> list[int]:
+    """Every rung coarse_rung can return for a delay of at most `seconds` (the grid's points)."""
+    points = (*range(1, 61), *range(120, 3601, 60), *range(7200, int(seconds) + 1, 3600))
+    return [rung_for(point) for point in points if point <= seconds]
+
+
+def runtime_rungs(config: Config) -> list[int]:
+    """Every rung a deliverer may declare at run time under this config: the breaker's park rung and the coarse
+    grid up to the longest max_age (a longer Retry-After expires the event instead)."""
+    longest = max((destination.retry.max_age for destination in config.destinations.values()), default=0.0)
+    return sorted({rung_for(BREAKER_PARK_SECONDS), *coarse_rungs_up_to(longest)})

@@ -14,18 +14,27 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import aiormq.exceptions
 import orjson
-from aio_pika.abc import AbstractChannel
+from aio_pika.abc import AbstractConnection
 from aiohttp import web
 
 from hookpipe import metrics
-from hookpipe.broker import Publisher, PublishFailed, link_problems, queue_exists
-from hookpipe.config import CREDENTIAL_HEADERS, Config, ConfigError, FieldSource, LoadedConfig, SourceConfig
+from hookpipe.broker import Publisher, PublishFailed, describe, link_problems, queue_exists
+from hookpipe.config import (
+    CREDENTIAL_HEADERS,
+    ArchiveConfig,
+    Config,
+    ConfigError,
+    FieldSource,
+    LoadedConfig,
+    SourceConfig,
+)
 from hookpipe.event import MAX_SHORT_STRING, Event, now_ms, uuid7
 from hookpipe.jsonpath import parse_path
 from hookpipe.ops import ops_app, start_site
 from hookpipe.ratelimit import TokenBucket
-from hookpipe.topology import Names, declare_ingest_path
+from hookpipe.topology import Names, declare_archive, declare_ingest_path
 from ingest import handshakes
 from ingest.dedup import RecentIds
 from ingest.limits import InFlight
@@ -122,9 +131,22 @@ class IngestService:
         self._runners: list[web.AppRunner] = []
         self.app = self._public_app()
 
-    async def _declare(self, channel: AbstractChannel) -> None:
-        await declare_ingest_path(channel, self.names)
+    async def _declare(self, connection: AbstractConnection) -> None:
+        async with connection.channel() as channel:
+            await declare_ingest_path(channel, self.names)
+        if self.config.archive is not None:
+            await self._declare_archive(connection, self.config.archive)
         self._router_queue_present = True
+
+    async def _declare_archive(self, connection: AbstractConnection, archive: ArchiveConfig) -> None:
+        """Declared before the first publish, so every accepted event is archived. A stream that exists with
+        other limits is kept as it is (its retention is fixed at creation; a policy changes it in place)."""
+        try:
+            async with connection.channel() as channel:
+                await declare_archive(channel, self.names, archive)
+        except aiormq.exceptions.ChannelPreconditionFailed as error:
+            log.warning("the archive stream exists with other limits; keeping it as it is",
+                        extra={"stream": self.names.archive, "error": describe(error)})
 
     def _public_app(self) -> web.Application:
         largest = max([source.max_body for source in self.sources.values()], default=self.config.ingest.max_body)

@@ -101,22 +101,35 @@ class RouteTable:
     def match(self, event: Event) -> tuple[list[str], list[Delivery]]:
         """The names of the matching routes, and one delivery per destination (first route wins).
 
-        Raises UnparsableBody when a filter looks into a body that is not JSON, and TransformError when a
-        transform cannot be applied: either way nothing of this event is delivered.
+        A replayed event may be restricted (hookpipe replay): `replay_route` evaluates that route alone,
+        `replay_destination` keeps only the delivery to that destination. Raises UnparsableBody when a filter
+        looks into a body that is not JSON, and TransformError when a transform cannot be applied: either way
+        nothing of this event is delivered.
         """
         document = MatchDocument(event)
         matched: list[str] = []
         deliveries: dict[str, Delivery] = {}
         for position in self.index.match(document, verified=event.verified):
             route = self.routes[position]
+            if not _replay_considers(event, route):
+                continue
             matched.append(route.name)
             new = [destination for destination in route.destinations if destination not in deliveries]
+            if event.replay_destination is not None:
+                new = [destination for destination in new if destination == event.replay_destination]
             if not new:
                 continue  # an earlier route shapes every delivery of this one: its transform is not needed
             body, content_type = _payload(route, event, document)
             for destination in new:
                 deliveries[destination] = Delivery(destination, body, route.name, content_type)
         return matched, list(deliveries.values())
+
+
+def _replay_considers(event: Event, route: Route) -> bool:
+    """False for a route a restricted replay leaves out: not the route asked for, or not to the destination."""
+    if event.replay_route is not None and route.name != event.replay_route:
+        return False
+    return event.replay_destination is None or event.replay_destination in route.destinations
 
 
 def _payload(route: Route, event: Event, document: MatchDocument) -> tuple[bytes, str | None]:

@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from aio_pika import Message
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from hookpipe import metrics
 from hookpipe.broker import (
@@ -98,14 +98,15 @@ class RouterService:
     def routes(self) -> RouteTable:
         return self._state.routes
 
-    async def _declare_outputs(self, channel: AbstractChannel) -> None:
+    async def _declare_outputs(self, connection: AbstractConnection) -> None:
         # Every destination's queue exists before the first event is routed to it.
         config = self.config
-        await declare_ingest_path(channel, self.names)
-        if config.router.unrouted:
-            await declare_unrouted(channel, self.names)
-        for name, destination in config.destinations.items():
-            await declare_destination(channel, self.names, name, ordering=destination.ordering)
+        async with connection.channel() as channel:
+            await declare_ingest_path(channel, self.names)
+            if config.router.unrouted:
+                await declare_unrouted(channel, self.names)
+            for name, destination in config.destinations.items():
+                await declare_destination(channel, self.names, name, ordering=destination.ordering)
 
     async def _start_consuming(self, connection: AbstractConnection) -> None:
         # Publish first: consuming while the publisher is down would only fill the retry path.
@@ -221,10 +222,12 @@ class RouterService:
         except TransformError as error:
             await self._dead_letter(message, "transform_failed", str(error))
             return
-        for route in matched:
-            metrics.ROUTE_MATCHES.labels(route=route).inc()
+        if not event.replay:
+            for route in matched:
+                metrics.ROUTE_MATCHES.labels(route=route).inc()
         if not deliveries:
-            await self._unmatched(message, event, keep=state.config.router.unrouted)
+            # A replay that matches nothing now is not kept as unrouted: it was archived when it came in.
+            await self._unmatched(message, event, keep=state.config.router.unrouted and not event.replay)
             return
         failed = await self._publish_all(event, deliveries)
         for delay in PUBLISH_RETRY_DELAYS:
@@ -235,10 +238,10 @@ class RouterService:
             await asyncio.sleep(delay)
             failed = await self._publish_all(event, failed)
         if failed:
-            metrics.ROUTER_EVENTS.labels(outcome="failed").inc()
+            _count(event, "failed")
             await self._dead_letter(message, "publish_failed", ", ".join(d.destination for d in failed))
             return
-        metrics.ROUTER_EVENTS.labels(outcome="routed").inc()
+        _count(event, "routed")
         await settle(message.ack())
 
     async def _publish_all(self, event: Event, deliveries: list[Delivery]) -> list[Delivery]:
@@ -264,7 +267,7 @@ class RouterService:
         return failed
 
     async def _unmatched(self, message: AbstractIncomingMessage, event: Event, *, keep: bool) -> None:
-        metrics.ROUTER_EVENTS.labels(outcome="unmatched").inc()
+        _count(event, "unmatched")
         if keep:
             await hand_over(self.publisher, message, event.to_message(), exchange="",
                             routing_key=self.names.unrouted, requeue_delay=PUBLISH_RETRY_DELAYS[0])
@@ -277,6 +280,12 @@ class RouterService:
         log.error("event dead-lettered", extra={"event_id": message.message_id, "reason": reason, "error": error})
         await hand_over(self.publisher, message, dead, exchange="", routing_key=self.names.router_dead,
                         requeue_delay=PUBLISH_RETRY_DELAYS[0])
+
+
+def _count(event: Event, outcome: str) -> None:
+    """Replayed events are counted apart, so live traffic's figures stay what they were."""
+    counter = metrics.ROUTER_REPLAYED_EVENTS if event.replay else metrics.ROUTER_EVENTS
+    counter.labels(outcome=outcome).inc()
 
 
 def _delivery_message(event: Event, delivery: Delivery) -> Message:

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from deliverer.retry import coarse_rung, decide, parse_retry_after
+from deliverer.retry import decide, parse_retry_after
 from hookpipe.config import DestinationConfig, parse_config
-from hookpipe.topology import configured_rungs
+from hookpipe.topology import coarse_rung, coarse_rungs_up_to, configured_rungs
 
 
 def destination(**settings: object) -> DestinationConfig:
@@ -77,3 +77,14 @@ def test_prefetch_is_the_concurrency_but_at_most_a_minute_at_the_rate() -> None:
     assert prefetch(destination(concurrency=10, rate_limit="50/s")) == 10
     assert prefetch(destination(concurrency=10, rate_limit="5/m")) == 5
     assert prefetch(destination(concurrency=10, rate_limit="1/h")) == 1
+
+
+def test_a_retry_after_that_outlives_max_age_expires_the_event_now() -> None:
+    assert step(1, retry_after=3600, age=10).reason == "expired"  # the test destination's max_age is 1 h
+
+
+def test_the_coarse_grid_lists_every_rung_a_retry_after_can_make() -> None:
+    grid = set(coarse_rungs_up_to(3 * 86400))
+    assert {coarse_rung(s) for s in (0.5, 1, 59.2, 61, 3599, 3601, 86400, 3 * 86400 - 1)} <= grid
+    assert len(grid) == 60 + 59 + 71
+    assert max(coarse_rungs_up_to(90)) == 60_000

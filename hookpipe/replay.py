@@ -1,0 +1,264 @@
+"""`hookpipe replay`: send archived events through the current rules again (DESIGN.md §2-§3).
+
+The archive is a stream bound to the ingested exchange. Replay reads it from a timestamp offset, which RabbitMQ
+rounds down to a chunk boundary, so each event's `x-hookpipe-received-at` is checked here against the window
+[since, until]. The events kept are published to the router's queue through the default exchange, never back
+into the ingested exchange, so a replay is never archived again. They carry `x-hookpipe-replay`, and the
+router and deliverer count them apart; `--route` and `--destination` ride along as headers the router honours.
+
+The command ends at `until` (by default, when it started): at the first event received past it (plus the
+ingest publish deadline, since events are appended in confirm order, not receipt order), or once the stream
+has nothing more to give for IDLE_SECONDS. Every publish is confirmed before the summary counts it; a publish
+that still fails after its retries stops the replay with a non-zero exit, and the summary says how far it got.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+
+from hookpipe.broker import Publisher, PublishFailed
+from hookpipe.config import Config
+from hookpipe.event import HEADER_RECEIVED_AT, Event, MalformedEvent
+from hookpipe.ratelimit import TokenBucket
+from hookpipe.topology import Names
+from hookpipe.units import parse_duration
+from router.rules import RouteTable, UnparsableBody, compile_routes
+from router.transform import TransformError
+
+#: Stream messages the broker sends ahead of what has been processed.
+PREFETCH = 500
+
+#: Publishes awaiting their confirm at once.
+PUBLISH_WINDOW = 200
+
+#: Attempts per publish before the replay stops (a broker outage outlasting them fails the command).
+PUBLISH_ATTEMPTS = 3
+
+#: Seconds without a new stream message after which the archive counts as read to its end.
+IDLE_SECONDS = 3.0
+
+
+class ReplayError(Exception):
+    """The replay cannot start (bad options, no archive) or could not finish."""
+
+
+def parse_moment(text: str, now: datetime) -> datetime:
+    """RFC 3339 (`2026-11-27T08:00:00Z`), or a duration back from `now` (`2h`, `30m`, `1d`)."""
+    try:
+        return now - timedelta(seconds=parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ReplayError(f"'{text}' is neither an RFC 3339 time nor a duration like 2h") from None
+    if moment.tzinfo is None:
+        raise ReplayError(f"'{text}' has no time zone: add Z or an offset such as +02:00")
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    since: datetime
+    until: datetime
+    source: str | None = None
+    type: str | None = None
+    id: str | None = None
+    route: str | None = None
+    destination: str | None = None
+    dry_run: bool = False
+    rate: float | None = None  # events published per second
+
+
+@dataclass
+class ReplaySummary:
+    read: int = 0  # archived events received within the window
+    matched: int = 0  # of those, events that pass the filters and match the (restricted) current rules
+    published: int = 0  # of those, confirmed on the router's queue
+    skipped: int = 0  # not events, or bodies a route's filter or transform cannot read
+    failed: int = 0  # publishes that failed for good
+    last_published_at: int | None = None  # received_at (ms) of the newest event confirmed
+
+    def line(self, dry_run: bool) -> str:
+        published = "0 (dry run)" if dry_run else str(self.published)
+        text = f"read {self.read}, matched {self.matched}, published {published}"
+        if self.skipped:
+            text += f", skipped {self.skipped} unreadable"
+        if self.failed:
+            text += f", FAILED {self.failed}"
+        return text
+
+
+def check_options(config: Config, options: ReplayOptions) -> None:
+    if config.archive is None:
+        raise ReplayError("the config has `archive: off`: there is nothing to replay")
+    if options.route is not None and options.route not in {route.name for route in config.routes}:
+        raise ReplayError(f"no route named '{options.route}' in the config")
+    if options.destination is not None and options.destination not in config.destinations:
+        raise ReplayError(f"no destination named '{options.destination}' in the config")
+    if options.since >= options.until:
+        raise ReplayError("--since must be before --until")
+
+
+class Replay:
+    """One replay run. `progress(summary)` is called as it goes (the CLI draws its progress bar with it)."""
+
+    def __init__(
+        self, config: Config, options: ReplayOptions, progress: Callable[[ReplaySummary], None] | None = None
+    ) -> None:
+        check_options(config, options)
+        self.config = config
+        self.options = options
+        self.names = Names(config.broker.prefix)
+        self.routes: RouteTable = compile_routes(config)
+        self.summary = ReplaySummary()
+        self._progress = progress or (lambda _: None)
+        self._limiter = TokenBucket(options.rate, burst=1) if options.rate else None
+        self._window = asyncio.Semaphore(PUBLISH_WINDOW)
+        self._pending: set[asyncio.Task[None]] = set()
+        self._failed = asyncio.Event()
+        # Events reach the stream in confirm order: one received before `until` may follow one received after.
+        self._stop_after_ms = _ms(options.until) + int(config.ingest.publish_timeout * 1000)
+
+    async def run(self) -> ReplaySummary:
+        publisher = Publisher(self.config.broker.url, name="hookpipe-replay", heartbeat=self.config.broker.heartbeat,
+                              timeout=10.0)
+        if not self.options.dry_run:
+            publisher.start()
+            if not await publisher.link.wait_ready(15):
+                await publisher.close()
+                raise ReplayError("cannot reach the broker to publish")
+        try:
+            await self._read(publisher)
+            if self._pending:
+                await asyncio.gather(*self._pending)
+        finally:
+            await publisher.close()
+        self._progress(self.summary)
+        if self.summary.failed:
+            raise ReplayError(f"{self.summary.failed} events could not be published")
+        return self.summary
+
+    async def _read(self, publisher: Publisher) -> None:
+        connection = await aio_pika.connect(self.config.broker.url, timeout=10)
+        async with connection:
+            channel = await connection.channel()
+            await channel.set_qos(prefetch_count=PREFETCH)
+            try:
+                stream = await channel.declare_queue(self.names.archive, passive=True)
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                raise ReplayError(f"no archive stream '{self.names.archive}' on the broker yet") from None
+            inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+            # The offset is a timestamp: the stream starts at the chunk holding it, at most a little earlier.
+            await stream.consume(inbox.put, arguments={"x-stream-offset": self.options.since})
+            while not self._failed.is_set():
+                try:
+                    message = await asyncio.wait_for(inbox.get(), IDLE_SECONDS)
+                except TimeoutError:
+                    return  # read to the end of the archive
+                if not await self._take(message, publisher):
+                    return
+
+    async def _take(self, message: AbstractIncomingMessage, publisher: Publisher) -> bool:
+        """Handle one stream message; False once past the window's end."""
+        await message.ack()  # a stream ack only grants credit: the archive keeps the message
+        received_at = (message.headers or {}).get(HEADER_RECEIVED_AT)
+        if not isinstance(received_at, int):
+            self.summary.skipped += 1
+            return True
+        if received_at > self._stop_after_ms:
+            return False
+        if not _ms(self.options.since) <= received_at <= _ms(self.options.until):
+            return True
+        self.summary.read += 1
+        event = self._selected(message)
+        if event is not None:
+            self.summary.matched += 1
+            if not self.options.dry_run:
+                await self._publish_soon(publisher, event)
+        if self.summary.read % 100 == 0:
+            self._progress(self.summary)
+        return True
+
+    def _selected(self, message: AbstractIncomingMessage) -> Event | None:
+        """The replay event, if the archived message passes the filters and the current rules route it."""
+        options = self.options
+        try:
+            event = Event.from_message(message)
+        except MalformedEvent:
+            self.summary.skipped += 1
+            return None
+        if (options.source is not None and event.source != options.source) or (
+            options.type is not None and event.type != options.type) or (
+            options.id is not None and event.id != options.id):
+            return None
+        event = replace(event, replay=True, replay_route=options.route, replay_destination=options.destination)
+        try:
+            _, deliveries = self.routes.match(event)
+        except (UnparsableBody, TransformError):
+            self.summary.skipped += 1
+            return None
+        return event if deliveries else None
+
+    async def _publish_soon(self, publisher: Publisher, event: Event) -> None:
+        if self._limiter is not None:
+            await self._limiter.take()
+        await self._window.acquire()
+        task = asyncio.create_task(self._publish(publisher, event))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _publish(self, publisher: Publisher, event: Event) -> None:
+        try:
+            for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+                try:
+                    await publisher.publish(event.to_message(), exchange="", routing_key=self.names.router_queue)
+                except PublishFailed:
+                    if attempt == PUBLISH_ATTEMPTS:
+                        self.summary.failed += 1
+                        self._failed.set()
+                        return
+                    await asyncio.sleep(attempt)
+                    continue
+                self.summary.published += 1
+                last = self.summary.last_published_at
+                self.summary.last_published_at = max(last or 0, event.received_at)
+                return
+        finally:
+            self._window.release()
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class ProgressLine:
+    """A one-line progress display on a terminal (nothing when stderr is not one)."""
+
+    def __init__(self, stream=sys.stderr) -> None:  # type: ignore[no-untyped-def]
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self._last = 0.0
+
+    def __call__(self, summary: ReplaySummary) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self._last < 0.2:
+            return
+        self._last = now
+        self.stream.write(f"\rreplay: read {summary.read}  matched {summary.matched}  "
+                          f"published {summary.published}   ")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            with contextlib.suppress(Exception):
+                self.stream.write("\n")
