@@ -189,6 +189,12 @@ def overview() -> dash.Dashboard:
                           "bad_json, transform_failed, publish_failed).", "short",
                           [query("sum by (reason) (increase(hookpipe_router_dead_letters_total[$__rate_interval]))",
                                  "{{reason}}")], width=8, bars=True))
+        .with_panel(graph("Replays", "`hookpipe replay` traffic, counted apart from live events: router outcomes "
+                          "and delivery attempts per destination.", "ops",
+                          [query("sum by (outcome) (rate(hookpipe_router_replayed_events_total[$__rate_interval]))",
+                                 "router {{outcome}}", "A"),
+                           query(f"sum by (destination, outcome) (rate(hookpipe_replayed_delivery_attempts_total"
+                                 f"{{{dst}}}[$__rate_interval]))", "{{destination}} {{outcome}}", "B")], width=24))
     )
     board = (
         board.with_row(dash.Row("Delivery"))
