@@ -135,8 +135,9 @@ def _selection_arguments(parser: argparse.ArgumentParser, *, ids: bool) -> None:
 
 
 def _duration(text: str) -> float:
+    """A duration such as `500ms` or `2s`; a bare number is seconds (`0`)."""
     try:
-        return parse_duration(text)
+        return parse_duration(float(text) if text.replace(".", "", 1).isdigit() else text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 

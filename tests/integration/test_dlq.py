@@ -138,7 +138,8 @@ async def test_a_filtered_replay_keeps_the_others_and_starts_their_attempts_agai
     assert shown.returncode == 0, shown.stderr
     letters = shown.json()["letters"]
     assert sorted(letter["id"] for letter in letters) == busy
-    assert {(letter["attempts"], letter["status"], letter["destination"]) for letter in letters} == {(3, 500, "receiver")}
+    assert {(letter["attempts"], letter["status"], letter["destination"]) for letter in letters} == {
+        (3, 500, "receiver")}
     assert all(0 <= letter["age_s"] < 60 for letter in letters)
     assert await queue_depth(dead_queue) == 6  # shown in place, nothing removed
 
