@@ -344,6 +344,7 @@ async def _scan(
         try:
             letter = DeadLetter.from_message(message, queue.destination)
             if selection.matches(letter):
+                await pacer.wait()  # only what is replayed is paced: putting the others back costs the receiver nothing
                 await on_selected(message)
                 report.selected += 1
             else:
@@ -367,7 +368,6 @@ async def _scan(
                 window.release()
                 break
             report.scanned += 1
-            await pacer.wait()
             task = asyncio.create_task(handle(message))
             tasks.add(task)
             task.add_done_callback(tasks.discard)

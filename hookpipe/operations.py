@@ -195,7 +195,13 @@ def _print_json(document: Any) -> None:
 def _status(args: argparse.Namespace) -> int:
     from hookpipe.status import collect_status, render_status
 
-    document = asyncio.run(collect_status(_config(args), interval=args.interval))
+    config = _config(args)
+    try:
+        document = asyncio.run(collect_status(config, interval=args.interval))
+    except Exception as error:  # the broker went away between two samples
+        print(f"hookpipe: cannot read the status from {redact_url(config.broker.url)}: {describe(error)}",
+              file=sys.stderr)
+        return EXIT_BROKER
     if args.json:
         _print_json(document)
     else:

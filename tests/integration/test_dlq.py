@@ -213,3 +213,15 @@ async def test_an_unknown_destination_is_a_usage_error(dlq_pipeline):
     result = await hookpipe("dlq", "replay", "--config", path, "--destination", "nope")
     assert result.returncode == 2
     assert "no destination named 'nope'" in result.stderr
+
+
+async def test_dlq_commands_fail_plainly_when_the_broker_cannot_be_reached(prefix, receiver, tmp_path):
+    from tests.support.pipeline import free_port
+
+    config = pipeline_config(prefix, receiver.url, broker_url=f"amqp://guest:secret@127.0.0.1:{free_port()}/")
+    path = str(write_config(tmp_path, config))
+    for command in (["dlq", "list"], ["dlq", "replay"], ["events", "show", "x"]):
+        result = await hookpipe(*command, "--config", path)
+        assert result.returncode == 1, command
+        assert "cannot reach the broker at amqp://guest:***@127.0.0.1" in result.stderr
+        assert "secret" not in result.stderr and "Traceback" not in result.stderr
