@@ -356,17 +356,17 @@ class DelivererService:
             self._attempts_running[sender.name] -= 1
         metrics.DELIVERY_ATTEMPT_SECONDS.labels(destination=sender.name).observe(time.perf_counter() - started)
         outcome = "delivered" if result.delivered else "failed"
+        if not result.delivered:
+            self._last_errors[sender.name] = {
+                "reason": result.reason, "status": result.status, "error": result.error, "at": now_ms(),
+                "event_id": event.id,
+            }
         if event.replay:  # counted apart; its end-to-end time is hours of archive, not latency
             metrics.REPLAYED_DELIVERY_ATTEMPTS.labels(destination=sender.name, outcome=outcome).inc()
             return result
         metrics.DELIVERY_ATTEMPTS.labels(
             destination=sender.name, outcome=outcome, status_class=result.status_class
         ).inc()
-        if not result.delivered:
-            self._last_errors[sender.name] = {
-                "reason": result.reason, "status": result.status, "error": result.error, "at": now_ms(),
-                "event_id": event.id,
-            }
         if result.delivered:
             latency = max(0.0, (now_ms() - event.received_at) / 1000)
             metrics.END_TO_END_SECONDS.labels(destination=sender.name).observe(latency)

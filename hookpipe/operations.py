@@ -23,7 +23,7 @@ import orjson
 from aio_pika.abc import AbstractConnection
 
 from hookpipe import dlq
-from hookpipe.broker import Publisher, describe
+from hookpipe.broker import Publisher, describe, queue_state
 from hookpipe.config import Config, redact_url
 from hookpipe.event import now_ms
 from hookpipe.table import NONE, clip, format_age, format_table
@@ -239,12 +239,12 @@ def _dlq_list(args: argparse.Namespace) -> int:
     queues = _queues(config, None)
 
     async def collect(connection: AbstractConnection) -> dict[str, Any]:
-        from hookpipe.broker import queue_state
-
         rows = []
-        async with ops_session() as session:
-            deliverer, router = await asyncio.gather(
-                scrape(session, config.deliverer.ops), scrape(session, config.router.ops))
+        deliverer = router = None
+        if not args.scan:
+            async with ops_session() as session:
+                deliverer, router = await asyncio.gather(
+                    scrape(session, config.deliverer.ops), scrape(session, config.router.ops))
         for queue in queues:
             reasons: dict[str, float] | None
             if args.scan:

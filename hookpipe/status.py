@@ -6,7 +6,8 @@ Where each number comes from:
   and dead queue, and the configured retry rungs (plus the breaker's park rung) summed into one row;
 - rates: two samples `interval` seconds apart. A queue's rate is the change of its depth per second (positive:
   it grows). A destination's delivered/s and failed/s, ingest's accepted/s and the router's events/s are the
-  increase of the services' own counters on /metrics over the same interval;
+  increase of the services' own counters on /metrics over the same interval (replays included: the services
+  count them apart, under `hookpipe_router_replayed_events_total` and `hookpipe_replayed_delivery_attempts_total`);
 - breaker state, paused, attempts in flight and the last failed attempt: the deliverer's /status.
 The ops listeners scraped are the addresses in the config: with several replicas of a service, that is one of
 them. A service that does not answer is shown as unknown; only an unreachable broker fails the command.
@@ -139,6 +140,16 @@ def _counter(sample: Sample, service: str, name: str, **labels: str) -> float | 
     return None if samples is None else samples.get(name, **labels)
 
 
+#: Counters whose sum is a service's rate: replays (hookpipe replay) are counted apart from live traffic.
+ROUTER_EVENTS = ("hookpipe_router_events_total", "hookpipe_router_replayed_events_total")
+DELIVERY_ATTEMPTS = ("hookpipe_delivery_attempts_total", "hookpipe_replayed_delivery_attempts_total")
+
+
+def _counters(sample: Sample, service: str, names: tuple[str, ...], **labels: str) -> float | None:
+    values = [_counter(sample, service, name, **labels) for name in names]
+    return None if None in values else sum(value for value in values if value is not None)
+
+
 def _accepted(sample: Sample) -> float | None:
     samples = sample.metrics.get("ingest")
     if samples is None:
@@ -151,10 +162,9 @@ def _services(config: Config, first: Sample, last: Sample, readiness: list[Any])
     services: dict[str, Any] = {}
     rates = {
         "ingest": ("accepted_per_s", _accepted(first), _accepted(last)),
-        "router": ("events_per_s", _counter(first, "router", "hookpipe_router_events_total"),
-                   _counter(last, "router", "hookpipe_router_events_total")),
-        "deliverer": ("attempts_per_s", _counter(first, "deliverer", "hookpipe_delivery_attempts_total"),
-                      _counter(last, "deliverer", "hookpipe_delivery_attempts_total")),
+        "router": ("events_per_s", _counters(first, "router", ROUTER_EVENTS), _counters(last, "router", ROUTER_EVENTS)),
+        "deliverer": ("attempts_per_s", _counters(first, "deliverer", DELIVERY_ATTEMPTS),
+                      _counters(last, "deliverer", DELIVERY_ATTEMPTS)),
     }
     for service, ready in zip(SERVICES, readiness, strict=True):
         reachable = isinstance(ready, dict)
@@ -202,7 +212,7 @@ def _destinations(config: Config, first: Sample, last: Sample, deliverer: Any) -
         queue = last.queues.get(names.deliver_queue(name))
         dead = last.queues.get(names.dead_queue(name))
         state = live.get(name) or {}
-        attempts = "hookpipe_delivery_attempts_total"
+        attempts = DELIVERY_ATTEMPTS
         result[name] = {
             "messages": None if queue is None else queue.messages,
             "consumers": None if queue is None else queue.consumers,
@@ -214,11 +224,11 @@ def _destinations(config: Config, first: Sample, last: Sample, deliverer: Any) -
             "in_flight": state.get("in_flight"),
             "last_error": state.get("last_error"),
             "delivered_per_s": _rate(first, last,
-                                     _counter(first, "deliverer", attempts, destination=name, outcome="delivered"),
-                                     _counter(last, "deliverer", attempts, destination=name, outcome="delivered")),
+                                     _counters(first, "deliverer", attempts, destination=name, outcome="delivered"),
+                                     _counters(last, "deliverer", attempts, destination=name, outcome="delivered")),
             "failed_per_s": _rate(first, last,
-                                  _counter(first, "deliverer", attempts, destination=name, outcome="failed"),
-                                  _counter(last, "deliverer", attempts, destination=name, outcome="failed")),
+                                  _counters(first, "deliverer", attempts, destination=name, outcome="failed"),
+                                  _counters(last, "deliverer", attempts, destination=name, outcome="failed")),
         }
     return result
 
