@@ -119,10 +119,43 @@ async def test_dlq_replay_after_the_receiver_is_fixed_delivers_every_dead_letter
     assert await queue_depth(dead_queue) == 0
     await wait_for_depth(f"{prefix}.deliver.receiver", 0)
     duplicates = receiver.duplicates()
-    print(f"killed after {delivered_before_the_kill} deliveries; {left} replayed by the second run; "
-          f"{duplicates} duplicates")
+    print(f"killed with {EVENTS - left} dead letters replayed ({delivered_before_the_kill} delivered by then); "
+          f"{left} replayed by the second run; {duplicates} duplicate deliveries")
     assert len(receiver.received) == EVENTS + duplicates
     assert duplicates <= 50  # at most a prefetch window's replays can be in doubt when the process dies
+
+
+async def test_a_filtered_replay_killed_half_way_loses_neither_what_it_replays_nor_what_it_keeps(
+    dlq_pipeline, receiver, prefix
+):
+    answers = SwitchableReceiver({"gone-": 400, "busy-": 500})
+    receiver.respond = answers
+    config, path = await dlq_pipeline()
+    dead_queue = f"{prefix}.dead.receiver"
+    gone, busy = [f"gone-{n:03d}" for n in range(60)], [f"busy-{n:03d}" for n in range(60)]
+    await post_events(config, gone + busy)
+    await wait_for_depth(dead_queue, 120, timeout=30)
+    answers.fix()
+
+    # Only the replays are paced (50/s): the kept gone-* are copied to the tail at full speed meanwhile.
+    first = await start_hookpipe("dlq", "replay", "--config", path, "--reason", "exhausted", "--rate", "50/s")
+    await receiver.wait_for(lambda r: len(r.ids()) >= 15, timeout=20)
+    first.send_signal(signal.SIGKILL)
+    await first.wait()
+    assert len(receiver.ids()) < len(busy), "the replay finished before it could be killed half-way"
+    await wait_for_no_consumer(dead_queue)
+
+    second = await hookpipe("dlq", "replay", "--config", path, "--reason", "exhausted", "--json")
+    assert second.returncode == 0, second.stderr
+    await receiver.wait_for_ids(set(busy), timeout=30)
+    assert receiver.ids() == set(busy)  # no kept dead letter was delivered
+    left = (await hookpipe("dlq", "show", "--config", path, "--limit", "1000", "--json")).json()
+    left_ids = [letter["id"] for letter in left["letters"]]
+    assert set(left_ids) == set(gone)  # every kept one is still a dead letter...
+    assert {letter["reason"] for letter in left["letters"]} == {"dead_letter_on"}
+    print(f"kept dead letters left twice by the kill: {len(left_ids) - len(gone)}; "
+          f"deliveries duplicated: {receiver.duplicates()}")
+    assert len(left_ids) - len(gone) <= 50  # ...at most a window's copies twice
 
 
 async def test_a_filtered_replay_keeps_the_others_and_starts_their_attempts_again(dlq_pipeline, receiver, prefix):
