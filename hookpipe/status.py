@@ -81,10 +81,13 @@ async def take_sample(
 ) -> Sample:
     names = [name for row in queues for name in row.queues]
     states, scrapes = await asyncio.gather(
-        asyncio.gather(*(queue_state(connection, name) for name in names)),
-        asyncio.gather(*(scrape(session, _ops_address(config, service)) for service in SERVICES)),
-    )
-    return Sample(time.monotonic(), dict(zip(names, states, strict=True)), dict(zip(SERVICES, scrapes, strict=True)))
+        asyncio.gather(*(queue_state(connection, name) for name in names)), scrape_services(session, config))
+    return Sample(time.monotonic(), dict(zip(names, states, strict=True)), scrapes)
+
+
+async def scrape_services(session: aiohttp.ClientSession, config: Config) -> dict[str, Samples | None]:
+    scrapes = await asyncio.gather(*(scrape(session, _ops_address(config, service)) for service in SERVICES))
+    return dict(zip(SERVICES, scrapes, strict=True))
 
 
 def _ops_address(config: Config, service: str) -> str:
@@ -106,10 +109,8 @@ async def collect_status(config: Config, *, interval: float) -> dict[str, Any]:
         except Exception as error:
             document["broker"]["error"] = describe(error)
             connection = None
-        if connection is None:
-            first = last = Sample(time.monotonic(), {}, {})
-            first.metrics = last.metrics = dict(zip(SERVICES, await asyncio.gather(
-                *(scrape(session, _ops_address(config, service)) for service in SERVICES)), strict=True))
+        if connection is None:  # still say what the services say
+            first = last = Sample(time.monotonic(), {}, await scrape_services(session, config))
         else:
             async with connection:
                 document["broker"]["reachable"] = True
