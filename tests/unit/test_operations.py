@@ -119,3 +119,34 @@ def test_metric_samples_are_summed_by_label():
 def test_a_wildcard_ops_listener_is_reached_on_loopback():
     assert ops_base_url("0.0.0.0:9103") == "http://127.0.0.1:9103"
     assert ops_base_url("127.0.0.2:9103") == "http://127.0.0.2:9103"
+
+
+def test_status_rates_come_from_two_samples_and_a_counter_reset_gives_none():
+    from hookpipe.broker import QueueState
+    from hookpipe.status import Sample, WatchedQueue, _queue_row, _rate
+
+    first = Sample(at=10.0, queues={"q": QueueState(100, 1)}, metrics={})
+    last = Sample(at=12.0, queues={"q": QueueState(60, 1)}, metrics={})
+    assert _rate(first, last, 5.0, 25.0) == 10.0
+    assert _rate(first, last, 25.0, 5.0) is None  # the service restarted between the samples
+    assert _rate(first, first, 5.0, 5.0) is None  # one sample: no rate
+    row = _queue_row(WatchedQueue("q", "deliver", "d", ("q",)), first, last)
+    assert (row["messages"], row["consumers"], row["change_per_s"]) == (60, 1, -20.0)
+
+
+def test_status_table_marks_what_a_silent_service_would_have_said_as_unknown():
+    from hookpipe.status import render_status
+
+    document = {
+        "prefix": "hp", "at": 1_000_000, "interval_s": None,
+        "broker": {"url": "amqp://guest:***@127.0.0.1:5672/", "reachable": True, "error": None},
+        "services": {"deliverer": {"ops": "127.0.0.1:9103", "reachable": False, "ready": None, "problems": [],
+                                   "rate": "attempts_per_s", "per_s": None}},
+        "queues": [{"name": "hp.deliver.billing", "messages": 7, "consumers": 0, "change_per_s": None}],
+        "destinations": {"billing": {"messages": 7, "breaker": None, "paused": None, "dead_letters": 2,
+                                     "delivered_per_s": None, "failed_per_s": None, "last_error": None}},
+    }
+    lines = render_status(document).splitlines()
+    assert lines[0].endswith("no rates (--interval 0)")
+    assert lines[3].split() == ["deliverer", "127.0.0.1:9103", "down", "unknown"]
+    assert lines[-1].split() == ["billing", "7", "unknown", "unknown", "2", "-", "-", "-"]
