@@ -8,6 +8,7 @@ destination's queue) as deliverer.retry decides, or to `hookpipe.dead.{destinati
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import math
@@ -101,6 +102,9 @@ class DelivererService:
         self._background: set[asyncio.Task[None]] = set()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._ops: object = None
+        # For the ops listener's /status (hookpipe status): attempts running, and the last failure, per destination.
+        self._attempts_running: collections.Counter[str] = collections.Counter()
+        self._last_errors: dict[str, dict[str, Any]] = {}
 
     async def _declare(self, connection: AbstractConnection) -> None:
         async with connection.channel() as channel:
@@ -259,7 +263,7 @@ class DelivererService:
             await sender.start()
         self.publisher.start()
         self.consumer.start()
-        self._ops = await start_site(ops_app(self.readiness), self.config.deliverer.ops)
+        self._ops = await start_site(ops_app(self.readiness, self.status), self.config.deliverer.ops)
         log.info("deliverer started", extra={"destinations": list(self.senders), "ops": self.config.deliverer.ops})
 
     async def stop(self) -> None:
@@ -279,6 +283,21 @@ class DelivererService:
 
     async def readiness(self) -> list[str]:
         return link_problems(self.publisher.link, self.consumer)
+
+    def status(self) -> dict[str, Any]:
+        """Per destination: breaker state, paused, consuming, attempts in flight, last failed attempt (its time
+        in UTC ms). Served on the ops listener's /status for `hookpipe status`."""
+        return {"destinations": {
+            name: {
+                "breaker": self.breakers[name].state.name.lower(),
+                "consecutive_failures": self.breakers[name].consecutive_failures,
+                "paused": name in self.paused,
+                "consuming": name in self._consumptions,
+                "in_flight": self._attempts_running[name],
+                "last_error": self._last_errors.get(name),
+            }
+            for name in self.senders
+        }}
 
     async def _deliver(self, sender: Sender, message: AbstractIncomingMessage) -> None:
         try:
@@ -327,6 +346,7 @@ class DelivererService:
         """One attempt, paced by the destination's rate limit, counted in the metrics."""
         gauge = metrics.DELIVERIES_IN_FLIGHT.labels(destination=sender.name)
         gauge.inc()
+        self._attempts_running[sender.name] += 1
         started = time.perf_counter()
         try:
             if sender.limiter is not None:
@@ -334,8 +354,14 @@ class DelivererService:
             result = await sender.send(event, attempt)
         finally:
             gauge.dec()
+            self._attempts_running[sender.name] -= 1
         metrics.DELIVERY_ATTEMPT_SECONDS.labels(destination=sender.name).observe(time.perf_counter() - started)
         outcome = "delivered" if result.delivered else "failed"
+        if not result.delivered:
+            self._last_errors[sender.name] = {
+                "reason": result.reason, "status": result.status, "error": result.error, "at": now_ms(),
+                "event_id": event.id,
+            }
         if event.replay:  # counted apart; its end-to-end time is hours of archive, not latency
             metrics.REPLAYED_DELIVERY_ATTEMPTS.labels(destination=sender.name, outcome=outcome).inc()
             return result

@@ -429,6 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("destination")
         command.add_argument("--config", help="pipeline YAML (default: $HOOKPIPE_CONFIG)")
         command.set_defaults(run=_destination_command)
+
+    from hookpipe.operations import add_operations_commands
+
+    add_operations_commands(commands)  # status, events show, dlq list|show|replay|purge
     return parser
 
 

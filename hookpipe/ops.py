@@ -1,4 +1,5 @@
-"""The ops listener each service runs apart from any public port: /metrics, /healthz, /readyz.
+"""The ops listener each service runs apart from any public port: /metrics, /healthz, /readyz, and /status
+where a service has state worth showing (the deliverer's breakers, for `hookpipe status`).
 
 It is unauthenticated by design (Prometheus and probes scrape it), so it belongs on a private address.
 """
@@ -6,6 +7,7 @@ It is unauthenticated by design (Prometheus and probes scrape it), so it belongs
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -13,8 +15,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 #: Answers why the service is not ready, or an empty list when it is.
 ReadinessCheck = Callable[[], Awaitable[list[str]]]
 
+#: The service's runtime state as a JSON object (no secrets: the listener is unauthenticated).
+StatusReport = Callable[[], dict[str, Any]]
 
-def ops_app(readiness: ReadinessCheck) -> web.Application:
+
+def ops_app(readiness: ReadinessCheck, status: StatusReport | None = None) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         response = web.Response(body=generate_latest())
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
@@ -33,6 +38,13 @@ def ops_app(readiness: ReadinessCheck) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if status is not None:
+        report = status
+
+        async def status_page(_: web.Request) -> web.Response:
+            return web.json_response(report())
+
+        app.router.add_get("/status", status_page)
     return app
 
 

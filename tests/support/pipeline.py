@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import socket
@@ -146,3 +147,29 @@ class InProcessPipeline:
     async def stop(self) -> None:
         for service in reversed(list(self.services.values())):
             await service.stop()
+
+
+async def wait_for_depth(queue: str, expected: int, timeout: float = 20.0) -> None:
+    """Wait until `queue` holds exactly `expected` ready messages; AssertionError with the last depth if not."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    depth = await queue_depth(queue)
+    while depth != expected:
+        if loop.time() > deadline:
+            raise AssertionError(f"{queue} holds {depth} messages, not {expected}, after {timeout}s")
+        await asyncio.sleep(0.1)
+        depth = await queue_depth(queue)
+
+
+async def post_events(config: dict[str, Any], ids: list[str], *, body: bytes = b"{}", parallel: int = 20) -> None:
+    """POST one event per id to the `demo` source (id in `x-test-id`), `parallel` at a time; each must get 200."""
+    import aiohttp
+
+    limit = asyncio.Semaphore(parallel)
+    async with aiohttp.ClientSession() as http:
+
+        async def post(event_id: str) -> None:
+            async with limit, http.post(ingest_url(config), data=body, headers={"x-test-id": event_id}) as r:
+                assert r.status == 200, f"{event_id}: {r.status}"
+
+        await asyncio.gather(*(post(event_id) for event_id in ids))

@@ -1,0 +1,298 @@
+"""`hookpipe status`: the pipeline at a glance, from the broker and the services' ops listeners.
+
+Where each number comes from:
+- queue depth (ready messages, not those a consumer holds unacked) and consumers: a passive declare of every
+  queue the config names: the router queue, router dead letters, `unrouted` when on, each destination's queue
+  and dead queue, and the configured retry rungs (plus the breaker's park rung) summed into one row;
+- rates: two samples `interval` seconds apart. A queue's rate is the change of its depth per second (positive:
+  it grows). A destination's delivered/s and failed/s, ingest's accepted/s and the router's events/s are the
+  increase of the services' own counters on /metrics over the same interval (replays included: the services
+  count them apart, under `hookpipe_router_replayed_events_total` and `hookpipe_replayed_delivery_attempts_total`);
+- breaker state, paused, attempts in flight and the last failed attempt: the deliverer's /status.
+The ops listeners scraped are the addresses in the config: with several replicas of a service, that is one of
+them. A service that does not answer is shown as unknown; only an unreachable broker fails the command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+import aiohttp
+from aio_pika.abc import AbstractConnection
+
+from hookpipe.broker import QueueState, describe, queue_state
+from hookpipe.config import Config, redact_url
+from hookpipe.event import now_ms
+from hookpipe.ops_client import Samples, get_json, ops_session, scrape
+from hookpipe.table import NONE, UNKNOWN, clip, format_age, format_rate, format_table
+from hookpipe.topology import BREAKER_PARK_SECONDS, Names, configured_rungs, rung_for
+
+#: Time allowed to connect to the broker (s).
+CONNECT_TIMEOUT = 10.0
+
+SERVICES = ("ingest", "router", "deliverer")
+
+#: Width of the last-error column in the table (characters).
+ERROR_WIDTH = 60
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedQueue:
+    """A row of the queue table: one queue, or several summed (the retry rungs)."""
+
+    label: str
+    role: str  # router, router_dead, unrouted, deliver, dead, retry
+    destination: str | None
+    queues: tuple[str, ...]
+
+
+def watched_queues(config: Config) -> list[WatchedQueue]:
+    names = Names(config.broker.prefix)
+    rows = [
+        WatchedQueue(names.router_queue, "router", None, (names.router_queue,)),
+        WatchedQueue(names.router_dead, "router_dead", None, (names.router_dead,)),
+    ]
+    if config.router.unrouted:
+        rows.append(WatchedQueue(names.unrouted, "unrouted", None, (names.unrouted,)))
+    for name in config.destinations:
+        rows.append(WatchedQueue(names.deliver_queue(name), "deliver", name, (names.deliver_queue(name),)))
+        rows.append(WatchedQueue(names.dead_queue(name), "dead", name, (names.dead_queue(name),)))
+    rungs = sorted({*configured_rungs(config), rung_for(BREAKER_PARK_SECONDS)})
+    rows.append(WatchedQueue(f"{names.retry_prefix}* ({len(rungs)} rungs)", "retry", None,
+                             tuple(names.retry(ms) for ms in rungs)))
+    return rows
+
+
+@dataclass(slots=True)
+class Sample:
+    """One look at everything: queue states by queue name (None: missing) and each service's counters."""
+
+    at: float
+    queues: dict[str, QueueState | None]
+    metrics: dict[str, Samples | None]
+
+
+async def take_sample(
+    connection: AbstractConnection, session: aiohttp.ClientSession, config: Config, queues: list[WatchedQueue]
+) -> Sample:
+    names = [name for row in queues for name in row.queues]
+    states, scrapes = await asyncio.gather(
+        asyncio.gather(*(queue_state(connection, name) for name in names)), scrape_services(session, config))
+    return Sample(time.monotonic(), dict(zip(names, states, strict=True)), scrapes)
+
+
+async def scrape_services(session: aiohttp.ClientSession, config: Config) -> dict[str, Samples | None]:
+    scrapes = await asyncio.gather(*(scrape(session, _ops_address(config, service)) for service in SERVICES))
+    return dict(zip(SERVICES, scrapes, strict=True))
+
+
+def _ops_address(config: Config, service: str) -> str:
+    return str(getattr(config, service).ops)
+
+
+async def collect_status(config: Config, *, interval: float) -> dict[str, Any]:
+    """The status document `--json` prints. `interval` 0 takes one sample and reports no rates."""
+    queues = watched_queues(config)
+    document: dict[str, Any] = {
+        "prefix": config.broker.prefix,
+        "at": now_ms(),
+        "broker": {"url": redact_url(config.broker.url), "reachable": False, "error": None},
+        "interval_s": interval or None,
+    }
+    async with ops_session() as session:
+        try:
+            connection = await aio_pika.connect(config.broker.url, timeout=CONNECT_TIMEOUT)
+        except Exception as error:
+            document["broker"]["error"] = describe(error)
+            connection = None
+        if connection is None:  # still say what the services say
+            first = last = Sample(time.monotonic(), {}, await scrape_services(session, config))
+        else:
+            async with connection:
+                document["broker"]["reachable"] = True
+                first = await take_sample(connection, session, config, queues)
+                last = first
+                if interval > 0:
+                    await asyncio.sleep(interval)
+                    last = await take_sample(connection, session, config, queues)
+        readiness = await asyncio.gather(
+            *(get_json(session, _ops_address(config, service), "/readyz") for service in SERVICES))
+        deliverer = await get_json(session, config.deliverer.ops, "/status")
+    document["services"] = _services(config, first, last, readiness)
+    document["queues"] = [_queue_row(row, first, last) for row in queues] if document["broker"]["reachable"] else []
+    document["destinations"] = _destinations(config, first, last, deliverer)
+    return document
+
+
+def _rate(first: Sample, last: Sample, before: float | None, after: float | None) -> float | None:
+    """Per second between two samples; None without two samples (or after a counter reset)."""
+    elapsed = last.at - first.at
+    if before is None or after is None or elapsed <= 0 or after < before:
+        return None
+    return round((after - before) / elapsed, 3)
+
+
+def _counter(sample: Sample, service: str, name: str, **labels: str) -> float | None:
+    samples = sample.metrics.get(service)
+    return None if samples is None else samples.get(name, **labels)
+
+
+#: Counters whose sum is a service's rate: replays (hookpipe replay) are counted apart from live traffic.
+ROUTER_EVENTS = ("hookpipe_router_events_total", "hookpipe_router_replayed_events_total")
+DELIVERY_ATTEMPTS = ("hookpipe_delivery_attempts_total", "hookpipe_replayed_delivery_attempts_total")
+
+
+def _counters(sample: Sample, service: str, names: tuple[str, ...], **labels: str) -> float | None:
+    values = [_counter(sample, service, name, **labels) for name in names]
+    return None if None in values else sum(value for value in values if value is not None)
+
+
+def _accepted(sample: Sample) -> float | None:
+    samples = sample.metrics.get("ingest")
+    if samples is None:
+        return None
+    by_status = samples.by("hookpipe_ingest_requests_total", "status")
+    return sum(count for status, count in by_status.items() if status.startswith("2"))
+
+
+def _services(config: Config, first: Sample, last: Sample, readiness: list[Any]) -> dict[str, Any]:
+    services: dict[str, Any] = {}
+    rates = {
+        "ingest": ("accepted_per_s", _accepted(first), _accepted(last)),
+        "router": ("events_per_s", _counters(first, "router", ROUTER_EVENTS), _counters(last, "router", ROUTER_EVENTS)),
+        "deliverer": ("attempts_per_s", _counters(first, "deliverer", DELIVERY_ATTEMPTS),
+                      _counters(last, "deliverer", DELIVERY_ATTEMPTS)),
+    }
+    for service, ready in zip(SERVICES, readiness, strict=True):
+        reachable = isinstance(ready, dict)
+        rate_name, before, after = rates[service]
+        services[service] = {
+            "ops": _ops_address(config, service),
+            "reachable": reachable,
+            "ready": ready.get("status") == "ready" if isinstance(ready, dict) else None,
+            "problems": list(ready.get("problems", [])) if isinstance(ready, dict) else [],
+            "rate": rate_name,
+            "per_s": _rate(first, last, before, after),
+        }
+    return services
+
+
+def _queue_row(row: WatchedQueue, first: Sample, last: Sample) -> dict[str, Any]:
+    states = [last.queues.get(name) for name in row.queues]
+    present = [state for state in states if state is not None]
+    messages = sum(state.messages for state in present) if present else None
+    before = [first.queues.get(name) for name in row.queues]
+    earlier = sum(state.messages for state in before if state is not None) if any(before) else None
+    return {
+        "name": row.label,
+        "role": row.role,
+        "destination": row.destination,
+        "exists": bool(present),
+        "messages": messages,
+        "consumers": sum(state.consumers for state in present) if present else None,
+        "change_per_s": _depth_change(first, last, earlier, messages),
+    }
+
+
+def _depth_change(first: Sample, last: Sample, before: int | None, after: int | None) -> float | None:
+    elapsed = last.at - first.at
+    if before is None or after is None or elapsed <= 0:
+        return None
+    return round((after - before) / elapsed, 3)
+
+
+def _destinations(config: Config, first: Sample, last: Sample, deliverer: Any) -> dict[str, Any]:
+    names = Names(config.broker.prefix)
+    live = deliverer.get("destinations", {}) if isinstance(deliverer, dict) else {}
+    result: dict[str, Any] = {}
+    for name in config.destinations:
+        queue = last.queues.get(names.deliver_queue(name))
+        dead = last.queues.get(names.dead_queue(name))
+        state = live.get(name) or {}
+        attempts = DELIVERY_ATTEMPTS
+        result[name] = {
+            "messages": None if queue is None else queue.messages,
+            "consumers": None if queue is None else queue.consumers,
+            "dead_letters": None if dead is None else dead.messages,
+            "breaker": state.get("breaker"),
+            "paused": state.get("paused"),
+            "consuming": state.get("consuming"),
+            "consecutive_failures": state.get("consecutive_failures"),
+            "in_flight": state.get("in_flight"),
+            "last_error": state.get("last_error"),
+            "delivered_per_s": _rate(first, last,
+                                     _counters(first, "deliverer", attempts, destination=name, outcome="delivered"),
+                                     _counters(last, "deliverer", attempts, destination=name, outcome="delivered")),
+            "failed_per_s": _rate(first, last,
+                                  _counters(first, "deliverer", attempts, destination=name, outcome="failed"),
+                                  _counters(last, "deliverer", attempts, destination=name, outcome="failed")),
+        }
+    return result
+
+
+def render_status(document: dict[str, Any]) -> str:
+    """The status document as three aligned tables: services, queues, destinations."""
+    broker = document["broker"]
+    interval = document["interval_s"]
+    heading = f"hookpipe status: prefix {document['prefix']}, broker {broker['url']}"
+    if not broker["reachable"]:
+        heading += f" UNREACHABLE ({broker['error']})"
+    lines = [heading + (f", rates over {interval:g}s" if interval else ", no rates (--interval 0)"), ""]
+
+    services = document["services"]
+    lines += format_table(["SERVICE", "OPS", "STATE", "RATE/S"], [
+        [name, s["ops"], _service_state(s), _service_rate(s)] for name, s in services.items()
+    ])
+    if document["queues"]:
+        lines.append("")
+        lines += format_table(["QUEUE", "DEPTH", "CONSUMERS", "CHANGE/S"], [
+            [q["name"], _or(q["messages"], "missing"), _or(q["consumers"], NONE), format_rate(q["change_per_s"])]
+            for q in document["queues"]
+        ])
+    lines.append("")
+    now = document["at"]
+    lines += format_table(
+        ["DESTINATION", "DEPTH", "BREAKER", "PAUSED", "DEAD", "DELIVERED/S", "FAILED/S", "LAST ERROR"],
+        [[name, _or(d["messages"], UNKNOWN), _or(d["breaker"], UNKNOWN), _yes_no(d["paused"]),
+          _or(d["dead_letters"], UNKNOWN), format_rate(d["delivered_per_s"]), format_rate(d["failed_per_s"]),
+          _last_error(d["last_error"], now)]
+         for name, d in document["destinations"].items()],
+    )
+    return "\n".join(lines)
+
+
+def _service_state(service: dict[str, Any]) -> str:
+    if not service["reachable"]:
+        return "down"
+    if service["ready"]:
+        return "ready"
+    return "not ready: " + "; ".join(service["problems"]) if service["problems"] else "not ready"
+
+
+def _service_rate(service: dict[str, Any]) -> str:
+    if not service["reachable"]:
+        return UNKNOWN
+    return f"{format_rate(service['per_s'])} {service['rate'].removesuffix('_per_s')}"
+
+
+def _last_error(error: dict[str, Any] | None, now: int) -> str:
+    if not error:
+        return NONE
+    what = error.get("reason", "")
+    if error.get("status") is not None:
+        what += f" {error['status']}"
+    if error.get("error"):
+        what += f": {error['error']}"
+    return clip(f"{format_age((now - error.get('at', now)) / 1000)} ago {what}", ERROR_WIDTH)
+
+
+def _yes_no(value: bool | None) -> str:
+    return UNKNOWN if value is None else ("yes" if value else "no")
+
+
+def _or(value: object, fallback: str) -> str:
+    return fallback if value is None else str(value)
