@@ -257,17 +257,25 @@ MessageHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]
 
 
 class Consumption:
-    """One consumer on its own channel; the link reconnects if the broker cancels it or closes the channel."""
+    """One consumer on its own channel; the link reconnects if the broker cancels it or closes the channel,
+    but not when we close it (`close()`)."""
 
-    def __init__(self, channel: AbstractChannel, queue: AbstractQueue, tag: str) -> None:
+    def __init__(self, channel: AbstractChannel, queue: AbstractQueue) -> None:
         self.channel = channel
         self.queue = queue
-        self.tag = tag
+        self.tag = ""
+        self.closing = False
 
     async def cancel(self) -> None:
         """Stop receiving new messages; those in flight can still be acked."""
         with contextlib.suppress(Exception):
             await self.queue.cancel(self.tag)
+
+    async def close(self) -> None:
+        """Close the channel: every message still unacked on it goes back to the queue."""
+        self.closing = True
+        with contextlib.suppress(Exception):
+            await self.channel.close()
 
 
 async def consume(
@@ -286,18 +294,21 @@ async def consume(
     channel = await connection.channel(publisher_confirms=False)
     await channel.set_qos(prefetch_count=prefetch)
     queue = await channel.get_queue(queue_name, ensure=True)
+    consumption = Consumption(channel, queue)
 
     def on_channel_close(_: Any, error: BaseException | None = None) -> None:
-        if error is not None and not isinstance(error, asyncio.CancelledError):
-            link.reconnect(f"consumer channel of {queue_name} closed: {describe(error)}")
+        # aio-pika reports our own close as an error too (ChannelClosed): only the broker's closes count.
+        if consumption.closing or error is None or isinstance(error, asyncio.CancelledError):
+            return
+        link.reconnect(f"consumer channel of {queue_name} closed: {describe(error)}")
 
     channel.close_callbacks.add(on_channel_close)
     underlying = await channel.get_underlay_channel()
     underlying.on_consumer_cancel_callbacks.add(
         lambda _frame: link.reconnect(f"broker cancelled the consumer of {queue_name}")
     )
-    tag = await queue.consume(handler, no_ack=False)
-    return Consumption(channel, queue, tag)
+    consumption.tag = await queue.consume(handler, no_ack=False)
+    return consumption
 
 
 @dataclass(frozen=True, slots=True)
