@@ -337,7 +337,7 @@ class DelivererService:
         """After failed attempt `attempt`: which retry rung, or dead-letter why (deliverer.retry.decide)."""
         return decide(
             attempt=attempt, status=result.status, failure=result.reason, retry_after=result.retry_after,
-            age=(now_ms() - event.received_at) / 1000, destination=sender.config, rungs=self.rungs,
+            age=(now_ms() - event.age_from) / 1000, destination=sender.config, rungs=self.rungs,
         )
 
     async def _attempt(self, sender: Sender, event: Event, attempt: int) -> AttemptResult:
@@ -473,4 +473,4 @@ class DelivererService:
 
 def _expired(sender: Sender, event: Event) -> bool:
     """Whether the event is older than its destination's `retry.max_age` (dead letter `expired`)."""
-    return now_ms() - event.received_at > sender.config.retry.max_age * 1000
+    return now_ms() - event.age_from > sender.config.retry.max_age * 1000

@@ -34,7 +34,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 from hookpipe.broker import Publisher, PublishFailed, queue_state, settle
 from hookpipe.config import Config
 from hookpipe.deadletter import HEADER_AT, HEADER_ATTEMPTS, HEADER_ERROR, HEADER_REASON, HEADER_STATUS
-from hookpipe.event import HEADER_ATTEMPT, HEADER_RECEIVED_AT, HEADER_SOURCE, now_ms
+from hookpipe.event import HEADER_ATTEMPT, HEADER_RECEIVED_AT, HEADER_REQUEUED_AT, HEADER_SOURCE, now_ms
 from hookpipe.topology import Names
 
 #: The pseudo-destination naming the router's dead letters (a configured destination of that name wins).
@@ -240,11 +240,13 @@ async def peek(
 
 def replay_message(message: AbstractIncomingMessage) -> aio_pika.Message:
     """The delivery as the router first published it: dead-letter and broker headers stripped, the attempt
-    count reset; id, body, properties and every other header (source, received_at, ...) kept."""
+    count reset and its `max_age` counted from now (else an `expired` dead letter would expire again at
+    once); id, body, properties and every other header (source, received_at, ...) kept."""
     headers = {
         name: value for name, value in (message.headers or {}).items()
         if not name.startswith(DEAD_HEADER_PREFIX) and not name.startswith(BROKER_HEADERS) and name != HEADER_ATTEMPT
     }
+    headers[HEADER_REQUEUED_AT] = now_ms()
     return _copy(message, headers)
 
 

@@ -25,6 +25,7 @@ HEADER_REPLAY = "x-hookpipe-replay"
 HEADER_REPLAY_ROUTE = "x-hookpipe-replay-route"  # a replay evaluates only this route
 HEADER_REPLAY_DESTINATION = "x-hookpipe-replay-destination"  # a replay keeps only deliveries to this destination
 HEADER_ATTEMPT = "x-hookpipe-attempt"  # deliveries: how many attempts came before this one
+HEADER_REQUEUED_AT = "x-hookpipe-requeued-at"  # UTC ms a dead letter was replayed: its max_age starts again
 
 #: AMQP short strings (message_id, type, routing keys) hold at most 255 bytes.
 MAX_SHORT_STRING = 255
@@ -46,6 +47,12 @@ class Event:
     replay: bool = False
     replay_route: str | None = None
     replay_destination: str | None = None
+    requeued_at: int | None = None
+
+    @property
+    def age_from(self) -> int:
+        """UTC ms a delivery's `max_age` counts from: when received, or when `hookpipe dlq replay` sent it back."""
+        return max(self.received_at, self.requeued_at or 0)
 
     @property
     def routing_key(self) -> str:
@@ -70,6 +77,8 @@ class Event:
             headers[HEADER_REPLAY_ROUTE] = self.replay_route
         if self.replay_destination:
             headers[HEADER_REPLAY_DESTINATION] = self.replay_destination
+        if self.requeued_at:
+            headers[HEADER_REQUEUED_AT] = self.requeued_at
         return aio_pika.Message(
             body=self.body if body is None else body,
             message_id=self.id,
@@ -103,6 +112,7 @@ class Event:
             replay=bool(headers.get(HEADER_REPLAY, False)),
             replay_route=_text(headers.get(HEADER_REPLAY_ROUTE)) or None,
             replay_destination=_text(headers.get(HEADER_REPLAY_DESTINATION)) or None,
+            requeued_at=requeued_at if isinstance(requeued_at := headers.get(HEADER_REQUEUED_AT), int) else None,
         )
 
     def with_attempt(self, attempt: int) -> Event:

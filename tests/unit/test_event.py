@@ -233,3 +233,12 @@ def test_message_without_headers_is_malformed() -> None:
     message = aio_pika.Message(body=b"{}", message_id="x")
     with pytest.raises(MalformedEvent):
         Event.from_message(over_the_wire(message))
+
+
+def test_a_replayed_dead_letter_counts_its_max_age_from_when_it_was_sent_back() -> None:
+    event = Event(id="e1", source="demo", type=None, received_at=1_000, verified=True, content_type=None,
+                  body=b"", requeued_at=5_000, replay=True, replay_route="r", replay_destination="d")
+    assert Event.from_message(over_the_wire(event.to_message())) == event
+    assert event.age_from == 5_000
+    assert Event(id="e2", source="demo", type=None, received_at=1_000, verified=True, content_type=None,
+                 body=b"").age_from == 1_000

@@ -10,6 +10,7 @@ import pytest
 
 from hookpipe.config import parse_config
 from hookpipe.dlq import DeadLetter, Selection, UnknownDestination, dead_queues, replay_message, requeued_message
+from hookpipe.event import now_ms
 from hookpipe.events import stream_offset
 from hookpipe.ops_client import ops_base_url, parse_samples
 from hookpipe.table import clip, format_age, format_table, format_time
@@ -48,11 +49,14 @@ def test_a_message_rabbitmq_dead_lettered_for_its_delivery_limit_reads_as_poison
 
 def test_a_replay_strips_dead_letter_and_broker_headers_and_resets_the_attempt_but_keeps_the_rest():
     headers = DEAD_HEADERS | {"x-death": [{"reason": "delivery_limit"}], "x-first-death-reason": "delivery_limit"}
+    before = now_ms()
     message = replay_message(incoming(headers))  # type: ignore[arg-type]
+    requeued_at = message.headers.pop("x-hookpipe-requeued-at")
     assert message.headers == {
         "x-hookpipe-source": "stripe", "x-hookpipe-received-at": 1_700_000_000_000, "x-hookpipe-verified": True,
         "x-hookpipe-headers": {"x-github-event": "push"},
     }
+    assert before <= requeued_at <= now_ms()  # its max_age counts from now
     assert (message.body, message.message_id, message.type, message.content_type) == (
         b'{"a": 1}', "evt-1", "invoice.paid", "application/json")
     assert message.delivery_mode.value == 2 and message.user_id is None
