@@ -46,6 +46,13 @@ RECONNECT_MAX_DELAY = 5.0
 #: Time allowed for the TCP and AMQP handshake of one connection attempt (s).
 CONNECT_TIMEOUT = 10.0
 
+#: Seconds the set-up after a connect (declarations, consumers) may take before the link gives up and
+#: reconnects: a broker that stops answering mid-set-up must not hold the link (or a shutdown) forever.
+SETUP_TIMEOUT = 30.0
+
+#: Seconds close() waits for the supervisor to finish on its own before cancelling it.
+CLOSE_TIMEOUT = 10.0
+
 OnOpen = Callable[[AbstractConnection], Awaitable[None]]
 
 
@@ -108,6 +115,9 @@ class Link:
         self._ready.clear()
         self._lost.set()
         if self._task is not None:
+            done, _ = await asyncio.wait({self._task}, timeout=CLOSE_TIMEOUT)
+            if not done:  # stuck in a connect or set-up the broker does not answer: stop it
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
@@ -127,7 +137,7 @@ class Link:
                 lost = self._lost
                 connection.close_callbacks.add(lambda *_, lost=lost: lost.set())
                 if self._on_open is not None:
-                    await self._on_open(connection)
+                    await asyncio.wait_for(self._on_open(connection), SETUP_TIMEOUT)
                 if self._closing:  # close() was called while we were connecting
                     continue
                 self._connection = connection
