@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import shutil
 import sys
 import tempfile
@@ -93,4 +94,7 @@ async def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
+    # aio-pika logs a warning for each cancelled RPC (the queue sampler stopping): noise in the report.
+    for library in ("aio_pika", "aiormq"):
+        logging.getLogger(library).setLevel(logging.ERROR)
     sys.exit(asyncio.run(main(parse_args(sys.argv[1:]))))

@@ -71,8 +71,7 @@ class PrivateRabbit:
         }
 
     def _prepare(self) -> None:
-        if not (RABBITMQ_BIN / "rabbitmq-server").exists() or shutil.which("erl") is None and not Path(
-                "/usr/lib/erlang").exists():
+        if not (RABBITMQ_BIN / "rabbitmq-server").exists():
             raise NodeUnavailable("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
         for sub in ("home", "mnesia", "log"):
             (self.dir / sub).mkdir(exist_ok=True)
@@ -87,11 +86,7 @@ class PrivateRabbit:
         """Boot the node (first time or after stop) and wait until it accepts AMQP connections."""
         if self.process is None:
             self._prepare()
-        log = (self.dir / "server.out").open("ab")
-        # A new session, so a Ctrl-C at the terminal reaches the harness, which stops the node by its PID.
-        self.process = subprocess.Popen([str(RABBITMQ_BIN / "rabbitmq-server")], env=self._env(), stdout=log,
-                                        stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
+        self.process = self._spawn()
         waited = await asyncio.to_thread(
             subprocess.run, [str(RABBITMQ_BIN / "rabbitmqctl"), "wait", "--timeout", str(BOOT_TIMEOUT),
                              str(self.dir / "rabbit.pid")],
@@ -101,6 +96,13 @@ class PrivateRabbit:
             tail = (self.dir / "server.out").read_text(errors="replace")[-1500:]
             await self.stop()
             raise NodeUnavailable(f"the private node did not boot: {waited.stderr.decode()[-500:]} {tail}")
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        with (self.dir / "server.out").open("ab") as log:
+            # Its own session: a Ctrl-C at the terminal reaches only the harness, whose clean-up then stops the
+            # node in order (rabbitmqctl stop, then its PID).
+            return subprocess.Popen([str(RABBITMQ_BIN / "rabbitmq-server")], env=self._env(), stdout=log,
+                                    stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
 
     async def _answers(self) -> bool:
         for _ in range(50):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from tests.chaos.load import ProviderLoad
 from tests.chaos.pipeline import UnconfirmedWindows
@@ -35,10 +36,10 @@ MOMENT_TIMEOUT = 120.0
 #: configs), so each side notices the partition on its own.
 CUT_SECONDS = 4.0
 
-#: The flapping receiver: this many bad spells, each failing for FLAP_BAD s, then answering 200 for FLAP_GOOD s.
-FLAPS = 4
+#: The flapping receiver: a bad spell of FLAP_BAD s (500s and resets) at each of these fractions of the
+#: deliveries, answering 200 in between.
+FLAP_MOMENTS = (0.1, 0.3, 0.5, 0.7)
 FLAP_BAD = 3.0
-FLAP_GOOD = 3.0
 
 
 @dataclass
@@ -77,7 +78,7 @@ class ChaosRun:
             self.note(f"deliveries did not move on within {MOMENT_TIMEOUT:.0f}s")
 
 
-Disruption = Callable[[ChaosRun], Awaitable[None]]
+Disruption = Callable[[ChaosRun], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)
@@ -127,14 +128,13 @@ async def _cut_links(run: ChaosRun) -> None:
 
 
 async def _flap_receiver(run: ChaosRun) -> None:
-    await run.at(run.receiver.progress, 0.1, "flapping")
-    for _ in range(FLAPS):
+    for fraction in FLAP_MOMENTS:
+        await run.at(run.receiver.progress, fraction, "flapping")
         run.receiver.failing = True
         run.note("receiver failing (500s and resets)")
         await asyncio.sleep(FLAP_BAD)  # the length of the bad spell
         run.receiver.failing = False
         run.note("receiver answering 200")
-        await asyncio.sleep(FLAP_GOOD)
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -148,6 +148,6 @@ SCENARIOS: tuple[Scenario, ...] = (
              _restart_broker, lambda kills, w: kills * w.all, private_broker=True),
     Scenario("proxy-cut", f"cut every broker link 3x for {CUT_SECONDS:.0f}s (TCP proxy), then restore",
              _cut_links, lambda kills, w: kills * w.all, through_proxy=True),
-    Scenario("flapping-receiver", f"receiver fails {FLAPS}x for {FLAP_BAD:.0f}s (500s and resets), then 200",
+    Scenario("flapping-receiver", f"receiver fails {len(FLAP_MOMENTS)}x for {FLAP_BAD:.0f}s (500s, resets), then 200",
              _flap_receiver, lambda kills, w: 0),
 )
