@@ -62,7 +62,9 @@ class OverloadResult:
     lost: int = 0
     duplicated: int = 0
     backlog: int = 0  # accepted but not yet delivered when the load stopped
-    queue_peak: int = 0  # most messages ready in the router and deliver queues at one sample
+    queue_peak: int = 0  # most messages ready in the router, deliver and retry queues at one sample
+    samples: int = 0  # queue-depth samples taken
+    failed_samples: int = 0  # samples the broker did not answer in time
     drain_s: float = 0.0
     peak_rss_mib: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -101,8 +103,9 @@ class Overload:
         lines = [f"\noverload: ramp (concurrency: accepted/s) {steps}; saturating concurrency {self.saturating}, "
                  f"overload at {OVERLOAD_FACTOR}x = {self.saturating * OVERLOAD_FACTOR}"]
         for result in self.results:
-            lines += [f"  {result.body_size // 1024} KiB: answers {dict(result.answers)}, queue peak "
-                      f"{result.queue_peak}"] + [f"  PROBLEM: {p}" for p in result.problems]
+            lines += [f"  {result.body_size // 1024} KiB: answers {dict(result.answers)}; queue peak "
+                      f"{result.queue_peak} ready ({result.samples} samples, {result.failed_samples} failed); "
+                      f"{result.accepted - result.backlog} of {result.accepted} delivered when the load stopped"] + [f"  PROBLEM: {p}" for p in result.problems]
         lines += [f"  PROBLEM: {p}" for p in self.problems]
         return "\n".join(lines)
 
@@ -191,19 +194,39 @@ async def overload_once(work_dir: Path, concurrency: int, body_size: int, second
 
 
 async def _sample_depth(queues: list[str], result: OverloadResult) -> None:
-    connection = await aio_pika.connect(AMQP_URL, timeout=10)
-    async with connection:
+    """Every DEPTH_SAMPLE_INTERVAL s, the ready messages of `queues` summed; the peak goes to `result`. A failed
+    sample (the broker busy past the timeout) is skipped and the connection opened again."""
+    connection: aio_pika.abc.AbstractConnection | None = None
+    try:
         while True:
-            depth = 0
-            for queue in queues:
-                channel = await connection.channel()
-                with contextlib.suppress(aiormq.exceptions.ChannelNotFoundEntity):  # a rung not declared yet
-                    declared = await channel.declare_queue(queue, passive=True)
-                    depth += int(declared.declaration_result.message_count or 0)
-                if not channel.is_closed:
-                    await channel.close()
-            result.queue_peak = max(result.queue_peak, depth)
+            try:
+                if connection is None or connection.is_closed:
+                    connection = await aio_pika.connect(AMQP_URL, timeout=10)
+                result.queue_peak = max(result.queue_peak, await _ready_messages(connection, queues))
+                result.samples += 1
+            except (aiormq.exceptions.AMQPError, ConnectionError, TimeoutError, RuntimeError):
+                result.failed_samples += 1
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await connection.close()
+                connection = None
             await asyncio.sleep(DEPTH_SAMPLE_INTERVAL)  # a sampling period
+    finally:
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+
+async def _ready_messages(connection: aio_pika.abc.AbstractConnection, queues: list[str]) -> int:
+    total = 0
+    async with connection.channel() as channel:
+        for queue in queues:
+            try:
+                declared = await channel.declare_queue(queue, passive=True)
+            except aiormq.exceptions.ChannelNotFoundEntity:  # a retry rung not declared yet; the channel is closed
+                return total + await _ready_messages(connection, queues[queues.index(queue) + 1:])
+            total += int(declared.declaration_result.message_count or 0)
+    return total
 
 
 async def run_overload(*, seconds: float, work_dir: Path) -> Overload:

@@ -2,9 +2,10 @@
 
 The node is ours alone: its own name (`hp-chaos-<pid>@localhost`), its own AMQP and distribution ports picked
 free below the ephemeral range at run time (another engineer may run a private node at the same moment), its
-own temp dir for config, mnesia and logs. Restarting it stops the whole Erlang VM and starts it again on the
-same mnesia dir, so quorum queues and their persistent messages come back as after a real broker restart. It is
-stopped by its PID at the end; the machine's shared broker is never touched.
+own temp dir for config, mnesia and logs. A restart is `stop_vm()` (SIGTERM to the Erlang VM's PID: an orderly
+shutdown) then `start()` on the same mnesia dir, so quorum queues and their persistent messages come back as
+after a real broker restart. `stop()` at the end stops it by its PID and removes its dir; the machine's shared
+broker is never touched.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class NodeUnavailable(Exception):
 
 
 class PrivateRabbit:
-    """One private RabbitMQ node on 127.0.0.1. `start()`, `restart()`, `stop()`; `url` once started."""
+    """One private RabbitMQ node on 127.0.0.1: `start()`, `stop_vm()`, `start()` again, `stop()`; `url`."""
 
     def __init__(self) -> None:
         self.node = f"hp-chaos-{os.getpid()}@localhost"
@@ -44,7 +45,6 @@ class PrivateRabbit:
         self.dist_port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="hookpipe-chaos-rmq-"))
         self.process: subprocess.Popen[bytes] | None = None
-        self.restarts = 0
 
     @property
     def url(self) -> str:
@@ -113,33 +113,30 @@ class PrivateRabbit:
             await asyncio.sleep(0.2)
         return False
 
-    async def restart(self) -> None:
-        """Stop the Erlang VM (as `rabbitmqctl stop` does) and boot it again on the same mnesia dir."""
-        await self._stop_vm()
-        await self.start()
-        self.restarts += 1
-
-    async def _stop_vm(self) -> None:
+    async def stop_vm(self) -> None:
+        """SIGTERM to the VM's PID: an orderly shutdown, as `rabbitmqctl stop` or a service manager does, but
+        at once (the CLI alone needs seconds to boot on a busy machine, and the stop would land late). SIGKILL
+        if it has not exited within STOP_TIMEOUT."""
         process = self.process
         if process is None or process.poll() is not None:
             return
         pid = _beam_pid(self.dir / "rabbit.pid")
-        await asyncio.to_thread(
-            subprocess.run, [str(RABBITMQ_BIN / "rabbitmqctl"), "stop"], env=self._env(), capture_output=True,
-            timeout=STOP_TIMEOUT,
-        )
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         try:
             await asyncio.to_thread(process.wait, STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             process.kill()
-        if pid is not None:  # the VM runs under the script we started: make sure it is gone
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            await asyncio.to_thread(process.wait, 10)
 
     async def stop(self) -> None:
         """Stop the node by its PID and remove its directory."""
         with contextlib.suppress(Exception):
-            await self._stop_vm()
+            await self.stop_vm()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -108,9 +108,11 @@ def _sigkill(service: str, progress_of: Callable[[ChaosRun], Progress]) -> Disru
 async def _restart_broker(run: ChaosRun) -> None:
     assert run.rabbit is not None
     await run.at(run.load.accepted, 0.5, "broker restart")
-    run.note("stopping RabbitMQ")
+    run.note("stopping RabbitMQ (SIGTERM to its VM)")
     run.kills += 1
-    await run.rabbit.restart()
+    await run.rabbit.stop_vm()
+    run.note("RabbitMQ stopped; starting it again")
+    await run.rabbit.start()
     run.note("RabbitMQ up again")
 
 
