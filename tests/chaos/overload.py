@@ -105,7 +105,8 @@ class Overload:
         for result in self.results:
             lines += [f"  {result.body_size // 1024} KiB: answers {dict(result.answers)}; queue peak "
                       f"{result.queue_peak} ready ({result.samples} samples, {result.failed_samples} failed); "
-                      f"{result.accepted - result.backlog} of {result.accepted} delivered when the load stopped"] + [f"  PROBLEM: {p}" for p in result.problems]
+                      f"{result.accepted - result.backlog} of {result.accepted} delivered when the load stopped"]
+            lines += [f"  PROBLEM: {p}" for p in result.problems]
         lines += [f"  PROBLEM: {p}" for p in self.problems]
         return "\n".join(lines)
 
