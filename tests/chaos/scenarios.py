@@ -67,7 +67,6 @@ class ChaosRun:
         except TimeoutError:
             self.note(f"{what}: moment not reached within {MOMENT_TIMEOUT:.0f}s, acting anyway")
 
-
     async def flowing_again(self) -> None:
         """Wait until deliveries have moved on by FLOW_FRACTION of the stream since now (or MOMENT_TIMEOUT), so
         the next disruption hits a pipeline that is working again, not one still recovering."""
