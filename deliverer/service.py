@@ -8,7 +8,6 @@ destination's queue) as deliverer.retry decides, or to `hookpipe.dead.{destinati
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -194,8 +193,7 @@ class DelivererService:
     @staticmethod
     async def _close_later(consumption: Consumption, delay: float) -> None:
         await asyncio.sleep(delay)
-        with contextlib.suppress(Exception):
-            await consumption.channel.close()
+        await consumption.close()
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -387,8 +385,7 @@ class DelivererService:
         consumption = self._consumptions.pop(name, None)
         if consumption is not None:
             await consumption.cancel()
-            with contextlib.suppress(Exception):
-                await consumption.channel.close()  # the unacked head message returns to the queue
+            await consumption.close()  # the unacked head message returns to the queue
         self._spawn(self._consume_after(name, delay))
 
     async def _consume_after(self, name: str, delay: float) -> None:

@@ -262,11 +262,20 @@ class Consumption:
         self.channel = channel
         self.queue = queue
         self.tag = tag
+        self.closing = False
 
     async def cancel(self) -> None:
         """Stop receiving new messages; those in flight can still be acked."""
         with contextlib.suppress(Exception):
             await self.queue.cancel(self.tag)
+
+    async def close(self) -> None:
+        """Close this consumer's channel on purpose: its unacked messages go back to the queue, and the link
+        stays up. (aiormq reports even a clean close to the channel's close callbacks as an error; without
+        the `closing` mark the link would reconnect, requeueing every other consumer's unacked messages too.)"""
+        self.closing = True
+        with contextlib.suppress(Exception):
+            await self.channel.close()
 
 
 async def consume(
@@ -286,7 +295,11 @@ async def consume(
     await channel.set_qos(prefetch_count=prefetch)
     queue = await channel.get_queue(queue_name, ensure=True)
 
+    consumption: Consumption | None = None
+
     def on_channel_close(_: Any, error: BaseException | None = None) -> None:
+        if consumption is not None and consumption.closing:
+            return  # closed on purpose (Consumption.close): not a reason to drop the other consumers
         if error is not None and not isinstance(error, asyncio.CancelledError):
             link.reconnect(f"consumer channel of {queue_name} closed: {describe(error)}")
 
@@ -296,7 +309,8 @@ async def consume(
         lambda _frame: link.reconnect(f"broker cancelled the consumer of {queue_name}")
     )
     tag = await queue.consume(handler, no_ack=False)
-    return Consumption(channel, queue, tag)
+    consumption = Consumption(channel, queue, tag)
+    return consumption
 
 
 async def queue_exists(connection: AbstractConnection, queue_name: str, timeout: float = 5.0) -> bool:
