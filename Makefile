@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEPLOY_STAMP := $(VENV)/.deploy-installed-stamp
 export AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 
-.PHONY: run test lint check-deploy dashboards bench bench-ingest bench-deliverer venv clean
+.PHONY: run test lint check-deploy dashboards bench bench-ingest bench-deliverer chaos chaos-short venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,17 @@ bench-ingest: $(STAMP)
 bench-deliverer: $(STAMP)
 	@scripts/ensure-rabbitmq
 	$(BIN)/python bench/deliverer_throughput.py
+
+# Chaos and overload (docs/reliability.md): SIGKILL each service 3x, restart a private RabbitMQ node, cut the
+# broker links, flap the receiver (20,000 events each), then 60 s of overload per body size. About 16 min.
+chaos: $(STAMP)
+	@scripts/ensure-rabbitmq
+	$(BIN)/python -m tests.chaos
+
+# The same, shorter, for CI: 3,000 events per scenario and 15 s of overload per body size. About 4 min.
+chaos-short: $(STAMP)
+	@scripts/ensure-rabbitmq
+	$(BIN)/python -m tests.chaos --events 3000 --overload-seconds 15
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,154 @@
+"""The chaos scenarios: what each one breaks, when, and how many duplicates that may cause.
+
+Every scenario runs the same stream (N events, provider-like load, see tests.chaos.load) through a fresh
+pipeline and breaks one thing at spread-out moments while the stream flows. Its duplicate bound is
+kills x the unconfirmed window of what was broken (tests.chaos.pipeline.UnconfirmedWindows): a SIGKILLed
+service redoes at most what it held unsettled, and a broker restart or a cut link makes every service redo
+its window once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.chaos.load import ProviderLoad
+from tests.chaos.pipeline import UnconfirmedWindows
+from tests.chaos.progress import Progress
+from tests.chaos.rabbit import PrivateRabbit
+from tests.chaos.receiver import CountingReceiver
+from tests.support.proxy import TcpProxy
+from tests.support.service_set import ServiceSet
+
+#: Fractions of the stream at which a disruption happens: spread over it, none at the very start or end.
+MOMENTS = (0.25, 0.5, 0.75)
+
+#: Share of the stream that must be delivered after a restart before the next disruption may happen.
+FLOW_FRACTION = 0.05
+
+#: Seconds a disruption waits for its moment before it happens anyway (the stream may have stalled).
+MOMENT_TIMEOUT = 120.0
+
+#: Seconds the proxy keeps the broker link cut each time: longer than the services' heartbeat (2 s in these
+#: configs), so each side notices the partition on its own.
+CUT_SECONDS = 4.0
+
+#: The flapping receiver: a bad spell of FLAP_BAD s (500s and resets) at each of these fractions of the
+#: deliveries, answering 200 in between.
+FLAP_MOMENTS = (0.1, 0.3, 0.5, 0.7)
+FLAP_BAD = 3.0
+
+
+@dataclass
+class ChaosRun:
+    """What a disruption acts on, and its record of what it did."""
+
+    events: int
+    services: ServiceSet
+    load: ProviderLoad
+    receiver: CountingReceiver
+    proxy: TcpProxy | None = None
+    rabbit: PrivateRabbit | None = None
+    kills: int = 0
+    timeline: list[str] = field(default_factory=list)
+    began: float = field(default_factory=time.monotonic)
+
+    def note(self, what: str) -> None:
+        self.timeline.append(f"{time.monotonic() - self.began:7.2f}s {what} (accepted {self.load.accepted.value}, "
+                             f"delivered {self.receiver.progress.value})")
+
+    async def at(self, progress: Progress, fraction: float, what: str) -> None:
+        """Wait until `progress` reaches `fraction` of the stream (or MOMENT_TIMEOUT)."""
+        try:
+            await asyncio.wait_for(progress.reach(int(self.events * fraction)), MOMENT_TIMEOUT)
+        except TimeoutError:
+            self.note(f"{what}: moment not reached within {MOMENT_TIMEOUT:.0f}s, acting anyway")
+
+    async def flowing_again(self) -> None:
+        """Wait until deliveries have moved on by FLOW_FRACTION of the stream since now (or MOMENT_TIMEOUT), so
+        the next disruption hits a pipeline that is working again, not one still recovering."""
+        target = self.receiver.progress.value + max(1, int(self.events * FLOW_FRACTION))
+        try:
+            await asyncio.wait_for(self.receiver.progress.reach(min(target, self.events)), MOMENT_TIMEOUT)
+        except TimeoutError:
+            self.note(f"deliveries did not move on within {MOMENT_TIMEOUT:.0f}s")
+
+
+Disruption = Callable[[ChaosRun], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    what: str  # one line for the report
+    disrupt: Disruption
+    bound: Callable[[int, UnconfirmedWindows], int]  # (kills, windows) -> duplicates allowed
+    private_broker: bool = False  # against a private RabbitMQ node this run starts
+    through_proxy: bool = False  # the services reach the broker through a TCP proxy
+
+
+def _sigkill(service: str, progress_of: Callable[[ChaosRun], Progress]) -> Disruption:
+    async def disrupt(run: ChaosRun) -> None:
+        for fraction in MOMENTS:
+            await run.at(progress_of(run), fraction, f"SIGKILL {service}")
+            run.services[service].kill()
+            run.kills += 1
+            run.note(f"SIGKILL {service}")
+            await run.services.restart(service)
+            run.note(f"{service} ready again")
+            await run.flowing_again()
+
+    return disrupt
+
+
+async def _restart_broker(run: ChaosRun) -> None:
+    assert run.rabbit is not None
+    await run.at(run.load.accepted, 0.5, "broker restart")
+    run.note("stopping RabbitMQ (SIGTERM to its VM)")
+    run.kills += 1
+    await run.rabbit.stop_vm()
+    run.note("RabbitMQ stopped; starting it again")
+    await run.rabbit.start()
+    run.note("RabbitMQ up again")
+
+
+async def _cut_links(run: ChaosRun) -> None:
+    assert run.proxy is not None
+    for fraction in MOMENTS:
+        await run.at(run.load.accepted, fraction, "cut")
+        await run.proxy.cut()
+        run.kills += 1
+        run.note("broker link cut")
+        await asyncio.sleep(CUT_SECONDS)  # the length of the partition
+        await run.proxy.restore()
+        run.note("broker link restored")
+        await run.flowing_again()
+
+
+async def _flap_receiver(run: ChaosRun) -> None:
+    for fraction in FLAP_MOMENTS:
+        await run.at(run.receiver.progress, fraction, "flapping")
+        run.receiver.failing = True
+        run.note("receiver failing (500s and resets)")
+        await asyncio.sleep(FLAP_BAD)  # the length of the bad spell
+        run.receiver.failing = False
+        run.note("receiver answering 200")
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("kill-ingest", "SIGKILL ingest 3x mid-stream, restart each time",
+             _sigkill("ingest", lambda run: run.load.accepted), lambda kills, w: kills * w.ingest),
+    Scenario("kill-router", "SIGKILL router 3x mid-stream, restart each time",
+             _sigkill("router", lambda run: run.load.accepted), lambda kills, w: kills * w.router),
+    Scenario("kill-deliverer", "SIGKILL deliverer 3x mid-delivery, restart each time",
+             _sigkill("deliverer", lambda run: run.receiver.progress), lambda kills, w: kills * w.deliverer),
+    Scenario("broker-restart", "stop and start a private RabbitMQ node mid-stream",
+             _restart_broker, lambda kills, w: kills * w.all, private_broker=True),
+    Scenario("proxy-cut", f"cut every broker link 3x for {CUT_SECONDS:.0f}s (TCP proxy), then restore",
+             _cut_links, lambda kills, w: kills * w.all, through_proxy=True),
+    Scenario("flapping-receiver", f"receiver fails {len(FLAP_MOMENTS)}x for {FLAP_BAD:.0f}s (500s, resets), then 200",
+             _flap_receiver, lambda kills, w: 0),
+)
