@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 from hookpipe.broker import describe
 from tests.chaos.load import ProviderLoad
 from tests.chaos.pipeline import chaos_config, delete_topology, drain, unconfirmed_windows
-from tests.chaos.rabbit import NodeUnavailable, PrivateRabbit
 from tests.chaos.receiver import CountingReceiver
 from tests.chaos.scenarios import ChaosRun, Scenario
 from tests.support.pipeline import AMQP_URL, ingest_url
 from tests.support.proxy import TcpProxy
+from tests.support.rabbitmq_node import NodeUnavailable, PrivateRabbitMQ
 from tests.support.service_set import SERVICES, ServiceSet
 
 
@@ -54,20 +54,20 @@ async def run_scenario(scenario: Scenario, *, events: int, concurrency: int, bod
     began = time.monotonic()
     receiver = CountingReceiver()
     await receiver.start()
-    rabbit: PrivateRabbit | None = None
+    rabbit: PrivateRabbitMQ | None = None
     proxy: TcpProxy | None = None
     services: ServiceSet | None = None
     broker_url = AMQP_URL  # where the queues really are: for counting dead letters and for clean-up
     config = None
     try:
         if scenario.private_broker:
-            rabbit = PrivateRabbit()
+            rabbit = PrivateRabbitMQ("hp-chaos", plugins=())  # no plugins: it boots fastest
             try:
-                await rabbit.start()
+                await asyncio.to_thread(rabbit.start)
             except NodeUnavailable as error:
                 result.skipped = str(error)
                 return result
-            broker_url = rabbit.url
+            broker_url = rabbit.amqp_url
         services_url = broker_url
         if scenario.through_proxy:
             broker = urlsplit(broker_url)
@@ -122,7 +122,7 @@ async def run_scenario(scenario: Scenario, *, events: int, concurrency: int, bod
             with contextlib.suppress(Exception):
                 await delete_topology(broker_url, config)
         if rabbit is not None:
-            await rabbit.stop()
+            await asyncio.to_thread(rabbit.stop)
         await receiver.stop()
         result.seconds = time.monotonic() - began
     return result

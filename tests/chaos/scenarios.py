@@ -18,9 +18,9 @@ from typing import Any
 from tests.chaos.load import ProviderLoad
 from tests.chaos.pipeline import UnconfirmedWindows
 from tests.chaos.progress import Progress
-from tests.chaos.rabbit import PrivateRabbit
 from tests.chaos.receiver import CountingReceiver
 from tests.support.proxy import TcpProxy
+from tests.support.rabbitmq_node import PrivateRabbitMQ
 from tests.support.service_set import ServiceSet
 
 #: Fractions of the stream at which a disruption happens: spread over it, none at the very start or end.
@@ -51,7 +51,7 @@ class ChaosRun:
     load: ProviderLoad
     receiver: CountingReceiver
     proxy: TcpProxy | None = None
-    rabbit: PrivateRabbit | None = None
+    rabbit: PrivateRabbitMQ | None = None
     kills: int = 0
     timeline: list[str] = field(default_factory=list)
     began: float = field(default_factory=time.monotonic)
@@ -109,9 +109,9 @@ async def _restart_broker(run: ChaosRun) -> None:
     await run.at(run.load.accepted, 0.5, "broker restart")
     run.note("stopping RabbitMQ (SIGTERM to its VM)")
     run.kills += 1
-    await run.rabbit.stop_vm()
+    await asyncio.to_thread(run.rabbit.stop_vm)
     run.note("RabbitMQ stopped; starting it again")
-    await run.rabbit.start()
+    await asyncio.to_thread(run.rabbit.start)
     run.note("RabbitMQ up again")
 
 

@@ -16,6 +16,7 @@ from hookpipe.broker import queue_state
 from hookpipe.prune import candidate_rungs, prune_rungs
 from hookpipe.topology import Names, configured_rungs, declare_all, declare_retry_rung
 from tests.support.pipeline import AMQP_URL, InProcessPipeline, ingest_url, load, pipeline_config, write_config
+from tests.support.rabbitmq_node import NodeUnavailable, start_private_rabbitmq
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.integration
@@ -106,3 +107,33 @@ async def test_a_deliverer_declares_a_pruned_rung_again(prefix, topology_cleanup
     finally:
         await pipeline.stop()
         await receiver.stop()
+
+
+async def test_with_the_management_api_prune_finds_rungs_of_any_old_schedule(prefix, tmp_path):
+    """Rungs no grid predicts (an older config's schedule) are found by listing the broker's queues."""
+    try:
+        node = await asyncio.to_thread(start_private_rabbitmq, "hp-prune", ("management",))
+    except NodeUnavailable as error:
+        pytest.skip(f"no private RabbitMQ node with the management plugin: {error}")
+    try:
+        config = pipeline_config(prefix, "http://127.0.0.1:9/hook", broker_url=node.amqp_url)
+        loaded = load(config).config
+        names = Names(prefix)
+        connection = await aio_pika.connect(node.amqp_url)
+        async with connection:
+            async with connection.channel() as channel:
+                await declare_all(channel, loaded)
+                for ms in (OLD_SCHEDULE, NOT_A_CANDIDATE):
+                    await declare_retry_rung(channel, names, ms)
+            path = str(write_config(tmp_path, config))
+            done = await asyncio.to_thread(hookpipe, "topology", "prune", "--config", path,
+                                           "--management-url", node.management_url)
+            assert done.returncode == 0, done.stderr
+            assert f"deleted: {OLD_SCHEDULE} ms, {NOT_A_CANDIDATE} ms" in done.stdout
+            assert "guest:guest" not in done.stdout + done.stderr
+            for ms in (OLD_SCHEDULE, NOT_A_CANDIDATE):
+                assert await queue_state(connection, names.retry(ms)) is None
+            for ms in configured_rungs(loaded):
+                assert await queue_state(connection, names.retry(ms)) is not None
+    finally:
+        await asyncio.to_thread(node.stop)

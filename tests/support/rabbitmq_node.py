@@ -1,9 +1,11 @@
-"""A private RabbitMQ node with its Prometheus plugin, for tests that need what the shared broker lacks.
+"""A private RabbitMQ node, for tests that need what the shared broker lacks or must not have done to it.
 
-The machine's shared broker (127.0.0.1:5672) has no Prometheus plugin and must not be reconfigured, so this
+The machine's shared broker (127.0.0.1:5672) has no plugins and must not be reconfigured or restarted, so this
 starts a second node of the installed rabbitmq-server: its own directory, a unique node name, ports chosen free
-at run time (below 32768), bound to 127.0.0.1 only. It is stopped by the PID (and process group) it was
-started with, and its directory removed; nothing else is touched.
+at run time (below 32768), bound to 127.0.0.1 only, with the plugins asked for (Prometheus, management). It can
+be stopped in order and started again on the same data (`stop_vm()`, then `start()`): quorum queues and their
+persistent messages come back as after a real broker restart (the chaos suite). `stop()` ends it by the PID
+(and process group) it was started with and removes its directory; nothing else is touched.
 """
 
 from __future__ import annotations
@@ -37,12 +39,16 @@ class NodeUnavailable(Exception):
 
 
 class PrivateRabbitMQ:
-    """`start()` boots the node; `amqp_url` and `prometheus_address` are then usable; `stop()` ends it."""
+    """`start()` boots the node; `amqp_url` (and the plugins' addresses) are then usable; `stop()` ends it.
 
-    def __init__(self, name_prefix: str = "hp-obs") -> None:
+    `plugins`: any of "prometheus" and "management" (none boots fastest)."""
+
+    def __init__(self, name_prefix: str = "hp-obs", plugins: tuple[str, ...] = ("prometheus",)) -> None:
         self.node_name = f"{name_prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}@localhost"
+        self.plugins = plugins
         self.amqp_port = free_port()
-        self.prometheus_port = free_port()
+        self.prometheus_port = free_port() if "prometheus" in plugins else 0
+        self.management_port = free_port() if "management" in plugins else 0
         self.dist_port = free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="hp-rabbitmq-"))
         self.process: subprocess.Popen[bytes] | None = None
@@ -56,10 +62,16 @@ class PrivateRabbitMQ:
         return f"127.0.0.1:{self.prometheus_port}"
 
     @property
+    def management_url(self) -> str:
+        return f"http://guest:guest@127.0.0.1:{self.management_port}"
+
+    @property
     def log_path(self) -> Path:
         return self.directory / "server.out"
 
     def start(self) -> None:
+        """Boot the node (the first time, or again after stop_vm() on the same data) until every listener
+        answers."""
         server = RABBITMQ_SCRIPTS / "rabbitmq-server"
         if not server.exists():
             raise NodeUnavailable(f"{server} not found: install the Debian rabbitmq-server package")
@@ -68,15 +80,33 @@ class PrivateRabbitMQ:
                 [str(server)], env=self._environment(), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: stop() ends the node and its helpers only
             )
+        ports = [port for port in (self.amqp_port, self.prometheus_port, self.management_port) if port]
         deadline = time.monotonic() + BOOT_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise NodeUnavailable(f"rabbitmq-server exited with {self.process.returncode}:\n{self.log_tail()}")
-            if _answers(self.amqp_port) and _answers(self.prometheus_port):
+            if all(_answers(port) for port in ports):
                 return
             time.sleep(0.25)
         self.stop()
         raise NodeUnavailable(f"node {self.node_name} did not boot within {BOOT_TIMEOUT}s:\n{self.log_tail()}")
+
+    def stop_vm(self) -> None:
+        """An orderly shutdown, as `rabbitmqctl stop` or a service manager does, but at once: SIGTERM to the
+        Erlang VM (the CLI alone takes seconds to boot on a busy machine); SIGKILL if it has not exited within
+        STOP_TIMEOUT. Its data stays for start()."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        pid = _vm_pid(self.directory / "rabbitmq.pid")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid if pid is not None else process.pid, signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -101,10 +131,13 @@ class PrivateRabbitMQ:
             (d / sub).mkdir(exist_ok=True)
         (d / "rabbitmq.conf").write_text(
             f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}\n"
-            f"prometheus.tcp.ip = 127.0.0.1\n"
-            f"prometheus.tcp.port = {self.prometheus_port}\n"
+            + (f"prometheus.tcp.ip = 127.0.0.1\nprometheus.tcp.port = {self.prometheus_port}\n"
+               if self.prometheus_port else "")
+            + (f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {self.management_port}\n"
+               if self.management_port else "")
         )
-        (d / "enabled_plugins").write_text("[rabbitmq_prometheus].\n")
+        plugins = ", ".join(f"rabbitmq_{plugin}" for plugin in self.plugins)
+        (d / "enabled_plugins").write_text(f"[{plugins}].\n")
         (d / "rabbitmq-env.conf").write_text("")  # not the system's /etc/rabbitmq/rabbitmq-env.conf
         return {
             "PATH": f"{RABBITMQ_SCRIPTS}:{os.environ.get('PATH', '/usr/bin:/bin')}",
@@ -126,10 +159,10 @@ class PrivateRabbitMQ:
         }
 
 
-def start_private_rabbitmq() -> PrivateRabbitMQ:
+def start_private_rabbitmq(name_prefix: str = "hp-obs", plugins: tuple[str, ...] = ("prometheus",)) -> PrivateRabbitMQ:
     """A started node. A port found free can be taken by another process before the node binds it (other
     tests start nodes too), so a failed boot is retried once on fresh ports."""
-    first = PrivateRabbitMQ()
+    first = PrivateRabbitMQ(name_prefix, plugins)
     try:
         first.start()
         return first
@@ -137,7 +170,7 @@ def start_private_rabbitmq() -> PrivateRabbitMQ:
         first.stop()
         if not (RABBITMQ_SCRIPTS / "rabbitmq-server").exists():
             raise
-    second = PrivateRabbitMQ()
+    second = PrivateRabbitMQ(name_prefix, plugins)
     try:
         second.start()
     except NodeUnavailable:
@@ -150,3 +183,10 @@ def _answers(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _vm_pid(pid_file: Path) -> int | None:
+    try:
+        return int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
