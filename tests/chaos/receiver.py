@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from tests.chaos.progress import Progress
+from tests.support.receiver import serve_webhooks
 
 #: While flapping, every third failed request is a connection reset rather than a 500, so the deliverer sees
 #: both kinds of failure a provider's endpoint produces.
@@ -36,14 +37,7 @@ class CountingReceiver:
         self.url = ""
 
     async def start(self) -> str:
-        app = web.Application(client_max_size=64 * 1024**2)
-        app.router.add_post("/webhooks", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/webhooks"
+        self._runner, self.url = await serve_webhooks(self._handle)
         return self.url
 
     async def stop(self) -> None:

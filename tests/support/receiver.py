@@ -20,6 +20,20 @@ class Received:
     at: float  # time.time()
 
 
+async def serve_webhooks(
+    handle: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> tuple[web.AppRunner, str]:
+    """Serve `POST /webhooks` with `handle` on a free port of 127.0.0.1: the runner (to clean up) and the URL."""
+    app = web.Application(client_max_size=64 * 1024**2)
+    app.router.add_post("/webhooks", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}/webhooks"
+
+
 async def answer_ok(_: web.Request, __: int) -> web.StreamResponse:
     return web.Response(status=200, text="ok")
 
@@ -37,14 +51,7 @@ class Receiver:
         self.url = ""
 
     async def start(self) -> str:
-        app = web.Application(client_max_size=64 * 1024**2)
-        app.router.add_post("/webhooks", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/webhooks"
+        self._runner, self.url = await serve_webhooks(self._handle)
         return self.url
 
     async def stop(self) -> None:
