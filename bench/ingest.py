@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import hashlib
-import hmac
 import json
 import multiprocessing
 import os
@@ -40,7 +38,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,8 +46,10 @@ import aiohttp
 
 # Importing `common` (bench/common.py) puts the repository root on sys.path, for `hookpipe`.
 from common import (
+    ID_HEADER,
     STARTUP_TIMEOUT,
     STOP_TIMEOUT,
+    Presigned,
     ProcessStats,
     ServiceProcess,
     SetupFailed,
@@ -67,103 +66,16 @@ from common import (
     read_process_stats,
     run_load,
     run_main,
+    signer_names,
 )
 
 SCHEMES = ("none", "stripe", "standard-webhooks")
 SIZES = (1024, 100 * 1024)
 
-#: Header carrying the event id on every request: scheme none takes its id from it (`id: {header: ...}`), so
-#: every source remembers its ids for dedup alike. Stripe's id is the body's `id`, Standard Webhooks' the
-#: `webhook-id` header: both the same value.
-ID_HEADER = "x-bench-id"
-
 #: Seconds the harness waits after a run for the drainer to have consumed every event it published.
 DRAIN_TIMEOUT = 30.0
 
 EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
-
-
-# --- signing ---------------------------------------------------------------------------------------------
-
-
-def stripe_signature(body: bytes, secret: str, timestamp: int) -> str:
-    """`Stripe-Signature` by the official SDK when installed, else per Stripe's documented scheme: `t=<unix>,
-    v1=<hex HMAC-SHA256 of "{t}.{body}">`, keyed with the whole `whsec_...` secret."""
-    try:
-        import stripe
-    except ImportError:
-        mac = hmac.new(secret.encode(), b"%d." % timestamp + body, hashlib.sha256).hexdigest()
-        return f"t={timestamp},v1={mac}"
-    header: str = stripe.WebhookSignature.generate_signature_header(body.decode(), secret, timestamp=timestamp)
-    return header
-
-
-def standard_webhooks_signer(secret: str) -> Any:
-    """`sign(msg_id, timestamp, body) -> "v1,<base64>"`: the standardwebhooks package's `Webhook.sign`, or the
-    spec's HMAC-SHA256 of `"{id}.{timestamp}.{body}"` keyed with the base64 after `whsec_` without it."""
-    try:
-        from standardwebhooks import Webhook
-    except ImportError:
-        key = base64.b64decode(secret.removeprefix("whsec_"))
-
-        def sign(msg_id: str, timestamp: int, body: bytes) -> str:
-            mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-            return "v1," + base64.b64encode(mac).decode()
-
-        return sign
-    webhook = Webhook(secret)
-
-    def sign_with_library(msg_id: str, timestamp: int, body: bytes) -> str:
-        signed: str = webhook.sign(msg_id, datetime.fromtimestamp(timestamp, UTC), body.decode())
-        return signed
-
-    return sign_with_library
-
-
-def signer_names() -> dict[str, str]:
-    """Which code signs each scheme's requests, for the report."""
-    names = {"none": "-"}
-    try:
-        import stripe
-
-        names["stripe"] = f"stripe {stripe.VERSION} WebhookSignature.generate_signature_header"
-    except ImportError:
-        names["stripe"] = "hmac (stripe SDK not installed)"
-    try:
-        from importlib.metadata import version
-
-        from standardwebhooks import Webhook  # noqa: F401 - only whether it imports
-
-        names["standard-webhooks"] = f"standardwebhooks {version('standardwebhooks')} Webhook.sign"
-    except ImportError:
-        names["standard-webhooks"] = "hmac (standardwebhooks not installed)"
-    return names
-
-
-class Presigned:
-    """The headers of every request of one run, signed before the run starts (run_load's HeaderSource)."""
-
-    def __init__(self, scheme: str, secret: str, run_prefix: str, count: int, size: int) -> None:
-        self.by_id: dict[str, dict[str, str]] = {}
-        timestamp = int(time.time())
-        sign_standard = standard_webhooks_signer(secret) if scheme == "standard-webhooks" else None
-        for number in range(count):
-            event_id = f"{run_prefix}{number:08d}"  # as run_load numbers them
-            headers = {"Content-Type": "application/json", ID_HEADER: event_id}
-            if scheme != "none":
-                body = make_body(event_id, size)
-                if scheme == "stripe":
-                    headers["Stripe-Signature"] = stripe_signature(body, secret, timestamp)
-                elif sign_standard is not None:
-                    headers.update({"webhook-id": event_id, "webhook-timestamp": str(timestamp),
-                                    "webhook-signature": sign_standard(event_id, timestamp, body)})
-            self.by_id[event_id] = headers
-
-    def headers(self, event_id: str, body: bytes) -> dict[str, str]:
-        return self.by_id[event_id]
-
-
-# --- the ingest process and its queue --------------------------------------------------------------------
 
 
 def bench_config(prefix: str, broker_url: str, args: argparse.Namespace, source_secrets: dict[str, str],
