@@ -251,9 +251,10 @@ class HookpipePipeline(Pipeline):
 
     label = "hookpipe"
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, services: tuple[str, ...] = SERVICES) -> None:
         super().__init__("")
         self.args = args
+        self.service_names = services  # ("ingest",): ingest alone, its events stay in the router queue
         self.loaded_config: Any = None
 
     async def start(self, receiver_base: str, deadline: float) -> None:
@@ -279,12 +280,14 @@ class HookpipePipeline(Pipeline):
         self.sampled_queues = {"router": topology.router_queue, "deliver": topology.deliver_queue(names[0])}
         log(f"topology prefix {prefix}; config and logs in {self.tmp}")
         self.services = [ServiceProcess(service, config_path, config[service]["ops"], self.tmp)
-                         for service in SERVICES]
+                         for service in self.service_names]
         await self._start_processes(deadline)
 
     async def stage_means(self, session: aiohttp.ClientSession) -> dict[str, float]:
         means = await scrape_means(session, self.services[0].ops, {
             "ingest_publish_confirm": "hookpipe_ingest_publish_seconds"})
+        if len(self.services) < len(SERVICES):
+            return means
         means.update(await scrape_means(session, self.services[2].ops, {
             "deliver_http_attempt": "hookpipe_delivery_attempt_seconds",
             "received_to_delivered": "hookpipe_end_to_end_seconds"}))
@@ -306,9 +309,10 @@ class BarePipeline(Pipeline):
 
     label = "bare"
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, *, ingest_only: bool = False) -> None:
         super().__init__("")
         self.args = args
+        self.ingest_only = ingest_only  # the bare ingest alone: its events stay in the first queue
         self.queues: list[str] = []
 
     async def start(self, receiver_base: str, deadline: float) -> None:
@@ -328,12 +332,14 @@ class BarePipeline(Pipeline):
             ops = f"127.0.0.1:{free_port()}"
             return ServiceProcess(name, None, ops, self.tmp or Path("."), [bare, *broker, "--ops", ops, *argv])
 
-        self.services = [
-            hop("bare-ingest", "ingest", "--listen", listen, "--queue", first),
-            hop("bare-relay", "relay", "--source", first, "--target", second, "--prefetch", str(ROUTER_PREFETCH)),
-            hop("bare-post", "post", "--source", second, "--url", f"{receiver_base}/webhooks",
-                "--prefetch", str(self.args.destination_concurrency)),
-        ]
+        self.services = [hop("bare-ingest", "ingest", "--listen", listen, "--queue", first)]
+        if not self.ingest_only:
+            self.services += [
+                hop("bare-relay", "relay", "--source", first, "--target", second,
+                    "--prefetch", str(ROUTER_PREFETCH)),
+                hop("bare-post", "post", "--source", second, "--url", f"{receiver_base}/webhooks",
+                    "--prefetch", str(self.args.destination_concurrency)),
+            ]
         log(f"bare pipeline: queues {first}, {second}; logs in {self.tmp}")
         await self._start_processes(deadline)
 
