@@ -23,7 +23,17 @@ from deliverer.circuit import Breaker, BreakerState
 from deliverer.retry import Decision, decide
 from deliverer.sender import AttemptResult, Sender
 from hookpipe import metrics
-from hookpipe.broker import Consumption, Link, Publisher, PublishFailed, consume, hand_over, link_problems, settle
+from hookpipe.broker import (
+    Consumption,
+    Link,
+    Publisher,
+    PublishFailed,
+    ack,
+    consume,
+    hand_over,
+    link_problems,
+    requeue,
+)
 from hookpipe.config import DestinationConfig, LoadedConfig
 from hookpipe.deadletter import dead_letter
 from hookpipe.event import Event, MalformedEvent, now_ms
@@ -247,7 +257,7 @@ class DelivererService:
                 log.exception("unexpected error delivering; requeued",
                               extra={"event_id": message.message_id, "destination": sender.name})
                 await asyncio.sleep(REQUEUE_DELAY)
-                await settle(message.nack(requeue=True))
+                await requeue(message)
             finally:
                 self._in_flight.discard(task)
 
@@ -305,7 +315,7 @@ class DelivererService:
             breaker.record_success()
             if probing:
                 await self._breaker_closed(sender.name)
-            await settle(message.ack())
+            await ack(message)
             return
         if breaker.record_failure():
             await self._breaker_opened(sender.name, result)
@@ -363,7 +373,7 @@ class DelivererService:
                 return
             result = await self._attempt(sender, event, attempt)
             if result.delivered:
-                await settle(message.ack())
+                await ack(message)
                 return
             decision = self._next_step(sender, event, attempt, result)
             if decision.retry_ms is None:
@@ -404,7 +414,7 @@ class DelivererService:
                 await self._declare_rung(ms)
             except PublishFailed:
                 await asyncio.sleep(REQUEUE_DELAY)
-                await settle(message.nack(requeue=True))
+                await requeue(message)
                 return
         if not await hand_over(self.publisher, message, event.to_message(), exchange=self.names.retry(ms),
                                routing_key=sender.name, requeue_delay=REQUEUE_DELAY):

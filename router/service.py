@@ -27,11 +27,12 @@ from hookpipe.broker import (
     Link,
     Publisher,
     PublishFailed,
+    ack,
     consume,
     describe,
     hand_over,
     link_problems,
-    settle,
+    requeue,
 )
 from hookpipe.config import Config, ConfigError, LoadedConfig
 from hookpipe.deadletter import dead_letter
@@ -202,7 +203,7 @@ class RouterService:
         except Exception:
             # Never let one event kill the consumer: requeue it; the delivery limit ends a poison loop.
             log.exception("unexpected error routing an event; requeued", extra={"event_id": message.message_id})
-            await settle(message.nack(requeue=True))
+            await requeue(message)
         finally:
             self._in_flight.discard(task)
 
@@ -239,7 +240,7 @@ class RouterService:
             await self._dead_letter(message, "publish_failed", ", ".join(d.destination for d in failed))
             return
         metrics.ROUTER_EVENTS.labels(outcome="routed").inc()
-        await settle(message.ack())
+        await ack(message)
 
     async def _publish_all(self, event: Event, deliveries: list[Delivery]) -> list[Delivery]:
         """Publish every delivery concurrently (confirms pipeline); returns those that failed."""
@@ -269,7 +270,7 @@ class RouterService:
             await hand_over(self.publisher, message, event.to_message(), exchange="",
                             routing_key=self.names.unrouted, requeue_delay=PUBLISH_RETRY_DELAYS[0])
             return
-        await settle(message.ack())
+        await ack(message)
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str, error: str) -> None:
         dead = dead_letter(message, reason, error=error)
