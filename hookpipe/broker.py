@@ -89,6 +89,8 @@ class Link:
 
     async def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until the link is ready; False if `timeout` passed first."""
+        if self._ready.is_set():  # every publish asks: spare it wait_for's task and timer
+            return True
         try:
             await asyncio.wait_for(self._ready.wait(), timeout)
         except TimeoutError:

@@ -278,6 +278,11 @@ class IngestService:
     async def _read_body(self, request: web.Request, limit: int) -> bytes:
         if request.content_length is not None and request.content_length > limit:
             raise Rejected("too_large", status=413)
+        if request.content.is_eof():  # the whole body came with the headers (most webhooks): nothing to wait for
+            body = request.content.read_nowait()
+            if len(body) > limit:
+                raise Rejected("too_large", status=413)
+            return body
         chunks: list[bytes] = []
         size = 0
         try:
