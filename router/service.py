@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 
 from aio_pika import Message
@@ -244,16 +245,16 @@ class RouterService:
 
     async def _publish_all(self, event: Event, deliveries: list[Delivery]) -> list[Delivery]:
         """Publish every delivery concurrently (confirms pipeline); returns those that failed."""
-        results = await asyncio.gather(
-            *(
-                self.publisher.publish(
-                    _delivery_message(event, delivery), exchange=self.names.deliver,
-                    routing_key=delivery.destination,
-                )
-                for delivery in deliveries
-            ),
-            return_exceptions=True,
-        )
+        publishes = [
+            self.publisher.publish(
+                _delivery_message(event, delivery), exchange=self.names.deliver, routing_key=delivery.destination,
+            )
+            for delivery in deliveries
+        ]
+        if len(publishes) == 1:  # one destination, the usual case: awaited here, without a task of its own
+            results: list[BaseException | None] = [await _outcome(publishes[0])]
+        else:
+            results = await asyncio.gather(*publishes, return_exceptions=True)
         failed = []
         for delivery, result in zip(deliveries, results, strict=True):
             if isinstance(result, PublishFailed):
@@ -278,6 +279,15 @@ class RouterService:
         log.error("event dead-lettered", extra={"event_id": message.message_id, "reason": reason, "error": error})
         await hand_over(self.publisher, message, dead, exchange="", routing_key=self.names.router_dead,
                         requeue_delay=PUBLISH_RETRY_DELAYS[0])
+
+
+async def _outcome(publish: Awaitable[None]) -> Exception | None:
+    """The error a publish raised, or None: gather(return_exceptions=True) for one."""
+    try:
+        await publish
+    except Exception as error:
+        return error
+    return None
 
 
 def _delivery_message(event: Event, delivery: Delivery) -> Message:
