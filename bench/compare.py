@@ -44,9 +44,11 @@ from common import (
     add_output_arguments,
     check_amqp_url,
     default_amqp_url,
+    find_broker_pids,
     latency_ms,
     log,
     own_cpu,
+    read_process_stats,
     run_load,
     run_main,
 )
@@ -110,19 +112,24 @@ async def ingest_alone(run_args: argparse.Namespace, pipeline: Pipeline) -> dict
     load: LoadResult | None = None
     processes: dict[str, dict[str, Any]] = {}
     left: dict[str, int] = {}
-    harness_cpu = 0.0
+    harness_cpu = broker_cpu = 0.0
     try:
         await pipeline.start("http://127.0.0.1:9", deadline)  # no deliveries: the receiver is never used
         signer = await asyncio.to_thread(Presigned, "stripe", run_args.source_secret, run_prefix, run_args.events,
                                          run_args.body_size, run_args.id_header)
         for process in pipeline.services:
             process.at_load_start = process.snapshot()
+        broker_before = {pid: read_process_stats(pid) for pid in find_broker_pids()}
         cpu_before = own_cpu()
         load = await run_load(pipeline.ingest_url, run_args.events, run_args.concurrency, run_args.body_size,
                               run_prefix, signer, deadline, None, True)
         harness_cpu = own_cpu() - cpu_before
         for process in pipeline.services:
             process.at_load_end = process.snapshot()
+        for pid, before in broker_before.items():
+            after = read_process_stats(pid)
+            if before is not None and after is not None:
+                broker_cpu += after.cpu_s - before.cpu_s
     finally:
         window = (load.last_answer - load.first_sent) if load else 0.0
         processes = _process_report(pipeline.services, window)
@@ -144,8 +151,20 @@ async def ingest_alone(run_args: argparse.Namespace, pipeline: Pipeline) -> dict
         "ingest_ms": latency_ms(load.ingest_latency),
         "processes": processes,
         "harness_cpu_ms_per_request": round(1000 * harness_cpu / accepted, 3) if accepted else None,
+        "broker_cpu_ms_per_request": round(1000 * broker_cpu / accepted, 3) if accepted else None,
         "exit_status": EXIT_OK if accepted == run_args.events and queued >= accepted else EXIT_LOST,
     }
+
+
+def e2e_cpu(report: dict[str, Any]) -> float:
+    """Every process's CPU ms per delivered event, summed: services, RabbitMQ, and the harness."""
+    procs = [*report["processes"].values(), *report["broker"].values()]
+    return round(sum(p["cpu_ms_per_event"] or 0.0 for p in procs) + (report["harness_cpu_ms_per_event"] or 0.0), 3)
+
+
+def ingest_cpu(report: dict[str, Any]) -> float:
+    return round(sum(p["cpu_ms_per_request"] or 0.0 for p in report["processes"].values())
+                 + (report["broker_cpu_ms_per_request"] or 0.0) + (report["harness_cpu_ms_per_request"] or 0.0), 3)
 
 
 async def one_pair(args: argparse.Namespace, number: int) -> dict[str, Any]:
@@ -160,8 +179,15 @@ async def one_pair(args: argparse.Namespace, number: int) -> dict[str, Any]:
     ingest_bare = await ingest_alone(ingest_args, BarePipeline(ingest_args, ingest_only=True))
     log(f"pair {number}: raw broker rate")
     raw = asdict(await measure_broker_rate(args.amqp_url, args.broker_messages, 1024))
+    cpu = {"hookpipe": e2e_cpu(hookpipe), "bare": e2e_cpu(bare),
+           "ingest_hookpipe": ingest_cpu(ingest_hookpipe), "ingest_bare": ingest_cpu(ingest_bare)}
     pair = {
         "pair": number,
+        "cpu_ms_per_event": cpu,
+        # What the throughput ratio would be if each side were CPU-bound on an otherwise idle machine:
+        # the inverse ratio of their summed CPU per event (services, RabbitMQ, load generator and receiver).
+        "delivered_cpu_ratio": round(cpu["bare"] / cpu["hookpipe"], 3),
+        "ingest_cpu_ratio": round(cpu["ingest_bare"] / cpu["ingest_hookpipe"], 3),
         "hookpipe": hookpipe, "bare": bare, "ingest_hookpipe": ingest_hookpipe, "ingest_bare": ingest_bare,
         "broker": raw,
         "delivered_ratio": round(hookpipe["delivered_per_s"] / bare["delivered_per_s"], 3),
@@ -210,6 +236,14 @@ def pairs_table(pairs: list[dict[str, Any]], medians: dict[str, float | None]) -
             f"{pair['broker']['messages_per_s']:>12.1f} {pair['broker_ratio']:>9.2f}")
     lines.append(f"median: delivered/s ratio {medians['delivered_ratio']}, ingest accepted/s ratio "
                  f"{medians['ingest_ratio']}, hookpipe delivered/s over raw broker rate {medians['broker_ratio']}")
+    lines.append("summed CPU ms/event (services + rabbitmq + harness), bare over hookpipe = the throughput ratio "
+                 "on an idle machine:")
+    for pair in pairs:
+        cpu = pair["cpu_ms_per_event"]
+        lines.append(f"{pair['pair']:>4} end to end {cpu['hookpipe']:.2f} vs {cpu['bare']:.2f} "
+                     f"({pair['delivered_cpu_ratio']:.2f}); ingest {cpu['ingest_hookpipe']:.2f} vs "
+                     f"{cpu['ingest_bare']:.2f} ({pair['ingest_cpu_ratio']:.2f})")
+    lines.append(f"median: end to end {medians['delivered_cpu_ratio']}, ingest {medians['ingest_cpu_ratio']}")
     cpu = {}
     for key in ("hookpipe", "bare"):
         per_process: dict[str, list[float]] = {}
@@ -259,7 +293,8 @@ async def run(args: argparse.Namespace) -> int:
         log(f"setup failed: {error}")
         return EXIT_SETUP
     medians = {key: median([pair[key] for pair in pairs])
-               for key in ("delivered_ratio", "ingest_ratio", "broker_ratio")}
+               for key in ("delivered_ratio", "ingest_ratio", "broker_ratio", "delivered_cpu_ratio",
+                           "ingest_cpu_ratio")}
     report = {
         "machine": {"cpus": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
