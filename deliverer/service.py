@@ -334,7 +334,7 @@ class DelivererService:
 
     async def _attempt(self, sender: Sender, event: Event, attempt: int) -> AttemptResult:
         """One attempt, paced by the destination's rate limit, counted in the metrics."""
-        gauge = metrics.DELIVERIES_IN_FLIGHT.labels(destination=sender.name)
+        gauge = metrics.labelled(metrics.DELIVERIES_IN_FLIGHT, sender.name)
         gauge.inc()
         started = time.perf_counter()
         try:
@@ -343,14 +343,12 @@ class DelivererService:
             result = await sender.send(event, attempt)
         finally:
             gauge.dec()
-        metrics.DELIVERY_ATTEMPT_SECONDS.labels(destination=sender.name).observe(time.perf_counter() - started)
+        metrics.labelled(metrics.DELIVERY_ATTEMPT_SECONDS, sender.name).observe(time.perf_counter() - started)
         outcome = "delivered" if result.delivered else "failed"
-        metrics.DELIVERY_ATTEMPTS.labels(
-            destination=sender.name, outcome=outcome, status_class=result.status_class
-        ).inc()
+        metrics.labelled(metrics.DELIVERY_ATTEMPTS, sender.name, outcome, result.status_class).inc()
         if result.delivered:
             latency = max(0.0, (now_ms() - event.received_at) / 1000)
-            metrics.END_TO_END_SECONDS.labels(destination=sender.name).observe(latency)
+            metrics.labelled(metrics.END_TO_END_SECONDS, sender.name).observe(latency)
             log.debug("delivered", extra={"event_id": event.id, "destination": sender.name, "status": result.status})
         return result
 

@@ -203,7 +203,7 @@ class IngestService:
             # A bug must cost one request, not the process; the provider retries a 5xx.
             log.exception("unexpected error accepting a request", extra={"source": label})
             return self._refuse(request, label, Rejected("internal_error", status=500))
-        metrics.INGEST_REQUESTS.labels(source=label, status=str(response.status)).inc()
+        metrics.labelled(metrics.INGEST_REQUESTS, label, str(response.status)).inc()
         return response
 
     async def _accept(self, request: web.Request, source: Source) -> web.Response:

@@ -224,7 +224,7 @@ class RouterService:
             await self._dead_letter(message, "transform_failed", str(error))
             return
         for route in matched:
-            metrics.ROUTE_MATCHES.labels(route=route).inc()
+            metrics.labelled(metrics.ROUTE_MATCHES, route).inc()
         if not deliveries:
             await self._unmatched(message, event, keep=state.config.router.unrouted)
             return
@@ -240,7 +240,7 @@ class RouterService:
             metrics.ROUTER_EVENTS.labels(outcome="failed").inc()
             await self._dead_letter(message, "publish_failed", ", ".join(d.destination for d in failed))
             return
-        metrics.ROUTER_EVENTS.labels(outcome="routed").inc()
+        metrics.labelled(metrics.ROUTER_EVENTS, "routed").inc()
         await ack(message)
 
     async def _publish_all(self, event: Event, deliveries: list[Delivery]) -> list[Delivery]:
@@ -262,7 +262,7 @@ class RouterService:
             elif isinstance(result, BaseException):
                 raise result
             else:
-                metrics.ROUTER_DELIVERIES.labels(destination=delivery.destination).inc()
+                metrics.labelled(metrics.ROUTER_DELIVERIES, delivery.destination).inc()
         return failed
 
     async def _unmatched(self, message: AbstractIncomingMessage, event: Event, *, keep: bool) -> None:
