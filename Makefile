@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 
-.PHONY: run test lint bench bench-ingest bench-deliverer venv clean
+.PHONY: run test lint bench bench-ingest bench-deliverer bench-compare bench-broker venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,17 @@ bench-ingest: $(STAMP)
 bench-deliverer: $(STAMP)
 	@scripts/ensure-rabbitmq
 	$(BIN)/python bench/deliverer_throughput.py
+
+# hookpipe vs the bare three-hop pipeline, a bare durable-publish ingest and the raw broker rate (5 interleaved
+# pairs), then the fixed-rate/saturation x 1/32 KiB x 1/20 destinations matrix; about 15-25 minutes.
+bench-compare: $(STAMP)
+	@scripts/ensure-rabbitmq
+	$(BIN)/python bench/compare.py
+
+# the raw broker rate alone: publish with confirms and consume, 1 KiB.
+bench-broker: $(STAMP)
+	@scripts/ensure-rabbitmq
+	$(BIN)/python bench/broker_rate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
