@@ -24,10 +24,10 @@ from typing import Any
 
 # Importing `common` (bench/common.py) puts the repository root on sys.path.
 from common import (
+    add_amqp_argument,
     add_output_arguments,
     check_amqp_url,
     declare_quorum_queues,
-    default_amqp_url,
     delete_queues,
     find_broker_pids,
     log,
@@ -137,7 +137,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--body-size", type=int, default=1024, help="body size in bytes (default 1024)")
     parser.add_argument("--window", type=int, default=DEFAULT_WINDOW, help="publishes in flight (default 200)")
     parser.add_argument("--prefetch", type=int, default=DEFAULT_PREFETCH, help="consumer prefetch (default 200)")
-    parser.add_argument("--amqp-url", default=default_amqp_url(), help="the broker (loopback only)")
+    add_amqp_argument(parser)
     add_output_arguments(parser, "(unused)")
     args = parser.parse_args(argv)
     check_amqp_url(parser, args.amqp_url)

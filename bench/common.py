@@ -359,6 +359,12 @@ def default_amqp_url() -> str:
     return os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
+def add_amqp_argument(parser: argparse.ArgumentParser | Any) -> None:
+    """--amqp-url, defaulting to $AMQP_URL or guest@127.0.0.1:5672 (check it with check_amqp_url)."""
+    parser.add_argument("--amqp-url", default=default_amqp_url(),
+                        help="the broker (default $AMQP_URL or guest@127.0.0.1:5672; loopback only)")
+
+
 # --- the load --------------------------------------------------------------------------------------------
 
 

@@ -41,9 +41,9 @@ from common import (
     LoadResult,
     Presigned,
     SetupFailed,
+    add_amqp_argument,
     add_output_arguments,
     check_amqp_url,
-    default_amqp_url,
     find_broker_pids,
     latency_ms,
     log,
@@ -328,7 +328,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=50, help="ingest requests in flight (default 50)")
     parser.add_argument("--no-matrix", dest="matrix", action="store_false", help="the pairs only")
     parser.add_argument("--timeout", type=float, default=300.0, help="bound on each run, in seconds (default 300)")
-    parser.add_argument("--amqp-url", default=default_amqp_url(), help="the broker (loopback only)")
+    add_amqp_argument(parser)
     add_output_arguments(parser, "the services")
     args = parser.parse_args(argv)
     check_amqp_url(parser, args.amqp_url)

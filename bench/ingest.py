@@ -40,7 +40,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -53,11 +52,13 @@ from common import (
     ProcessStats,
     ServiceProcess,
     SetupFailed,
+    add_amqp_argument,
+    add_output_arguments,
+    check_amqp_url,
     delete_topology,
     die_with_parent,
     find_broker_pids,
     free_port,
-    is_loopback,
     latency_ms,
     log,
     machine_cpu,
@@ -608,22 +609,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=1800.0,
                         help="bound in seconds on the whole benchmark; runs not started by then are skipped "
                              "and requests unanswered by then count as non-2xx (default 1800)")
-    parser.add_argument("--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-                        help="the broker (default $AMQP_URL or guest@127.0.0.1:5672; loopback only)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object with every figure on stdout (the table goes to stderr)")
-    parser.add_argument("--quiet", action="store_true", help="no line per run")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir (config, ingest.log)")
-    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
-                        help="ingest's log level (default info)")
+    add_amqp_argument(parser)
+    add_output_arguments(parser, "ingest")
     args = parser.parse_args(argv)
     if args.requests < 1 or args.concurrency < 1 or args.rounds < 1 or args.warmup < 0 or args.timeout <= 0:
         parser.error("--requests, --concurrency and --rounds must be at least 1, --warmup at least 0, "
                      "--timeout positive")
     if any(size < 64 for size in args.sizes):
         parser.error("--sizes: each body is at least 64 bytes (its id and type)")
-    if not is_loopback(urlsplit(args.amqp_url).hostname):
-        parser.error("--amqp-url must be on 127.0.0.1: the harness targets only the local machine")
+    check_amqp_url(parser, args.amqp_url)
     args.schemes = tuple(scheme for scheme in SCHEMES if scheme in args.schemes)  # none first, for the ratios
     return args
 
