@@ -25,6 +25,11 @@ from aio_pika.abc import AbstractIncomingMessage
 
 log = logging.getLogger(__name__)
 
+#: The heap of delivered tags is rebuilt from the tags in flight once it holds this many times more entries
+#: (plus the slack), so stale entries above a slow delivery cannot pile up.
+COMPACT_FACTOR = 4
+COMPACT_SLACK = 256
+
 
 class AckBatcher:
     """Batches the acks of one channel (aiormq's). Use `delivered(tag)` for every delivery, in delivery order,
@@ -65,6 +70,10 @@ class AckBatcher:
             self._in_flight.discard(tag)
         while self._lowest and self._lowest[0] not in self._in_flight:
             heapq.heappop(self._lowest)
+        if len(self._lowest) > COMPACT_FACTOR * len(self._in_flight) + COMPACT_SLACK:
+            # One slow delivery at the bottom keeps every settled tag above it in the heap: rebuild it from the
+            # tags still in flight, so memory stays bounded by the prefetch, not by the time that delivery takes.
+            self._lowest = sorted(self._in_flight)
         lowest_in_flight = self._lowest[0] if self._lowest else None
         below = [tag for tag, _ in asked if lowest_in_flight is None or tag < lowest_in_flight]
         above = sorted(tag for tag, _ in asked if lowest_in_flight is not None and tag > lowest_in_flight)

@@ -70,3 +70,15 @@ async def test_a_failed_ack_reaches_every_caller_of_its_batch() -> None:
     batcher.delivered(2)
     results = await asyncio.gather(batcher.ack(1), batcher.ack(2), return_exceptions=True)
     assert all(isinstance(result, RuntimeError) for result in results)
+
+
+async def test_a_slow_delivery_does_not_let_settled_tags_pile_up() -> None:
+    channel = RecordingChannel()
+    batcher = AckBatcher(channel)
+    channel.deliver(batcher, *range(1, 5002))
+    for start in range(2, 5002, 100):  # tag 1 stays in flight all along
+        await asyncio.gather(*(batcher.ack(tag) for tag in range(start, start + 100)))
+    assert len(batcher._lowest) < 300
+    assert channel.outstanding == {1}
+    await batcher.ack(1)
+    assert channel.outstanding == set()
