@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEPLOY_STAMP := $(VENV)/.deploy-installed-stamp
 export AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 
-.PHONY: run test lint check-deploy dashboards bench bench-ingest bench-deliverer chaos chaos-short venv clean
+.PHONY: run test lint check-deploy dashboards bench bench-ingest bench-deliverer bench-compare bench-broker chaos chaos-short venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,17 @@ chaos: $(STAMP)
 chaos-short: $(STAMP)
 	@scripts/ensure-rabbitmq
 	$(BIN)/python -m tests.chaos --events 3000 --overload-seconds 15
+
+# hookpipe vs the bare three-hop pipeline, a bare durable-publish ingest and the raw broker rate (5 interleaved
+# pairs), then the fixed-rate/saturation x 1/32 KiB x 1/20 destinations matrix; about 15-25 minutes.
+bench-compare: $(STAMP)
+	@scripts/ensure-rabbitmq
+	$(BIN)/python bench/compare.py
+
+# the raw broker rate alone: publish with confirms and consume, 1 KiB.
+bench-broker: $(STAMP)
+	@scripts/ensure-rabbitmq
+	$(BIN)/python bench/broker_rate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

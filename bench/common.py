@@ -6,8 +6,12 @@ harness run as a script (`.venv/bin/python bench/NAME.py`) from anywhere can imp
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import ipaddress
 import math
 import os
@@ -20,8 +24,10 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -35,6 +41,10 @@ STOP_TIMEOUT = 30.0
 
 #: Seconds one ingest request may take before the harness counts it as an error.
 REQUEST_TIMEOUT = 60.0
+
+#: At a fixed offered rate, a request sent this many seconds behind its schedule counts as late (every slot of
+#: the concurrency was busy): timer jitter on a busy machine stays below it.
+LATE_AFTER = 0.05
 
 
 def log(message: str) -> None:
@@ -110,16 +120,42 @@ def read_process_stats(pid: int) -> ProcessStats | None:
     return ProcessStats(cpu, memory.get("VmHWM", 0), memory.get("VmRSS", 0))
 
 
-def find_broker_pids() -> list[int]:
-    """The local RabbitMQ's Erlang VM (`beam.smp`), found read-only in /proc: its CPU is part of the picture."""
-    pids = []
+def find_broker_pids(port: int = 5672) -> list[int]:
+    """The local RabbitMQ's Erlang VM (`beam.smp`), found read-only in /proc: its CPU is part of the picture.
+
+    Only the VM listening on `port` (the broker the harnesses use): other engineers' tests may start brokers
+    of their own on other ports meanwhile. Falls back to every RabbitMQ VM if the sockets cannot be read."""
+    candidates = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
                 if (entry / "comm").read_text().strip() == "beam.smp" and b"rabbit" in (
                         entry / "cmdline").read_bytes():
-                    pids.append(int(entry.name))
-    return pids
+                    candidates.append(int(entry.name))
+    listening = _listening_inodes(port)
+    if not listening:
+        return candidates
+    owners = []
+    for pid in candidates:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in listening:
+                        owners.append(pid)
+                        break
+    return owners or candidates
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """`socket:[inode]` of every TCP socket listening on `port`, from /proc/net/tcp and tcp6."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    return inodes
 
 
 def machine_cpu() -> tuple[float, float, float]:
@@ -146,11 +182,16 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child between f
 
 
 class ServiceProcess:
-    """`python -m {service} --config FILE`, stdout and stderr to `{log_dir}/{service}.log`."""
+    """`python -m {service} --config FILE`, stdout and stderr to `{log_dir}/{service}.log`.
 
-    def __init__(self, service: str, config_path: Path, ops: str, log_dir: Path) -> None:
+    `command`, when given, is run instead (`python COMMAND...`: the bare baselines of bench/bare.py); it must
+    answer `GET http://{ops}/readyz` with 200 once ready, as the services do."""
+
+    def __init__(self, service: str, config_path: Path | None, ops: str, log_dir: Path,
+                 command: list[str] | None = None) -> None:
         self.service = service
         self.config_path = config_path
+        self.command = command
         self.ops = ops
         self.log_path = log_dir / f"{service}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -163,8 +204,9 @@ class ServiceProcess:
 
     def start(self) -> None:
         with self.log_path.open("ab") as log_file:
+            argv = self.command or ["-m", self.service, "--config", str(self.config_path)]
             self.process = subprocess.Popen(
-                [sys.executable, "-m", self.service, "--config", str(self.config_path)],
+                [sys.executable, *argv],
                 cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=die_with_parent,
             )
@@ -250,6 +292,79 @@ async def delete_topology(config: Any) -> dict[str, int]:
 
 
 
+async def declare_quorum_queues(url: str, queues: list[str]) -> None:
+    """Durable quorum queues, as hookpipe's router and deliver queues are (the bare baselines use these)."""
+    import aio_pika
+
+    connection = await aio_pika.connect(url, timeout=10)
+    async with connection:
+        channel = await connection.channel()
+        for queue in queues:
+            await channel.declare_queue(queue, durable=True, arguments={"x-queue-type": "quorum"})
+
+
+async def delete_queues(url: str, queues: list[str]) -> dict[str, int]:
+    """Delete the named queues; returns the messages each non-empty one held."""
+    import aio_pika
+    import aiormq
+
+    left: dict[str, int] = {}
+    connection = await aio_pika.connect(url, timeout=10)
+    async with connection:
+        for queue in queues:
+            channel = await connection.channel()
+            try:
+                declared = await channel.declare_queue(queue, passive=True)
+                count = int(declared.declaration_result.message_count or 0)
+                if count:
+                    left[queue] = count
+                await channel.queue_delete(queue)
+            except aiormq.exceptions.ChannelNotFoundEntity:
+                pass
+            finally:
+                if not channel.is_closed:
+                    await channel.close()
+    return left
+
+
+# --- command lines ---------------------------------------------------------------------------------------
+
+
+def check_amqp_url(parser: argparse.ArgumentParser, url: str) -> None:
+    if not is_loopback(urlsplit(url).hostname):
+        parser.error("--amqp-url must be on 127.0.0.1: the harness targets only the local machine")
+
+
+def check_load_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--events, --concurrency, --body-size, --timeout and --rate (those a harness has) make sense."""
+    if getattr(args, "events", 1) < 1 or getattr(args, "concurrency", 1) < 1:
+        parser.error("--events and --concurrency must be at least 1")
+    if getattr(args, "body_size", 64) < 0 or getattr(args, "timeout", 1) <= 0:
+        parser.error("--body-size must be at least 0, --timeout positive")
+    if getattr(args, "rate", None) is not None and args.rate <= 0:
+        parser.error("--rate must be positive")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, services: str) -> None:
+    """--json, --quiet, --keep-logs and --log-level, as every harness has them."""
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object with every figure on stdout (the table goes to stderr)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir (config, logs)")
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
+                        help=f"{services}' log level (default info)")
+
+
+def default_amqp_url() -> str:
+    return os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def add_amqp_argument(parser: argparse.ArgumentParser | Any) -> None:
+    """--amqp-url, defaulting to $AMQP_URL or guest@127.0.0.1:5672 (check it with check_amqp_url)."""
+    parser.add_argument("--amqp-url", default=default_amqp_url(),
+                        help="the broker (default $AMQP_URL or guest@127.0.0.1:5672; loopback only)")
+
+
 # --- the load --------------------------------------------------------------------------------------------
 
 
@@ -262,6 +377,7 @@ class LoadResult:
     first_sent: float = 0.0
     last_answer: float = 0.0
     sent: int = 0
+    late: int = 0  # with a fixed rate: requests sent more than LATE_AFTER behind their schedule
 
 
 def make_body(event_id: str, size: int) -> bytes:
@@ -279,9 +395,15 @@ class HeaderSource(Protocol):
 
 
 async def run_load(url: str, events: int, concurrency: int, body_size: int, run_prefix: str, signer: HeaderSource,
-                   deadline: float, delivered: Callable[[], int] | None, quiet: bool) -> LoadResult:
+                   deadline: float, delivered: Callable[[], int] | None, quiet: bool,
+                   rate: float | None = None) -> LoadResult:
     """Send `events` POSTs of `body_size` bytes to `url`, `concurrency` at a time, ids `{run_prefix}{n:08d}`.
 
+    Without `rate` the load is closed-loop: each of the `concurrency` workers sends its next request as soon as
+    the last one is answered (saturation). With `rate` (requests/s) request n is sent at `n / rate` seconds
+    after the first, an open-loop schedule, still with at most `concurrency` in flight: a request that finds
+    every slot busy goes late and is counted in `LoadResult.late`, so an offered rate the pipeline cannot
+    take shows up instead of silently becoming a lower one.
     Requests still unanswered at `deadline` (time.monotonic) are abandoned and counted as `unanswered`.
     `delivered`, when given, is reported in the progress line every 5 s (unless `quiet`)."""
     result = LoadResult()
@@ -300,6 +422,12 @@ async def run_load(url: str, events: int, concurrency: int, body_size: int, run_
                 event_id = f"{run_prefix}{number:08d}"
                 body = make_body(event_id, body_size)
                 headers = signer.headers(event_id, body)
+                if rate is not None:
+                    wait = result.first_sent + number / rate - time.perf_counter()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    elif wait < -LATE_AFTER:
+                        result.late += 1
                 started = time.perf_counter()
                 result.sent_at[event_id] = started
                 result.sent += 1
@@ -348,6 +476,95 @@ async def run_load(url: str, events: int, concurrency: int, body_size: int, run_
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
     return result
+
+
+#: Header carrying the event id on every request the harnesses send: scheme none takes its id from it (`id:
+#: {header: ...}`); Stripe's id is the body's `id`, Standard Webhooks' the `webhook-id` header: the same value.
+ID_HEADER = "x-bench-id"
+
+
+# --- signed requests ---------------------------------------------------------------------------------------------
+
+
+def stripe_signature(body: bytes, secret: str, timestamp: int) -> str:
+    """`Stripe-Signature` by the official SDK when installed, else per Stripe's documented scheme: `t=<unix>,
+    v1=<hex HMAC-SHA256 of "{t}.{body}">`, keyed with the whole `whsec_...` secret."""
+    try:
+        import stripe
+    except ImportError:
+        mac = hmac.new(secret.encode(), b"%d." % timestamp + body, hashlib.sha256).hexdigest()
+        return f"t={timestamp},v1={mac}"
+    header: str = stripe.WebhookSignature.generate_signature_header(body.decode(), secret, timestamp=timestamp)
+    return header
+
+
+def standard_webhooks_signer(secret: str) -> Any:
+    """`sign(msg_id, timestamp, body) -> "v1,<base64>"`: the standardwebhooks package's `Webhook.sign`, or the
+    spec's HMAC-SHA256 of `"{id}.{timestamp}.{body}"` keyed with the base64 after `whsec_` without it."""
+    try:
+        from standardwebhooks import Webhook
+    except ImportError:
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+
+        def sign(msg_id: str, timestamp: int, body: bytes) -> str:
+            mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+            return "v1," + base64.b64encode(mac).decode()
+
+        return sign
+    webhook = Webhook(secret)
+
+    def sign_with_library(msg_id: str, timestamp: int, body: bytes) -> str:
+        signed: str = webhook.sign(msg_id, datetime.fromtimestamp(timestamp, UTC), body.decode())
+        return signed
+
+    return sign_with_library
+
+
+def signer_names() -> dict[str, str]:
+    """Which code signs each scheme's requests, for the report."""
+    names = {"none": "-"}
+    try:
+        import stripe
+
+        names["stripe"] = f"stripe {stripe.VERSION} WebhookSignature.generate_signature_header"
+    except ImportError:
+        names["stripe"] = "hmac (stripe SDK not installed)"
+    try:
+        from importlib.metadata import version
+
+        from standardwebhooks import Webhook  # noqa: F401 - only whether it imports
+
+        names["standard-webhooks"] = f"standardwebhooks {version('standardwebhooks')} Webhook.sign"
+    except ImportError:
+        names["standard-webhooks"] = "hmac (standardwebhooks not installed)"
+    return names
+
+
+class Presigned:
+    """The headers of every request of one run, signed before the run starts (run_load's HeaderSource)."""
+
+    def __init__(self, scheme: str, secret: str, run_prefix: str, count: int, size: int,
+                 id_header: str = ID_HEADER) -> None:
+        self.by_id: dict[str, dict[str, str]] = {}
+        timestamp = int(time.time())
+        sign_standard = standard_webhooks_signer(secret) if scheme == "standard-webhooks" else None
+        for number in range(count):
+            event_id = f"{run_prefix}{number:08d}"  # as run_load numbers them
+            headers = {"Content-Type": "application/json", id_header: event_id}
+            if scheme != "none":
+                body = make_body(event_id, size)
+                if scheme == "stripe":
+                    headers["Stripe-Signature"] = stripe_signature(body, secret, timestamp)
+                elif sign_standard is not None:
+                    headers.update({"webhook-id": event_id, "webhook-timestamp": str(timestamp),
+                                    "webhook-signature": sign_standard(event_id, timestamp, body)})
+            self.by_id[event_id] = headers
+
+    def headers(self, event_id: str, body: bytes) -> dict[str, str]:
+        return self.by_id[event_id]
+
+
+# --- the ingest process and its queue --------------------------------------------------------------------
 
 
 # --- figures ---------------------------------------------------------------------------------------------

@@ -45,7 +45,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -59,10 +58,12 @@ from common import (
     ProcessStats,
     ServiceProcess,
     SetupFailed,
+    add_amqp_argument,
+    add_output_arguments,
+    check_amqp_url,
     delete_topology,
     find_broker_pids,
     free_port,
-    is_loopback,
     latency_ms,
     log,
     machine_cpu,
@@ -796,22 +797,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=1800.0,
                         help="bound in seconds on the whole benchmark; runs not started by then are skipped "
                              "(default 1800)")
-    parser.add_argument("--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-                        help="the broker (default $AMQP_URL or guest@127.0.0.1:5672; loopback only)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object with every figure on stdout (the table goes to stderr)")
-    parser.add_argument("--quiet", action="store_true", help="no line per run")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir (config, deliverer.log)")
-    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
-                        help="the deliverer's log level (default info)")
+    add_amqp_argument(parser)
+    add_output_arguments(parser, "the deliverer")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.timeout <= 0 or args.body_size < 64:
         parser.error("--rounds must be at least 1, --timeout positive, --body-size at least 64")
     if args.events < 4 * max(args.concurrency):
         parser.error(f"--events must be at least 4 x the largest concurrency ({4 * max(args.concurrency)}), so "
                      "the window holds deliveries at full concurrency")
-    if not is_loopback(urlsplit(args.amqp_url).hostname):
-        parser.error("--amqp-url must be on 127.0.0.1: the harness targets only the local machine")
+    check_amqp_url(parser, args.amqp_url)
     return args
 
 

@@ -41,9 +41,15 @@ from aiohttp import web
 from common import (
     STARTUP_TIMEOUT,
     STOP_TIMEOUT,
+    HeaderSource,
     LoadResult,
+    Presigned,
     ServiceProcess,
     SetupFailed,
+    check_amqp_url,
+    check_load_arguments,
+    declare_quorum_queues,
+    delete_queues,
     delete_topology,
     find_broker_pids,
     free_port,
@@ -58,6 +64,7 @@ from common import (
 )
 
 from deliverer.signing import secret_key, standard_webhooks_signature
+from router.service import PREFETCH as ROUTER_PREFETCH
 
 SERVICES = ("ingest", "router", "deliverer")
 
@@ -83,19 +90,25 @@ def standard_webhooks_valid(key: bytes, headers: Any, body: bytes) -> bool:
 
 
 class Receiver:
-    """POST anything on 127.0.0.1:port: records the first arrival (perf_counter) of each `webhook-id`."""
+    """POST anything on 127.0.0.1:port: records the first arrival (perf_counter) of each event id at each
+    destination.
 
-    def __init__(self, run_prefix: str, verify_key: bytes | None) -> None:
+    A delivery is keyed by (destination, `webhook-id`), the destination being the request's path when
+    `by_path` (each configured destination posts to its own path) and "" otherwise (a pipeline the harness did
+    not configure may post anywhere)."""
+
+    def __init__(self, run_prefix: str, verify_key: bytes | None, *, by_path: bool = True) -> None:
         self.run_prefix = run_prefix
         self.verify_key = verify_key
-        self.arrivals: dict[str, float] = {}
+        self.by_path = by_path
+        self.arrivals: dict[tuple[str, str], float] = {}
         self.requests = 0
         self.duplicates = 0
         self.foreign = 0  # ids this run never sent (an earlier run's backlog, another client)
         self.bad_signatures = 0
         self.late = 0  # arrivals after the run ended (during shutdown): neither delivered nor duplicates
         self.cutoff: float | None = None
-        self.expected: set[str] | None = None  # ids accepted so far; `done` fires once all have arrived
+        self.expected: set[tuple[str, str]] | None = None  # deliveries awaited; `done` fires once all arrived
         self.done = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -121,23 +134,24 @@ class Receiver:
         if self.verify_key is not None and not standard_webhooks_valid(self.verify_key, request.headers, body):
             self.bad_signatures += 1
             return web.Response(status=401, text="bad signature")
+        key = (request.path if self.by_path else "", event_id)
         if self.cutoff is not None and now > self.cutoff:
             self.late += 1
         elif not event_id.startswith(self.run_prefix):
             self.foreign += 1
-        elif event_id in self.arrivals:
+        elif key in self.arrivals:
             self.duplicates += 1
         else:
-            self.arrivals[event_id] = now
-            if self.expected is not None and event_id in self.expected:
-                self.expected.discard(event_id)
+            self.arrivals[key] = now
+            if self.expected is not None and key in self.expected:
+                self.expected.discard(key)
                 if not self.expected:
                     self.done.set()
         return web.Response(status=200, text="ok")
 
-    def wait_for(self, ids: set[str]) -> asyncio.Event:
-        """`done` is set once every id of `ids` has arrived (at once if they all have already)."""
-        self.expected = {event_id for event_id in ids if event_id not in self.arrivals}
+    def wait_for(self, deliveries: set[tuple[str, str]]) -> asyncio.Event:
+        """`done` is set once every (destination, id) of `deliveries` has arrived (at once if all have)."""
+        self.expected = {key for key in deliveries if key not in self.arrivals}
         if not self.expected:
             self.done.set()
         return self.done
@@ -146,18 +160,27 @@ class Receiver:
 # --- the pipeline (--start) ------------------------------------------------------------------------------
 
 
-def bench_config(prefix: str, broker_url: str, receiver_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    """The pipeline the harness runs with --start: source `bench` -> route `bench` -> destination `receiver`."""
+def destination_names(count: int) -> list[str]:
+    """`receiver` for one destination (the name earlier runs used), `d00`... for a fan-out."""
+    return ["receiver"] if count == 1 else [f"d{n:02d}" for n in range(count)]
+
+
+def bench_config(prefix: str, broker_url: str, receiver_base: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The pipeline the harness runs with --start: source `bench` -> route `bench` -> --destinations
+    destinations, each posting to its own path of the receiver (`/webhooks` for the only one, else `/{name}`)."""
     if args.sign == "none":
         source: dict[str, Any] = {"verify": {"scheme": "none"}, "unverified": True,
                                   "id": {"header": args.id_header}}
     elif args.sign == "bearer":
         source = {"verify": {"scheme": "bearer", "secrets": [args.source_secret]},
                   "id": {"header": args.id_header}}
+    elif args.sign == "stripe":  # id and type come from the body, as Stripe's do
+        source = {"verify": {"scheme": "stripe", "secrets": [args.source_secret]}}
     else:
         source = {"verify": {"scheme": "standard-webhooks", "secrets": [args.source_secret]},
                   "id": {"header": "webhook-id"}}
     source["max_body"] = max(args.body_size * 2, 64 * 1024)
+    names = destination_names(args.destinations)
     return {
         "broker": {"url": broker_url, "prefix": prefix, "heartbeat": "10s"},
         "ingest": {"listen": f"127.0.0.1:{free_port()}", "ops": f"127.0.0.1:{free_port()}"},
@@ -167,16 +190,163 @@ def bench_config(prefix: str, broker_url: str, receiver_url: str, args: argparse
         "log": {"level": args.log_level},
         "sources": {"bench": source},
         "destinations": {
-            "receiver": {
-                "url": receiver_url,
+            name: {
+                "url": f"{receiver_base}{destination_path(names, name)}",
                 "timeout": "30s",
                 "signing": {"scheme": "standard-webhooks", "secrets": [args.receiver_secret]},
                 "concurrency": args.destination_concurrency,
                 "allow_private_network": ["127.0.0.0/8"],
-            },
+            }
+            for name in names
         },
-        "routes": [{"name": "bench", "sources": ["bench"], "to": ["receiver"]}],
+        "routes": [{"name": "bench", "sources": ["bench"], "to": names}],
     }
+
+
+def destination_path(names: list[str], name: str) -> str:
+    return "/webhooks" if len(names) == 1 else f"/{name}"
+
+
+class Pipeline:
+    """What a run drives: the processes it started, where to send, where deliveries arrive, how to clean up.
+
+    This base class is a pipeline already running (no --start): nothing started, nothing to delete."""
+
+    label = "external"
+
+    def __init__(self, ingest_url: str) -> None:
+        self.ingest_url = ingest_url
+        self.services: list[ServiceProcess] = []
+        self.paths = [""]  # the receiver does not tell destinations apart
+        self.sampled_queues: dict[str, str] = {}
+        self.tmp: Path | None = None
+
+    async def start(self, receiver_base: str, deadline: float) -> None:
+        pass
+
+    async def stage_means(self, session: aiohttp.ClientSession) -> dict[str, float]:
+        return {}
+
+    async def cleanup(self) -> dict[str, int]:
+        return {}
+
+    async def _start_processes(self, deadline: float) -> None:
+        for process in self.services:
+            process.start()
+        log("started " + ", ".join(f"{s.service} (pid {s.pid})" for s in self.services))
+        ready_by = min(deadline, time.monotonic() + STARTUP_TIMEOUT)
+        async with aiohttp.ClientSession(trust_env=False) as session:
+            for process in self.services:  # started together, so waiting in turn costs no extra time
+                await process.wait_ready(session, ready_by)
+        await asyncio.sleep(0.5)
+        for process in self.services:  # a /readyz answered by whatever else holds the port proves nothing
+            if not process.alive():
+                raise SetupFailed(f"{process.service} exited after its ops port answered; its log ends "
+                                  f"with:\n{process.log_tail()}")
+        log(f"{self.label}: all {len(self.services)} processes ready")
+
+
+class HookpipePipeline(Pipeline):
+    """ingest, router and deliverer with a temporary config under their own topology prefix."""
+
+    label = "hookpipe"
+
+    def __init__(self, args: argparse.Namespace, services: tuple[str, ...] = SERVICES) -> None:
+        super().__init__("")
+        self.args = args
+        self.service_names = services  # ("ingest",): ingest alone, its events stay in the router queue
+        self.loaded_config: Any = None
+
+    async def start(self, receiver_base: str, deadline: float) -> None:
+        import yaml
+
+        from hookpipe.config import ConfigError, load_config
+        from hookpipe.topology import Names
+
+        self.tmp = Path(tempfile.mkdtemp(prefix="hookpipe-bench-"))
+        prefix = f"bench-{secrets.token_hex(5)}"
+        config = bench_config(prefix, self.args.amqp_url, receiver_base, self.args)
+        config_path = self.tmp / "pipeline.yaml"
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        config_path.chmod(0o600)
+        try:
+            self.loaded_config = load_config(config_path, environ={}).config
+        except ConfigError as error:
+            raise SetupFailed(f"the generated config is refused: {error}") from None
+        self.ingest_url = f"http://{config['ingest']['listen']}/ingest/bench"
+        names = list(config["destinations"])
+        self.paths = [destination_path(names, name) for name in names]
+        topology = Names(prefix)
+        self.sampled_queues = {"router": topology.router_queue, "deliver": topology.deliver_queue(names[0])}
+        log(f"topology prefix {prefix}; config and logs in {self.tmp}")
+        self.services = [ServiceProcess(service, config_path, config[service]["ops"], self.tmp)
+                         for service in self.service_names]
+        await self._start_processes(deadline)
+
+    async def stage_means(self, session: aiohttp.ClientSession) -> dict[str, float]:
+        means = await scrape_means(session, self.services[0].ops, {
+            "ingest_publish_confirm": "hookpipe_ingest_publish_seconds"})
+        if len(self.services) < len(SERVICES):
+            return means
+        means.update(await scrape_means(session, self.services[2].ops, {
+            "deliver_http_attempt": "hookpipe_delivery_attempt_seconds",
+            "received_to_delivered": "hookpipe_end_to_end_seconds"}))
+        return means
+
+    async def cleanup(self) -> dict[str, int]:
+        if self.loaded_config is None:
+            return {}
+        left = await delete_topology(self.loaded_config)
+        log(f"deleted the queues and exchanges of {self.loaded_config.broker.prefix}")
+        return left
+
+
+class BarePipeline(Pipeline):
+    """The bare three-hop baseline of bench/bare.py: ingest -> quorum queue -> relay -> quorum queue -> post.
+
+    Same receiver, load, bodies and broker as HookpipePipeline; prefetch as hookpipe's (the router's 200, the
+    destination's concurrency)."""
+
+    label = "bare"
+
+    def __init__(self, args: argparse.Namespace, *, ingest_only: bool = False) -> None:
+        super().__init__("")
+        self.args = args
+        self.ingest_only = ingest_only  # the bare ingest alone: its events stay in the first queue
+        self.queues: list[str] = []
+
+    async def start(self, receiver_base: str, deadline: float) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="hookpipe-bench-bare-"))
+        prefix = f"bench-bare-{secrets.token_hex(5)}"
+        first, second = f"{prefix}.ingested", f"{prefix}.deliver"
+        self.queues = [first, second]
+        await declare_quorum_queues(self.args.amqp_url, self.queues)
+        self.sampled_queues = {"router": first, "deliver": second}
+        listen = f"127.0.0.1:{free_port()}"
+        self.ingest_url = f"http://{listen}/ingest/bench"
+        self.paths = ["/webhooks"]
+        bare = str(Path(__file__).with_name("bare.py"))
+        broker = ["--amqp-url", self.args.amqp_url]
+
+        def hop(name: str, *argv: str) -> ServiceProcess:
+            ops = f"127.0.0.1:{free_port()}"
+            return ServiceProcess(name, None, ops, self.tmp or Path("."), [bare, *broker, "--ops", ops, *argv])
+
+        self.services = [hop("bare-ingest", "ingest", "--listen", listen, "--queue", first)]
+        if not self.ingest_only:
+            self.services += [
+                hop("bare-relay", "relay", "--source", first, "--target", second,
+                    "--prefetch", str(ROUTER_PREFETCH)),
+                hop("bare-post", "post", "--source", second, "--url", f"{receiver_base}/webhooks",
+                    "--prefetch", str(self.args.destination_concurrency)),
+            ]
+        log(f"bare pipeline: queues {first}, {second}; logs in {self.tmp}")
+        await self._start_processes(deadline)
+
+    async def cleanup(self) -> dict[str, int]:
+        left = await delete_queues(self.args.amqp_url, self.queues)
+        log(f"deleted the bare pipeline's queues {', '.join(self.queues)}")
+        return left
 
 
 class QueueSampler:
@@ -256,6 +426,7 @@ class Signer:
         headers = {"Content-Type": "application/json", self.id_header: event_id, **self.extra}
         if self.scheme == "bearer":
             headers["Authorization"] = f"Bearer {self.secret}"
+
         elif self.scheme == "standard-webhooks":
             timestamp = int(time.time())
             headers.update({"webhook-id": event_id, "webhook-timestamp": str(timestamp),
@@ -266,25 +437,31 @@ class Signer:
 # --- figures ---------------------------------------------------------------------------------------------
 
 
-def summarize(args: argparse.Namespace, load: LoadResult, receiver: Receiver, end: float,
+def summarize(args: argparse.Namespace, pipeline: Pipeline, load: LoadResult, receiver: Receiver, end: float,
               processes: dict[str, dict[str, Any]], left_in_queues: dict[str, int],
               harness_cpu_s: float) -> dict[str, Any]:
-    delivered_ids = [event_id for event_id in load.sent_at if event_id in receiver.arrivals]
-    e2e = [receiver.arrivals[event_id] - load.sent_at[event_id] for event_id in delivered_ids]
-    last_arrival = max((receiver.arrivals[event_id] for event_id in delivered_ids), default=load.first_sent)
+    """A delivery is one event at one destination: with one destination `delivered` counts events."""
+    arrivals = [(key, at) for key, at in receiver.arrivals.items() if key[1] in load.sent_at]
+    e2e = [at - load.sent_at[event_id] for (_, event_id), at in arrivals]
+    last_arrival = max((at for _, at in arrivals), default=load.first_sent)
     accept_window = max(load.last_answer - load.first_sent, 1e-9)
     deliver_window = max(last_arrival - load.first_sent, 1e-9)
-    lost = sorted(load.accepted - receiver.arrivals.keys())
+    lost = sorted(f"{path}:{event_id}" if path else event_id for event_id in load.accepted
+                  for path in pipeline.paths if (path, event_id) not in receiver.arrivals)
     return {
+        "pipeline": pipeline.label,
         "events": args.events,
         "sent": load.sent,
         "concurrency": args.concurrency,
+        "rate": args.rate,
+        "late_sends": load.late,
         "body_size": args.body_size,
+        "destinations": len(pipeline.paths) if args.start else None,
         "sign": args.sign,
         "accepted": len(load.accepted),
         "rejected": sum(load.rejected.values()),
         "rejected_by_status": dict(sorted(load.rejected.items())),
-        "delivered": len(delivered_ids),
+        "delivered": len(arrivals),
         "duplicates": receiver.duplicates,
         "lost": len(lost),
         "lost_sample": lost[:5],
@@ -295,7 +472,7 @@ def summarize(args: argparse.Namespace, load: LoadResult, receiver: Receiver, en
         "accept_elapsed": round(accept_window, 3),
         "deliver_elapsed": round(deliver_window, 3),
         "accepted_per_s": round(len(load.accepted) / accept_window, 1),
-        "delivered_per_s": round(len(delivered_ids) / deliver_window, 1),
+        "delivered_per_s": round(len(arrivals) / deliver_window, 1),
         "ingest_ms": latency_ms(load.ingest_latency),
         "e2e_ms": latency_ms(e2e),
         "processes": processes,
@@ -308,9 +485,10 @@ def table(report: dict[str, Any]) -> str:
     def ms(value: float | None, digits: int = 1) -> str:
         return "-" if value is None else f"{value:.{digits}f}"
 
+    pace = f"rate {report['rate']:g}/s ({report['late_sends']} sent late)" if report["rate"] else "saturation"
     lines = [
-        f"events {report['events']}  concurrency {report['concurrency']}  body {report['body_size']} B  "
-        f"sign {report['sign']}",
+        f"{report['pipeline']}: events {report['events']}  {pace}  concurrency {report['concurrency']}  "
+        f"body {report['body_size']} B  destinations {report['destinations'] or '-'}  sign {report['sign']}",
         f"accepted   {report['accepted']:>8}   {report['accepted_per_s']:>9.1f}/s  "
         f"(over {report['accept_elapsed']:.2f}s)",
         f"delivered  {report['delivered']:>8}   {report['delivered_per_s']:>9.1f}/s  "
@@ -361,18 +539,25 @@ def table(report: dict[str, Any]) -> str:
 # --- the run ---------------------------------------------------------------------------------------------
 
 
-async def run(args: argparse.Namespace) -> int:
+def make_pipeline(args: argparse.Namespace) -> Pipeline:
+    if not args.start:
+        return Pipeline(args.ingest_url)
+    return BarePipeline(args) if args.bare else HookpipePipeline(args)
+
+
+async def run_pipeline(args: argparse.Namespace, pipeline: Pipeline) -> tuple[int, dict[str, Any] | None]:
+    """One bounded run against `pipeline`: start it, send the load, wait for the deliveries, stop it and delete
+    its queues. Returns the exit status and the report (None when nothing was sent)."""
     deadline = time.monotonic() + args.timeout
     run_prefix = f"b{secrets.token_hex(4)}-"
     verify_secret = args.receiver_secret if (args.start or args.receiver_secret_given) else None
-    receiver = Receiver(run_prefix, secret_key(verify_secret) if verify_secret and args.verify else None)
+    verify = verify_secret and args.verify and not getattr(args, "bare", False)  # bare posts unsigned
+    receiver = Receiver(run_prefix, secret_key(verify_secret) if verify else None, by_path=args.start)
     await receiver.start(0 if args.start else args.receiver_port)
-    receiver_url = f"http://127.0.0.1:{receiver.port}/webhooks"
-    log(f"receiver on http://127.0.0.1:{receiver.port}/ (any path)")
+    receiver_base = f"http://127.0.0.1:{receiver.port}"
+    log(f"receiver on {receiver_base}/ (any path)")
 
-    services: list[ServiceProcess] = []
-    loaded_config: Any = None
-    tmp: Path | None = None
+    services = pipeline.services
     exit_code = EXIT_SETUP
     left: dict[str, int] = {}
     load: LoadResult | None = None
@@ -384,60 +569,32 @@ async def run(args: argparse.Namespace) -> int:
     stage_means: dict[str, float] = {}
     died: list[str] = []
     machine: dict[str, Any] = {}
+    harness_cpu = 0.0
     try:
-        if args.start:
-            import yaml
-
-            from hookpipe.config import ConfigError, load_config
-
-            tmp = Path(tempfile.mkdtemp(prefix="hookpipe-bench-"))
-            prefix = f"bench-{secrets.token_hex(5)}"
-            config = bench_config(prefix, args.amqp_url, receiver_url, args)
-            config_path = tmp / "pipeline.yaml"
-            config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-            try:
-                loaded_config = load_config(config_path, environ={}).config
-            except ConfigError as error:
-                raise SetupFailed(f"the generated config is refused: {error}") from None
-            ingest_url = f"http://{config['ingest']['listen']}/ingest/bench"
-            log(f"topology prefix {prefix}; config and logs in {tmp}")
-            for service in SERVICES:
-                process = ServiceProcess(service, config_path, config[service]["ops"], tmp)
-                process.start()
-                services.append(process)
-            log("started " + ", ".join(f"{s.service} (pid {s.pid})" for s in services))
-            ready_by = min(deadline, time.monotonic() + STARTUP_TIMEOUT)
-            async with aiohttp.ClientSession(trust_env=False) as session:
-                for process in services:  # started together, so waiting in turn costs no extra time
-                    await process.wait_ready(session, ready_by)
-            await asyncio.sleep(0.5)
-            for process in services:  # a /readyz answered by whatever else holds the port proves nothing
-                if not process.alive():
-                    raise SetupFailed(f"{process.service} exited after its ops port answered; its log ends "
-                                      f"with:\n{process.log_tail()}")
-            log("all three services ready")
+        await pipeline.start(receiver_base, deadline)
+        services = pipeline.services
+        signer: HeaderSource
+        if args.sign == "stripe":  # signed before the run: the load generator's CPU stays the same per scheme
+            signer = await asyncio.to_thread(Presigned, "stripe", args.source_secret, run_prefix, args.events,
+                                             args.body_size, args.id_header)
         else:
-            ingest_url = args.ingest_url
-
-        signer = Signer(args.sign, args.source_secret, args.id_header, dict(args.header))
+            signer = Signer(args.sign, args.source_secret, args.id_header, dict(args.header))
         for process in services:
             process.at_load_start = process.snapshot()
         broker = {pid: read_process_stats(pid) for pid in find_broker_pids()}
-        if loaded_config is not None:
-            from hookpipe.topology import Names
-
-            names = Names(loaded_config.broker.prefix)
-            sampler = QueueSampler(args.amqp_url, {"router": names.router_queue,
-                                                   "deliver": names.deliver_queue("receiver")})
+        if pipeline.sampled_queues:
+            sampler = QueueSampler(args.amqp_url, pipeline.sampled_queues)
             sampler.start()
         machine_before = machine_cpu()
         harness_cpu_before = own_cpu()
-        log(f"sending {args.events} events of {args.body_size} B at concurrency {args.concurrency} to {ingest_url}")
-        load = await run_load(ingest_url, args.events, args.concurrency, args.body_size, run_prefix, signer,
-                              deadline, lambda: len(receiver.arrivals), args.quiet)
+        pace = f"at {args.rate:g}/s" if args.rate else "at saturation"
+        log(f"{pipeline.label}: sending {args.events} events of {args.body_size} B {pace}, concurrency "
+            f"{args.concurrency}, to {pipeline.ingest_url}")
+        load = await run_load(pipeline.ingest_url, args.events, args.concurrency, args.body_size, run_prefix, signer,
+                              deadline, lambda: len(receiver.arrivals), args.quiet, rate=args.rate)
         log(f"sending done: {len(load.accepted)} accepted, {sum(load.rejected.values())} rejected; "
             "waiting for deliveries")
-        done = receiver.wait_for(load.accepted)
+        done = receiver.wait_for({(path, event_id) for event_id in load.accepted for path in pipeline.paths})
         while not done.is_set() and time.monotonic() < deadline:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), min(0.5, max(0.0, deadline - time.monotonic())))
@@ -457,11 +614,7 @@ async def run(args: argparse.Namespace) -> int:
             queue_peaks = await sampler.stop()
         if services:
             async with aiohttp.ClientSession(trust_env=False) as session:
-                stage_means.update(await scrape_means(session, services[0].ops, {
-                    "ingest_publish_confirm": "hookpipe_ingest_publish_seconds"}))
-                stage_means.update(await scrape_means(session, services[2].ops, {
-                    "deliver_http_attempt": "hookpipe_delivery_attempt_seconds",
-                    "received_to_delivered": "hookpipe_end_to_end_seconds"}))
+                stage_means.update(await pipeline.stage_means(session))
         machine_after = machine_cpu()
         window = end - load.first_sent
         for pid, before in broker.items():
@@ -479,10 +632,10 @@ async def run(args: argparse.Namespace) -> int:
             machine = {"cpus": os.cpu_count(), "busy_pct": round(100 * busy / total, 1),
                        "steal_pct": round(100 * steal / total, 1),
                        "other_processes_pct": round(100 * max(0.0, busy - ours) / total, 1)}
-        exit_code = EXIT_OK if load.accepted and load.accepted.issubset(receiver.arrivals) else EXIT_LOST
+        expected = {(path, event_id) for event_id in load.accepted for path in pipeline.paths}
+        exit_code = EXIT_OK if load.accepted and expected.issubset(receiver.arrivals) else EXIT_LOST
     except SetupFailed as error:
         log(f"setup failed: {error}")
-        harness_cpu = 0.0
     finally:
         if sampler is not None:
             await sampler.stop()
@@ -497,21 +650,19 @@ async def run(args: argparse.Namespace) -> int:
             if code not in (0, None):
                 log(f"{process.service} exited with status {code}; log: {process.log_path}")
         await receiver.stop()
-        if loaded_config is not None:
-            try:
-                left = await delete_topology(loaded_config)
-                log(f"deleted the queues and exchanges of {loaded_config.broker.prefix}")
-            except Exception as error:
-                log(f"could not delete the topology of {loaded_config.broker.prefix}: {error!r}")
-        if tmp is not None:
+        try:
+            left = await pipeline.cleanup()
+        except Exception as error:
+            log(f"could not delete the queues of the {pipeline.label} pipeline: {error!r}")
+        if pipeline.tmp is not None:
             if exit_code == EXIT_OK and not args.keep_logs:
-                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(pipeline.tmp, ignore_errors=True)
             else:
-                log(f"logs kept in {tmp}")
+                log(f"logs kept in {pipeline.tmp}")
 
     if load is None:
-        return exit_code
-    report = summarize(args, load, receiver, end, processes, left, harness_cpu)
+        return exit_code, None
+    report = summarize(args, pipeline, load, receiver, end, processes, left, harness_cpu)
     report["broker"] = broker_report
     report["machine"] = machine
     report["queue_peak_ready"] = queue_peaks
@@ -521,18 +672,24 @@ async def run(args: argparse.Namespace) -> int:
     for proc in [*report["processes"].values(), *broker_report.values()]:
         proc["cpu_ms_per_event"] = round(1000 * proc["run_cpu_s"] / delivered, 3) if delivered else None
     report["harness_cpu_ms_per_event"] = round(1000 * harness_cpu / delivered, 3) if delivered else None
-    if args.json:
-        print(table(report), file=sys.stderr)
-        print(json.dumps(report))
-    else:
-        print(table(report))
     if exit_code == EXIT_LOST:
         if not load.accepted:
             log("no event was accepted")
         elif died:
-            log(f"{report['lost']} accepted events were not delivered: {', '.join(died)} exited during the run")
+            log(f"{report['lost']} accepted deliveries did not arrive: {', '.join(died)} exited during the run")
         else:
-            log(f"{report['lost']} accepted events were not delivered within --timeout {args.timeout:g}s")
+            log(f"{report['lost']} accepted deliveries did not arrive within --timeout {args.timeout:g}s")
+    return exit_code, report
+
+
+async def run(args: argparse.Namespace) -> int:
+    exit_code, report = await run_pipeline(args, make_pipeline(args))
+    if report is not None:
+        if args.json:
+            print(table(report), file=sys.stderr)
+            print(json.dumps(report))
+        else:
+            print(table(report))
     return exit_code
 
 
@@ -570,6 +727,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     target = parser.add_argument_group("target")
     target.add_argument("--start", action="store_true",
                         help="start ingest, router and deliverer with a temporary config, and clean up after")
+    target.add_argument("--bare", action="store_true",
+                        help="with --start: run the bare three-hop baseline of bench/bare.py instead of hookpipe")
     target.add_argument("--ingest-url", help="without --start: http://127.0.0.1:PORT/ingest/SOURCE")
     target.add_argument("--receiver-port", type=int, default=9000,
                         help="without --start: the port of the harness's receiver (default 9000); the "
@@ -588,11 +747,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       help="bound in seconds on start-up + sending + waiting for deliveries (default 300)")
     load.add_argument("--settle", type=float, default=0.0,
                       help="seconds to keep receiving after the last delivery, to count late duplicates")
-    load.add_argument("--sign", choices=("none", "bearer", "standard-webhooks"), default="none",
+    load.add_argument("--rate", type=float, default=None,
+                      help="offered requests/s on a fixed schedule (open loop, at most --concurrency in "
+                           "flight); default: saturation (closed loop)")
+    load.add_argument("--sign", choices=("none", "bearer", "stripe", "standard-webhooks"), default="none",
                       help="how requests authenticate to the source: none (scheme none, unverified; the "
-                           "default), bearer (Authorization: Bearer), standard-webhooks (webhook-* headers)")
+                           "default), bearer (Authorization: Bearer), stripe (Stripe-Signature, signed before "
+                           "the run), standard-webhooks (webhook-* headers)")
     load.add_argument("--source-secret", default=DEFAULT_SOURCE_SECRET,
                       help="the bearer token or standard-webhooks secret for --sign")
+    load.add_argument("--destinations", type=int, default=1,
+                      help="with --start: destinations the route fans out to, each its own receiver path "
+                           "(default 1)")
     load.add_argument("--destination-concurrency", type=int, default=50,
                       help="with --start: the destination's concurrency (deliveries in flight, default 50)")
     out = parser.add_argument_group("receiver and output")
@@ -612,13 +778,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.receiver_secret_given = args.receiver_secret is not None
     if args.receiver_secret is None:
         args.receiver_secret = DEFAULT_RECEIVER_SECRET
-    if args.events < 1 or args.concurrency < 1 or args.body_size < 0 or args.timeout <= 0:
-        parser.error("--events and --concurrency must be at least 1, --timeout positive")
+    check_load_arguments(parser, args)
+    if args.destinations < 1 or (args.bare and args.destinations != 1):
+        parser.error("--destinations must be at least 1 (and 1 with --bare)")
+    if args.bare and not args.start:
+        parser.error("--bare needs --start")
     if args.start:
         if args.ingest_url:
             parser.error("--ingest-url is for a running pipeline; --start makes its own")
-        if not is_loopback(urlsplit(args.amqp_url).hostname):
-            parser.error("--amqp-url must be on 127.0.0.1: the harness targets only the local machine")
+        check_amqp_url(parser, args.amqp_url)
     else:
         if not args.ingest_url:
             parser.error("give --start, or --ingest-url of a running pipeline")

@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import hashlib
-import hmac
 import json
 import multiprocessing
 import os
@@ -40,25 +38,27 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 
 # Importing `common` (bench/common.py) puts the repository root on sys.path, for `hookpipe`.
 from common import (
+    ID_HEADER,
     STARTUP_TIMEOUT,
     STOP_TIMEOUT,
+    Presigned,
     ProcessStats,
     ServiceProcess,
     SetupFailed,
+    add_amqp_argument,
+    add_output_arguments,
+    check_amqp_url,
     delete_topology,
     die_with_parent,
     find_broker_pids,
     free_port,
-    is_loopback,
     latency_ms,
     log,
     machine_cpu,
@@ -67,103 +67,16 @@ from common import (
     read_process_stats,
     run_load,
     run_main,
+    signer_names,
 )
 
 SCHEMES = ("none", "stripe", "standard-webhooks")
 SIZES = (1024, 100 * 1024)
 
-#: Header carrying the event id on every request: scheme none takes its id from it (`id: {header: ...}`), so
-#: every source remembers its ids for dedup alike. Stripe's id is the body's `id`, Standard Webhooks' the
-#: `webhook-id` header: both the same value.
-ID_HEADER = "x-bench-id"
-
 #: Seconds the harness waits after a run for the drainer to have consumed every event it published.
 DRAIN_TIMEOUT = 30.0
 
 EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
-
-
-# --- signing ---------------------------------------------------------------------------------------------
-
-
-def stripe_signature(body: bytes, secret: str, timestamp: int) -> str:
-    """`Stripe-Signature` by the official SDK when installed, else per Stripe's documented scheme: `t=<unix>,
-    v1=<hex HMAC-SHA256 of "{t}.{body}">`, keyed with the whole `whsec_...` secret."""
-    try:
-        import stripe
-    except ImportError:
-        mac = hmac.new(secret.encode(), b"%d." % timestamp + body, hashlib.sha256).hexdigest()
-        return f"t={timestamp},v1={mac}"
-    header: str = stripe.WebhookSignature.generate_signature_header(body.decode(), secret, timestamp=timestamp)
-    return header
-
-
-def standard_webhooks_signer(secret: str) -> Any:
-    """`sign(msg_id, timestamp, body) -> "v1,<base64>"`: the standardwebhooks package's `Webhook.sign`, or the
-    spec's HMAC-SHA256 of `"{id}.{timestamp}.{body}"` keyed with the base64 after `whsec_` without it."""
-    try:
-        from standardwebhooks import Webhook
-    except ImportError:
-        key = base64.b64decode(secret.removeprefix("whsec_"))
-
-        def sign(msg_id: str, timestamp: int, body: bytes) -> str:
-            mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-            return "v1," + base64.b64encode(mac).decode()
-
-        return sign
-    webhook = Webhook(secret)
-
-    def sign_with_library(msg_id: str, timestamp: int, body: bytes) -> str:
-        signed: str = webhook.sign(msg_id, datetime.fromtimestamp(timestamp, UTC), body.decode())
-        return signed
-
-    return sign_with_library
-
-
-def signer_names() -> dict[str, str]:
-    """Which code signs each scheme's requests, for the report."""
-    names = {"none": "-"}
-    try:
-        import stripe
-
-        names["stripe"] = f"stripe {stripe.VERSION} WebhookSignature.generate_signature_header"
-    except ImportError:
-        names["stripe"] = "hmac (stripe SDK not installed)"
-    try:
-        from importlib.metadata import version
-
-        from standardwebhooks import Webhook  # noqa: F401 - only whether it imports
-
-        names["standard-webhooks"] = f"standardwebhooks {version('standardwebhooks')} Webhook.sign"
-    except ImportError:
-        names["standard-webhooks"] = "hmac (standardwebhooks not installed)"
-    return names
-
-
-class Presigned:
-    """The headers of every request of one run, signed before the run starts (run_load's HeaderSource)."""
-
-    def __init__(self, scheme: str, secret: str, run_prefix: str, count: int, size: int) -> None:
-        self.by_id: dict[str, dict[str, str]] = {}
-        timestamp = int(time.time())
-        sign_standard = standard_webhooks_signer(secret) if scheme == "standard-webhooks" else None
-        for number in range(count):
-            event_id = f"{run_prefix}{number:08d}"  # as run_load numbers them
-            headers = {"Content-Type": "application/json", ID_HEADER: event_id}
-            if scheme != "none":
-                body = make_body(event_id, size)
-                if scheme == "stripe":
-                    headers["Stripe-Signature"] = stripe_signature(body, secret, timestamp)
-                elif sign_standard is not None:
-                    headers.update({"webhook-id": event_id, "webhook-timestamp": str(timestamp),
-                                    "webhook-signature": sign_standard(event_id, timestamp, body)})
-            self.by_id[event_id] = headers
-
-    def headers(self, event_id: str, body: bytes) -> dict[str, str]:
-        return self.by_id[event_id]
-
-
-# --- the ingest process and its queue --------------------------------------------------------------------
 
 
 def bench_config(prefix: str, broker_url: str, args: argparse.Namespace, source_secrets: dict[str, str],
@@ -696,22 +609,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=1800.0,
                         help="bound in seconds on the whole benchmark; runs not started by then are skipped "
                              "and requests unanswered by then count as non-2xx (default 1800)")
-    parser.add_argument("--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-                        help="the broker (default $AMQP_URL or guest@127.0.0.1:5672; loopback only)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object with every figure on stdout (the table goes to stderr)")
-    parser.add_argument("--quiet", action="store_true", help="no line per run")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir (config, ingest.log)")
-    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
-                        help="ingest's log level (default info)")
+    add_amqp_argument(parser)
+    add_output_arguments(parser, "ingest")
     args = parser.parse_args(argv)
     if args.requests < 1 or args.concurrency < 1 or args.rounds < 1 or args.warmup < 0 or args.timeout <= 0:
         parser.error("--requests, --concurrency and --rounds must be at least 1, --warmup at least 0, "
                      "--timeout positive")
     if any(size < 64 for size in args.sizes):
         parser.error("--sizes: each body is at least 64 bytes (its id and type)")
-    if not is_loopback(urlsplit(args.amqp_url).hostname):
-        parser.error("--amqp-url must be on 127.0.0.1: the harness targets only the local machine")
+    check_amqp_url(parser, args.amqp_url)
     args.schemes = tuple(scheme for scheme in SCHEMES if scheme in args.schemes)  # none first, for the ratios
     return args
 

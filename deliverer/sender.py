@@ -63,6 +63,8 @@ class Sender:
         self._own_pool = pool is None
         self._pool = pool if pool is not None else SessionPool()  # an empty pool is falsy (len 0)
         self._session: aiohttp.ClientSession | None = None
+        # The configured URL's host passes the literal-address check once: neither it nor the policy changes.
+        self._configured_host_allowed = False
 
     async def start(self) -> None:
         self._session = self._pool.session_for(self.policy)
@@ -101,7 +103,9 @@ class Sender:
             # Redirects are followed here, not by aiohttp, so every hop's address passes the SSRF guard (a
             # literal IP never reaches the resolver) and a hop can only go to http or https.
             for _ in range(MAX_REDIRECTS + 1):
-                self.policy.check_literal(urlsplit(url).hostname or "")
+                if url != self.config.url or not self._configured_host_allowed:
+                    self.policy.check_literal(urlsplit(url).hostname or "")
+                    self._configured_host_allowed = self._configured_host_allowed or url == self.config.url
                 async with self._session.post(
                     url, data=event.body, headers=headers, allow_redirects=False, proxy=self.config.proxy,
                     timeout=self._timeout,

@@ -24,7 +24,17 @@ from deliverer.retry import Decision, decide
 from deliverer.sender import AttemptResult, Sender
 from deliverer.sessions import SessionPool
 from hookpipe import metrics
-from hookpipe.broker import Consumption, Link, Publisher, PublishFailed, consume, hand_over, link_problems, settle
+from hookpipe.broker import (
+    Consumption,
+    Link,
+    Publisher,
+    PublishFailed,
+    ack,
+    consume,
+    hand_over,
+    link_problems,
+    requeue,
+)
 from hookpipe.config import DestinationConfig, LoadedConfig
 from hookpipe.deadletter import dead_letter
 from hookpipe.event import Event, MalformedEvent, now_ms
@@ -250,7 +260,7 @@ class DelivererService:
                 log.exception("unexpected error delivering; requeued",
                               extra={"event_id": message.message_id, "destination": sender.name})
                 await asyncio.sleep(REQUEUE_DELAY)
-                await settle(message.nack(requeue=True))
+                await requeue(message)
             finally:
                 self._in_flight.discard(task)
 
@@ -323,7 +333,7 @@ class DelivererService:
             breaker.record_success()
             if probing:
                 await self._breaker_closed(sender.name)
-            await settle(message.ack())
+            await ack(message)
             return
         if breaker.record_failure():
             await self._breaker_opened(sender.name, result)
@@ -342,7 +352,7 @@ class DelivererService:
 
     async def _attempt(self, sender: Sender, event: Event, attempt: int) -> AttemptResult:
         """One attempt, paced by the destination's rate limit, counted in the metrics."""
-        gauge = metrics.DELIVERIES_IN_FLIGHT.labels(destination=sender.name)
+        gauge = metrics.labelled(metrics.DELIVERIES_IN_FLIGHT, sender.name)
         gauge.inc()
         self._attempts_running[sender.name] += 1
         started = time.perf_counter()
@@ -353,7 +363,7 @@ class DelivererService:
         finally:
             gauge.dec()
             self._attempts_running[sender.name] -= 1
-        metrics.DELIVERY_ATTEMPT_SECONDS.labels(destination=sender.name).observe(time.perf_counter() - started)
+        metrics.labelled(metrics.DELIVERY_ATTEMPT_SECONDS, sender.name).observe(time.perf_counter() - started)
         outcome = "delivered" if result.delivered else "failed"
         if not result.delivered:
             self._last_errors[sender.name] = {
@@ -361,14 +371,12 @@ class DelivererService:
                 "event_id": event.id,
             }
         if event.replay:  # counted apart; its end-to-end time is hours of archive, not latency
-            metrics.REPLAYED_DELIVERY_ATTEMPTS.labels(destination=sender.name, outcome=outcome).inc()
+            metrics.labelled(metrics.REPLAYED_DELIVERY_ATTEMPTS, sender.name, outcome).inc()
             return result
-        metrics.DELIVERY_ATTEMPTS.labels(
-            destination=sender.name, outcome=outcome, status_class=result.status_class
-        ).inc()
+        metrics.labelled(metrics.DELIVERY_ATTEMPTS, sender.name, outcome, result.status_class).inc()
         if result.delivered:
             latency = max(0.0, (now_ms() - event.received_at) / 1000)
-            metrics.END_TO_END_SECONDS.labels(destination=sender.name).observe(latency)
+            metrics.labelled(metrics.END_TO_END_SECONDS, sender.name).observe(latency)
             log.debug("delivered", extra={"event_id": event.id, "destination": sender.name, "status": result.status})
         return result
 
@@ -391,7 +399,7 @@ class DelivererService:
                 return
             result = await self._attempt(sender, event, attempt)
             if result.delivered:
-                await settle(message.ack())
+                await ack(message)
                 return
             decision = self._next_step(sender, event, attempt, result)
             if decision.retry_ms is None:
@@ -431,7 +439,7 @@ class DelivererService:
                 await self._declare_rung(ms)
             except PublishFailed:
                 await asyncio.sleep(REQUEUE_DELAY)
-                await settle(message.nack(requeue=True))
+                await requeue(message)
                 return
         if not await hand_over(self.publisher, message, event.to_message(), exchange=self.names.retry(ms),
                                routing_key=sender.name, requeue_delay=REQUEUE_DELAY):

@@ -33,7 +33,7 @@ from aio_pika.abc import (
     AbstractQueue,
 )
 
-from hookpipe import metrics
+from hookpipe import acks, metrics
 from hookpipe.config import redact_url
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,8 @@ class Link:
 
     async def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until the link is ready; False if `timeout` passed first."""
+        if self._ready.is_set():  # every publish asks: spare it wait_for's task and timer
+            return True
         try:
             await asyncio.wait_for(self._ready.wait(), timeout)
         except TimeoutError:
@@ -317,7 +319,15 @@ async def consume(
     underlying.on_consumer_cancel_callbacks.add(
         lambda _frame: link.reconnect(f"broker cancelled the consumer of {queue_name}")
     )
-    consumption.tag = await queue.consume(handler, no_ack=False)
+    batcher = acks.attach(underlying)
+
+    async def registered(message: AbstractIncomingMessage) -> None:
+        # Before the handler's first await: tags register in delivery order, which batched acks rely on.
+        if message.delivery_tag is not None:
+            batcher.delivered(message.delivery_tag)
+        await handler(message)
+
+    consumption.tag = await queue.consume(registered, no_ack=False)
     return consumption
 
 
@@ -369,9 +379,9 @@ async def hand_over(
         log.error("could not publish; the message is requeued",
                   extra={"event_id": message.message_id, "exchange": exchange, "error": str(failure)})
         await asyncio.sleep(requeue_delay)
-        await settle(message.nack(requeue=True))
+        await requeue(message)
         return False
-    await settle(message.ack())
+    await ack(message)
     return True
 
 
@@ -383,6 +393,24 @@ def link_problems(*links: Link) -> list[str]:
         if not link.is_ready:
             problems.append(f"{link.name} not connected")
     return problems
+
+
+async def ack(message: AbstractIncomingMessage) -> None:
+    """Ack `message`, batched with the other acks of its channel (hookpipe.acks); logs a failure, as settle."""
+    batcher = acks.batcher_of(message)
+    if batcher is None or message.delivery_tag is None:
+        await settle(message.ack())
+        return
+    await settle(batcher.ack(message.delivery_tag))
+
+
+async def requeue(message: AbstractIncomingMessage) -> None:
+    """Nack `message` back to its queue, in order with its channel's batched acks; logs a failure, as settle."""
+    batcher = acks.batcher_of(message)
+    if batcher is None or message.delivery_tag is None:
+        await settle(message.nack(requeue=True))
+        return
+    await settle(batcher.nack(message.delivery_tag, requeue=True))
 
 
 async def settle(operation: Awaitable[Any]) -> None:

@@ -6,7 +6,21 @@ destination names, outcomes, reasons and status classes; never an event id, a UR
 
 from __future__ import annotations
 
+import functools
+from typing import TypeVar
+
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
+
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
+@functools.lru_cache(maxsize=4096)
+def labelled(metric: M, *values: str) -> M:
+    """`metric.labels(*values)` (label values in the order the metric names them), remembered: `labels()` takes a
+    lock and builds its key on every call, several times per event on the hot paths. Label values come from the
+    config (sources, routes, destinations) and small closed sets, so the cache stays small."""
+    return metric.labels(*values)
 
 #: Latency buckets (s) from sub-millisecond broker confirms up to a slow receiver's time-out.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)

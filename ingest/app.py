@@ -225,7 +225,7 @@ class IngestService:
             # A bug must cost one request, not the process; the provider retries a 5xx.
             log.exception("unexpected error accepting a request", extra={"source": label})
             return self._refuse(request, label, Rejected("internal_error", status=500))
-        metrics.INGEST_REQUESTS.labels(source=label, status=str(response.status)).inc()
+        metrics.labelled(metrics.INGEST_REQUESTS, label, str(response.status)).inc()
         return response
 
     async def _accept(self, request: web.Request, source: Source) -> web.Response:
@@ -300,6 +300,11 @@ class IngestService:
     async def _read_body(self, request: web.Request, limit: int) -> bytes:
         if request.content_length is not None and request.content_length > limit:
             raise Rejected("too_large", status=413)
+        if request.content.is_eof():  # the whole body came with the headers (most webhooks): nothing to wait for
+            body = request.content.read_nowait()
+            if len(body) > limit:
+                raise Rejected("too_large", status=413)
+            return body
         chunks: list[bytes] = []
         size = 0
         try:

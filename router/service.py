@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 
 from aio_pika import Message
@@ -27,11 +28,12 @@ from hookpipe.broker import (
     Link,
     Publisher,
     PublishFailed,
+    ack,
     consume,
     describe,
     hand_over,
     link_problems,
-    settle,
+    requeue,
 )
 from hookpipe.config import Config, ConfigError, LoadedConfig
 from hookpipe.deadletter import dead_letter
@@ -203,7 +205,7 @@ class RouterService:
         except Exception:
             # Never let one event kill the consumer: requeue it; the delivery limit ends a poison loop.
             log.exception("unexpected error routing an event; requeued", extra={"event_id": message.message_id})
-            await settle(message.nack(requeue=True))
+            await requeue(message)
         finally:
             self._in_flight.discard(task)
 
@@ -224,7 +226,7 @@ class RouterService:
             return
         if not event.replay:
             for route in matched:
-                metrics.ROUTE_MATCHES.labels(route=route).inc()
+                metrics.labelled(metrics.ROUTE_MATCHES, route).inc()
         if not deliveries:
             # A replay that matches nothing now is not kept as unrouted: it was archived when it came in.
             await self._unmatched(message, event, keep=state.config.router.unrouted and not event.replay)
@@ -242,20 +244,20 @@ class RouterService:
             await self._dead_letter(message, "publish_failed", ", ".join(d.destination for d in failed))
             return
         _count(event, "routed")
-        await settle(message.ack())
+        await ack(message)
 
     async def _publish_all(self, event: Event, deliveries: list[Delivery]) -> list[Delivery]:
         """Publish every delivery concurrently (confirms pipeline); returns those that failed."""
-        results = await asyncio.gather(
-            *(
-                self.publisher.publish(
-                    _delivery_message(event, delivery), exchange=self.names.deliver,
-                    routing_key=delivery.destination,
-                )
-                for delivery in deliveries
-            ),
-            return_exceptions=True,
-        )
+        publishes = [
+            self.publisher.publish(
+                _delivery_message(event, delivery), exchange=self.names.deliver, routing_key=delivery.destination,
+            )
+            for delivery in deliveries
+        ]
+        if len(publishes) == 1:  # one destination, the usual case: awaited here, without a task of its own
+            results: list[BaseException | None] = [await _outcome(publishes[0])]
+        else:
+            results = await asyncio.gather(*publishes, return_exceptions=True)
         failed = []
         for delivery, result in zip(deliveries, results, strict=True):
             if isinstance(result, PublishFailed):
@@ -263,7 +265,7 @@ class RouterService:
             elif isinstance(result, BaseException):
                 raise result
             else:
-                metrics.ROUTER_DELIVERIES.labels(destination=delivery.destination).inc()
+                metrics.labelled(metrics.ROUTER_DELIVERIES, delivery.destination).inc()
         return failed
 
     async def _unmatched(self, message: AbstractIncomingMessage, event: Event, *, keep: bool) -> None:
@@ -272,7 +274,7 @@ class RouterService:
             await hand_over(self.publisher, message, event.to_message(), exchange="",
                             routing_key=self.names.unrouted, requeue_delay=PUBLISH_RETRY_DELAYS[0])
             return
-        await settle(message.ack())
+        await ack(message)
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str, error: str) -> None:
         dead = dead_letter(message, reason, error=error)
@@ -285,7 +287,16 @@ class RouterService:
 def _count(event: Event, outcome: str) -> None:
     """Replayed events are counted apart, so live traffic's figures stay what they were."""
     counter = metrics.ROUTER_REPLAYED_EVENTS if event.replay else metrics.ROUTER_EVENTS
-    counter.labels(outcome=outcome).inc()
+    metrics.labelled(counter, outcome).inc()
+
+
+async def _outcome(publish: Awaitable[None]) -> Exception | None:
+    """The error a publish raised, or None: gather(return_exceptions=True) for one."""
+    try:
+        await publish
+    except Exception as error:
+        return error
+    return None
 
 
 def _delivery_message(event: Event, delivery: Delivery) -> Message:
