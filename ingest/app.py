@@ -243,7 +243,7 @@ class IngestService:
         if encoding not in ("", "identity"):
             raise Rejected("unsupported_encoding", status=415)
         inbound = InboundRequest(
-            method=request.method, url=str(request.url), query_string=query,
+            method=request.method, query_string=query,
             headers=_lower_case_headers(request), body=await self._read_body(request, source.max_body),
             now=self.clock(),
         )

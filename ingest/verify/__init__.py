@@ -24,17 +24,17 @@ _NOT_PARSED = object()
 class InboundRequest:
     """What a scheme may look at.
 
-    `headers`: lower-case names; a repeated header's values joined with ', '. `url`: as the client asked for
-    it, with its query string. `now`: Unix seconds, injectable so freshness windows can be tested.
+    `headers`: lower-case names; a repeated header's values joined with ', '. `query_string`: raw, as sent.
+    No URL: behind a proxy the request's own URL is not what the provider signed (Twilio's scheme uses its
+    configured `public_url`). `now`: Unix seconds, injectable so freshness windows can be tested.
     """
 
-    __slots__ = ("_json", "body", "headers", "method", "now", "query_string", "url")
+    __slots__ = ("_json", "body", "headers", "method", "now", "query_string")
 
     def __init__(
-        self, *, method: str, url: str, query_string: str, headers: Mapping[str, str], body: bytes, now: float
+        self, *, method: str, query_string: str, headers: Mapping[str, str], body: bytes, now: float
     ) -> None:
         self.method = method
-        self.url = url
         self.query_string = query_string
         self.headers = headers
         self.body = body

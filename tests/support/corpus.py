@@ -99,7 +99,6 @@ def inbound(case: dict[str, Any], request: dict[str, Any] | None = None) -> Inbo
     request = request or case["request"]
     return InboundRequest(
         method=case["request"]["method"],
-        url=case["request"]["url"],
         query_string=query_of(case),
         headers=joined_headers(request["headers"]),
         body=body_of(request),

@@ -20,7 +20,7 @@ def source(scheme: str, **settings: object) -> SourceConfig:
 
 
 def request(body: object, **headers: str) -> InboundRequest:
-    return InboundRequest(method="POST", url="http://x/ingest/s", query_string="", headers=headers,
+    return InboundRequest(method="POST", query_string="", headers=headers,
                           body=orjson.dumps(body), now=0)
 
 

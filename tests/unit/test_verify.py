@@ -14,7 +14,7 @@ PREVIOUS = "partner-token-previous-abcdef"
 
 
 def request(headers: dict[str, str] | None = None, body: bytes = b'{"type": "ping"}') -> InboundRequest:
-    return InboundRequest(method="POST", url="https://hooks.example.com/ingest/partner", query_string="",
+    return InboundRequest(method="POST", query_string="",
                           headers=headers or {}, body=body, now=1_700_000_000.0)
 
 

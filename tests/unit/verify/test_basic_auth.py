@@ -25,7 +25,7 @@ def credentials(user: str, password: str) -> str:
 
 def request(authorization: str | None) -> InboundRequest:
     headers = {"authorization": authorization} if authorization is not None else {}
-    return InboundRequest(method="POST", url="https://hooks.example.com/ingest/partner", query_string="",
+    return InboundRequest(method="POST", query_string="",
                           headers=headers, body=b"{}", now=1_767_225_600)
 
 

@@ -33,7 +33,7 @@ def mac(secret: str | bytes, message: bytes, algorithm: str = "sha256", encoding
 
 
 def request(headers: dict[str, str], body: bytes = BODY, now: float = NOW) -> InboundRequest:
-    return InboundRequest(method="POST", url="https://hooks.example.com/ingest/partner", query_string="",
+    return InboundRequest(method="POST", query_string="",
                           headers=headers, body=body, now=now)
 
 

@@ -20,7 +20,7 @@ def request(token: str | None = TOKEN, **headers: str) -> InboundRequest:
     sent = {"content-type": "application/json", "x-gitlab-event": "Push Hook"}
     sent |= {"x-gitlab-token": token} if token is not None else {}
     sent |= {name.replace("_", "-"): value for name, value in headers.items()}
-    return InboundRequest(method="POST", url="https://hooks.example.com/ingest/gitlab", query_string="",
+    return InboundRequest(method="POST", query_string="",
                           headers=sent, body=b'{"object_kind": "push"}', now=1_767_225_600)
 
 

@@ -33,7 +33,7 @@ def signature(key: str | bytes, timestamp: str, token: str = TOKEN) -> str:
 
 def request(body: Any, now: float = NOW) -> InboundRequest:
     raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-    return InboundRequest(method="POST", url="https://hooks.example.com/ingest/mailgun", query_string="",
+    return InboundRequest(method="POST", query_string="",
                           headers={"content-type": "application/json"}, body=raw, now=now)
 
 

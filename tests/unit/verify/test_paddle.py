@@ -30,7 +30,7 @@ def h1(secret: str | bytes, timestamp: int | str, body: bytes = BODY) -> str:
 
 def request(header: str | None, body: bytes = BODY, now: float = NOW) -> InboundRequest:
     headers = {"content-type": "application/json"} | ({"paddle-signature": header} if header is not None else {})
-    return InboundRequest(method="POST", url="https://hooks.example.com/ingest/paddle", query_string="",
+    return InboundRequest(method="POST", query_string="",
                           headers=headers, body=body, now=now)
 
 

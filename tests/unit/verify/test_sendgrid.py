@@ -37,7 +37,7 @@ def request(sig: str | None, timestamp: str | None, body: bytes = BODY) -> Inbou
     headers = {"content-type": "application/json"}
     headers |= {"x-twilio-email-event-webhook-signature": sig} if sig is not None else {}
     headers |= {"x-twilio-email-event-webhook-timestamp": timestamp} if timestamp is not None else {}
-    return InboundRequest(method="POST", url="https://hooks.example.com/ingest/sendgrid", query_string="",
+    return InboundRequest(method="POST", query_string="",
                           headers=headers, body=body, now=NOW)
 
 

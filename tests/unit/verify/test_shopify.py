@@ -32,7 +32,7 @@ def signature(secret: str | bytes, body: bytes = BODY) -> str:
 
 
 def request(headers: dict[str, str], body: bytes = BODY) -> InboundRequest:
-    return InboundRequest(method="POST", url="https://hooks.example.com/ingest/shopify", query_string="",
+    return InboundRequest(method="POST", query_string="",
                           headers=headers, body=body, now=NOW)
 
 

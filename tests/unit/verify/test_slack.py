@@ -30,7 +30,7 @@ def signature(secret: str | bytes, timestamp: str, body: bytes = BODY) -> str:
 
 
 def request(headers: dict[str, str], body: bytes = BODY, now: float = NOW) -> InboundRequest:
-    return InboundRequest(method="POST", url="https://hooks.example.com/ingest/slack", query_string="",
+    return InboundRequest(method="POST", query_string="",
                           headers=headers, body=body, now=now)
 
 

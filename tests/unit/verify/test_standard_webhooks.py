@@ -36,7 +36,7 @@ def signature(secret: str, timestamp: int = NOW - 5, message_id: str = MESSAGE_I
 
 
 def request(headers: dict[str, str], body: bytes = BODY, now: float = NOW) -> InboundRequest:
-    return InboundRequest(method="POST", url="https://hooks.example.com/ingest/partner", query_string="",
+    return InboundRequest(method="POST", query_string="",
                           headers=headers, body=body, now=now)
 
 

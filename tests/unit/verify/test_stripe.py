@@ -30,7 +30,7 @@ def signature(secret: str | bytes, timestamp: int, body: bytes = BODY) -> str:
 
 def request(header: str | None, body: bytes = BODY, now: float = NOW) -> InboundRequest:
     headers = {"content-type": "application/json"} | ({"stripe-signature": header} if header is not None else {})
-    return InboundRequest(method="POST", url="https://hooks.example.com/ingest/stripe", query_string="",
+    return InboundRequest(method="POST", query_string="",
                           headers=headers, body=body, now=now)
 
 

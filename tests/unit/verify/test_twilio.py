@@ -35,7 +35,7 @@ def form_signature(token: str | bytes, url: str, form: list[tuple[str, str]] = F
 
 
 def request(headers: dict[str, str], body: bytes = b"", query: str = "") -> InboundRequest:
-    return InboundRequest(method="POST", url=f"{PUBLIC_URL}?{query}", query_string=query, headers=headers,
+    return InboundRequest(method="POST", query_string=query, headers=headers,
                           body=body, now=1_767_225_600)
 
 
