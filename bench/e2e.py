@@ -186,7 +186,7 @@ def bench_config(prefix: str, broker_url: str, receiver_base: str, args: argpars
         "ingest": {"listen": f"127.0.0.1:{free_port()}", "ops": f"127.0.0.1:{free_port()}"},
         "router": {"ops": f"127.0.0.1:{free_port()}"},
         "deliverer": {"ops": f"127.0.0.1:{free_port()}"},
-        "archive": "off",
+        "archive": {"max_age": "1h", "max_bytes": "2GiB"} if args.archive else "off",
         "log": {"level": args.log_level},
         "sources": {"bench": source},
         "destinations": {
@@ -756,6 +756,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                            "the run), standard-webhooks (webhook-* headers)")
     load.add_argument("--source-secret", default=DEFAULT_SOURCE_SECRET,
                       help="the bearer token or standard-webhooks secret for --sign")
+    load.add_argument("--archive", action="store_true",
+                      help="with --start: archive every event in a stream, as the default config does (off by "
+                           "default, like the bare pipeline)")
     load.add_argument("--destinations", type=int, default=1,
                       help="with --start: destinations the route fans out to, each its own receiver path "
                            "(default 1)")
