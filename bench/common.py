@@ -263,33 +263,19 @@ class SetupFailed(Exception):
 
 
 async def delete_topology(config: Any) -> dict[str, int]:
-    """Delete every queue and exchange of the config's prefix; returns the messages each non-empty queue held."""
+    """Delete every queue and exchange of the config's prefix; returns the messages each non-empty queue held
+    (a queue never declared, such as the unrouted one, is skipped)."""
     import aio_pika
-    import aiormq
 
     from hookpipe.topology import all_exchange_names, all_queue_names
 
-    left: dict[str, int] = {}
+    left = await delete_queues(config.broker.url, all_queue_names(config))
     connection = await aio_pika.connect(config.broker.url, timeout=10)
     async with connection:
-        for queue in all_queue_names(config):
-            channel = await connection.channel()
-            try:
-                declared = await channel.declare_queue(queue, passive=True)
-                count = int(declared.declaration_result.message_count or 0)
-                if count:
-                    left[queue] = count
-                await channel.queue_delete(queue)
-            except aiormq.exceptions.ChannelNotFoundEntity:
-                pass  # never declared (the unrouted queue, a service that did not start)
-            finally:
-                if not channel.is_closed:
-                    await channel.close()
         channel = await connection.channel()
         for exchange in all_exchange_names(config):
             await channel.exchange_delete(exchange)
     return left
-
 
 
 async def declare_quorum_queues(url: str, queues: list[str]) -> None:
@@ -320,7 +306,7 @@ async def delete_queues(url: str, queues: list[str]) -> dict[str, int]:
                     left[queue] = count
                 await channel.queue_delete(queue)
             except aiormq.exceptions.ChannelNotFoundEntity:
-                pass
+                pass  # never declared (the unrouted queue, a service that did not start)
             finally:
                 if not channel.is_closed:
                     await channel.close()
