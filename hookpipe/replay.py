@@ -87,6 +87,8 @@ class ReplaySummary:
     skipped: int = 0  # not events, or bodies a route's filter or transform cannot read
     failed: int = 0  # publishes that failed for good
     last_published_at: int | None = None  # received_at (ms) of the newest event confirmed
+    window: tuple[int, int] = (0, 0)  # [since, until] in UTC ms
+    reached: int = 0  # received_at (ms) of the last archived event read: how far through the window
 
     def line(self, dry_run: bool) -> str:
         published = "0 (dry run)" if dry_run else str(self.published)
@@ -120,7 +122,7 @@ class Replay:
         self.options = options
         self.names = Names(config.broker.prefix)
         self.routes: RouteTable = compile_routes(config)
-        self.summary = ReplaySummary()
+        self.summary = ReplaySummary(window=(_ms(options.since), _ms(options.until)))
         self._progress = progress or (lambda _: None)
         self._limiter = TokenBucket(options.rate, burst=1) if options.rate else None
         self._window = asyncio.Semaphore(PUBLISH_WINDOW)
@@ -180,6 +182,7 @@ class Replay:
         if not _ms(self.options.since) <= received_at <= _ms(self.options.until):
             return True
         self.summary.read += 1
+        self.summary.reached = max(self.summary.reached, received_at)
         event = self._selected(message)
         if event is not None:
             self.summary.matched += 1
@@ -242,7 +245,10 @@ def _ms(moment: datetime) -> int:
 
 
 class ProgressLine:
-    """A one-line progress display on a terminal (nothing when stderr is not one)."""
+    """A progress bar on a terminal: how far through the time window the archive has been read, and the counts
+    so far (nothing when stderr is not a terminal)."""
+
+    WIDTH = 30
 
     def __init__(self, stream=sys.stderr) -> None:  # type: ignore[no-untyped-def]
         self.stream = stream
@@ -254,11 +260,18 @@ class ProgressLine:
         if not self.enabled or now - self._last < 0.2:
             return
         self._last = now
-        self.stream.write(f"\rreplay: read {summary.read}  matched {summary.matched}  "
-                          f"published {summary.published}   ")
+        self.stream.write(f"\r{render_progress(summary, self.WIDTH)}   ")
         self.stream.flush()
 
     def finish(self) -> None:
         if self.enabled:
             with contextlib.suppress(Exception):
                 self.stream.write("\n")
+
+
+def render_progress(summary: ReplaySummary, width: int) -> str:
+    since, until = summary.window
+    done = 0.0 if until <= since or not summary.reached else min(1.0, (summary.reached - since) / (until - since))
+    filled = round(done * width)
+    return (f"replay [{'#' * filled}{'.' * (width - filled)}] {done:4.0%}  read {summary.read}  "
+            f"matched {summary.matched}  published {summary.published}")

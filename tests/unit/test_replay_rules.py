@@ -9,7 +9,7 @@ import pytest
 
 from hookpipe.config import parse_config
 from hookpipe.event import Event
-from hookpipe.replay import ReplayError, ReplayOptions, check_options, parse_moment
+from hookpipe.replay import ReplayError, ReplayOptions, ReplaySummary, check_options, parse_moment, render_progress
 from router.rules import compile_routes
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -80,3 +80,9 @@ def test_a_config_without_archive_cannot_replay() -> None:
     with pytest.raises(ReplayError, match="archive: off"):
         no_archive = CONFIG.model_copy(update={"archive": None})
         check_options(no_archive, ReplayOptions(since=NOW - timedelta(hours=1), until=NOW))
+
+
+def test_the_progress_bar_shows_how_far_through_the_window_the_archive_was_read() -> None:
+    summary = ReplaySummary(read=40, matched=10, published=8, window=(1_000, 2_000), reached=1_500)
+    assert render_progress(summary, 10) == "replay [#####.....]  50%  read 40  matched 10  published 8"
+    assert render_progress(ReplaySummary(window=(1_000, 2_000)), 4).startswith("replay [....]   0%")
