@@ -50,6 +50,9 @@ CONNECT_TIMEOUT = 10.0
 #: reconnects: a broker that stops answering mid-set-up must not hold the link (or a shutdown) forever.
 SETUP_TIMEOUT = 30.0
 
+#: Seconds a consumer cancel may wait for the broker's answer.
+CANCEL_TIMEOUT = 5.0
+
 #: Seconds close() waits for the supervisor to finish on its own before cancelling it.
 CLOSE_TIMEOUT = 10.0
 
@@ -279,9 +282,10 @@ class Consumption:
         self.closing = False
 
     async def cancel(self) -> None:
-        """Stop receiving new messages; those in flight can still be acked."""
+        """Stop receiving new messages; those in flight can still be acked. Bounded: a broker that does not
+        answer the cancel must not hold a shutdown (closing the channel later ends the consumer anyway)."""
         with contextlib.suppress(Exception):
-            await self.queue.cancel(self.tag)
+            await asyncio.wait_for(self.queue.cancel(self.tag), CANCEL_TIMEOUT)
 
     async def close(self) -> None:
         """Close the channel: every message still unacked on it goes back to the queue."""

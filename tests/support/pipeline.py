@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import random
 import socket
@@ -145,8 +146,13 @@ class InProcessPipeline:
                 assert await link.wait_ready(15), f"{service.name}: {link.name} not ready"
 
     async def stop(self) -> None:
+        """Stop every service; a stop that hangs fails the test with every task's stack, not a silent time-out."""
         for service in reversed(list(self.services.values())):
-            await service.stop()
+            try:
+                await asyncio.wait_for(service.stop(), SERVICE_STOP_TIMEOUT)
+            except TimeoutError:
+                raise AssertionError(f"{service.name} did not stop within {SERVICE_STOP_TIMEOUT}s; tasks:\n"
+                                     + _task_stacks()) from None
 
 
 async def wait_for_depth(queue: str, expected: int, timeout: float = 20.0) -> None:
@@ -173,3 +179,14 @@ async def post_events(config: dict[str, Any], ids: list[str], *, body: bytes = b
                 assert r.status == 200, f"{event_id}: {r.status}"
 
         await asyncio.gather(*(post(event_id) for event_id in ids))
+
+
+#: Seconds a service gets to stop (its own bounds add up to less: in-flight grace 20 s, each link 10 s).
+SERVICE_STOP_TIMEOUT = 90.0
+
+
+def _task_stacks() -> str:
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=12, file=out)
+    return out.getvalue()[-20_000:]
