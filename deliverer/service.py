@@ -443,8 +443,9 @@ class DelivererService:
                 return
         if not await hand_over(self.publisher, message, event.to_message(), exchange=self.names.retry(ms),
                                routing_key=sender.name, requeue_delay=REQUEUE_DELAY):
-            # The rung may be gone (`hookpipe topology prune` removes empty ones): declare it again next time.
-            self._declared_rungs.discard(ms)
+            # Rungs may be gone (`hookpipe topology prune` removes empty ones): declare each again on its next
+            # use (jitter may pick another rung next time, and a declaration is idempotent and cheap).
+            self._declared_rungs.clear()
             return
         metrics.RETRIES_SCHEDULED.labels(destination=sender.name).inc()
         log.info("delivery failed; retry scheduled", extra={
