@@ -24,7 +24,7 @@ from hookpipe.dlq import DeadLetter, dead_queues, peek
 from hookpipe.event import HEADER_RECEIVED_AT, HEADER_REPLAY, HEADER_SOURCE, now_ms
 from hookpipe.table import NONE, format_age, format_time
 from hookpipe.topology import Names
-from hookpipe.units import parse_duration
+from hookpipe.units import parse_moment
 
 #: The archive read ends when no message has come for this long (s).
 ARCHIVE_IDLE_SECONDS = 2.0
@@ -42,16 +42,10 @@ def stream_offset(since: str | None, now: datetime | None = None) -> str | datet
     if since in (None, "", "first"):
         return "first"
     assert since is not None
-    now = now or datetime.now(UTC)
     try:
-        return datetime.fromtimestamp(now.timestamp() - parse_duration(since), UTC)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        return parse_moment(since, now or datetime.now(UTC), naive_is_utc=True)
     except ValueError:
         raise ValueError("--since takes first, a time such as 2026-11-27T06:00:00Z, or a duration such as 2h") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,17 +20,17 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
+from hookpipe import units
 from hookpipe.broker import Publisher, PublishFailed
 from hookpipe.config import Config
 from hookpipe.event import HEADER_RECEIVED_AT, Event, MalformedEvent
 from hookpipe.ratelimit import TokenBucket
 from hookpipe.topology import Names
-from hookpipe.units import parse_duration
 from router.rules import RouteTable, UnparsableBody, compile_routes
 from router.transform import TransformError
 
@@ -52,18 +52,11 @@ class ReplayError(Exception):
 
 
 def parse_moment(text: str, now: datetime) -> datetime:
-    """RFC 3339 (`2026-11-27T08:00:00Z`), or a duration back from `now` (`2h`, `30m`, `1d`)."""
+    """RFC 3339 (`2026-11-27T08:00:00Z`, a zone required), or a duration back from `now` (`2h`, `30m`, `1d`)."""
     try:
-        return now - timedelta(seconds=parse_duration(text))
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ReplayError(f"'{text}' is neither an RFC 3339 time nor a duration like 2h") from None
-    if moment.tzinfo is None:
-        raise ReplayError(f"'{text}' has no time zone: add Z or an offset such as +02:00")
-    return moment.astimezone(UTC)
+        return units.parse_moment(text, now)
+    except ValueError as error:
+        raise ReplayError(str(error)) from None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Parsing of the human units the config file uses: durations, byte sizes and rates.
+"""Parsing of the human units the config file and the commands use: durations, byte sizes, rates and moments.
 
 Each parser takes what YAML gives (a string, or a bare number in base units) and returns base units:
 seconds, bytes, events per second. A ValueError's message says what was expected, never echoing the input
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime, timedelta
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -73,3 +74,22 @@ def format_duration(seconds: float) -> str:
         if seconds >= factor and seconds % factor == 0:
             return f"{int(seconds // factor)}{unit}"
     return f"{round(seconds * 1000)}ms"
+
+
+def parse_moment(text: str, now: datetime, *, naive_is_utc: bool = False) -> datetime:
+    """A command's point in time, in UTC: RFC 3339 / ISO 8601 (`2026-11-27T08:00:00Z`), or a duration back from
+    `now` (`2h`, `30m`, `1d`). A time without a zone is UTC if `naive_is_utc`, else refused. (Its messages
+    repeat the text: a command-line time is not a secret.)"""
+    try:
+        return now - timedelta(seconds=parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is neither an RFC 3339 time nor a duration like 2h") from None
+    if moment.tzinfo is None:
+        if not naive_is_utc:
+            raise ValueError(f"'{text}' has no time zone: add Z or an offset such as +02:00")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
