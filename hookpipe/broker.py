@@ -335,6 +335,42 @@ async def consume(
     return consumption
 
 
+class QueueReader:
+    """Reads a queue (or a stream) on `channel` one message at a time, unacked: the first `count` messages, or
+    all until none comes for `idle` seconds. The messages are the caller's to ack; closing the channel gives back
+    the rest. For tools that read to an end (dlq scans, events show, replay), not for services."""
+
+    def __init__(self, channel: AbstractChannel, queue_name: str, *, idle: float, count: int | None = None) -> None:
+        self.channel = channel
+        self.queue_name = queue_name
+        self.remaining = count
+        self.idle = idle
+        self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+
+    async def start(self, prefetch: int, arguments: dict[str, Any] | None = None) -> None:
+        """Consume with `prefetch` unacked at most; `arguments` such as a stream's `x-stream-offset`."""
+        await self.channel.set_qos(prefetch_count=max(1, prefetch))
+        queue = await self.channel.get_queue(self.queue_name, ensure=False)
+
+        async def arrived(message: AbstractIncomingMessage) -> None:
+            self._inbox.put_nowait(message)
+
+        await queue.consume(arrived, no_ack=False, arguments=arguments)
+
+    async def next(self) -> AbstractIncomingMessage | None:
+        """The next message; None once `count` were read or none came for `idle` seconds."""
+        if self.remaining is not None and self.remaining <= 0:
+            return None
+        try:
+            message = await asyncio.wait_for(self._inbox.get(), self.idle)
+        except TimeoutError:
+            self.remaining = 0
+            return None
+        if self.remaining is not None:
+            self.remaining -= 1
+        return message
+
+
 @dataclass(frozen=True, slots=True)
 class QueueState:
     """A queue's ready messages and consumers, as a passive declare reports them."""

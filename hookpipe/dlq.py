@@ -29,9 +29,9 @@ from datetime import datetime
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
-from hookpipe.broker import Publisher, PublishFailed, queue_state, settle
+from hookpipe.broker import Publisher, PublishFailed, QueueReader, queue_state, settle
 from hookpipe.config import Config
 from hookpipe.deadletter import HEADER_AT, HEADER_ATTEMPTS, HEADER_ERROR, HEADER_REASON, HEADER_STATUS
 from hookpipe.event import HEADER_ATTEMPT, HEADER_RECEIVED_AT, HEADER_REQUEUED_AT, HEADER_SOURCE, now_ms
@@ -184,38 +184,6 @@ class ScanReport:
     failed: str = ""  # why the scan stopped early (a publish that was not confirmed)
 
 
-class HeadReader:
-    """Takes, unacked, the first `count` messages of a queue on `channel`, fewer if none comes for `idle`
-    seconds. The messages stay the caller's to ack; closing the channel gives back the rest."""
-
-    def __init__(self, channel: AbstractChannel, queue_name: str, count: int, *, idle: float = IDLE_SECONDS):
-        self.channel = channel
-        self.queue_name = queue_name
-        self.remaining = count
-        self.idle = idle
-        self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
-
-    async def start(self, prefetch: int) -> None:
-        await self.channel.set_qos(prefetch_count=max(1, prefetch))
-        queue = await self.channel.get_queue(self.queue_name, ensure=False)
-
-        async def arrived(message: AbstractIncomingMessage) -> None:
-            self._inbox.put_nowait(message)
-
-        await queue.consume(arrived, no_ack=False)
-
-    async def next(self) -> AbstractIncomingMessage | None:
-        if self.remaining <= 0:
-            return None
-        try:
-            message = await asyncio.wait_for(self._inbox.get(), self.idle)
-        except TimeoutError:
-            self.remaining = 0
-            return None
-        self.remaining -= 1
-        return message
-
-
 async def peek(
     connection: AbstractConnection, queue: DeadQueue, *, limit: int = PEEK_MAX, idle: float = IDLE_SECONDS
 ) -> Peek:
@@ -228,7 +196,7 @@ async def peek(
     if wanted:
         channel = await connection.channel(publisher_confirms=False)
         try:
-            reader = HeadReader(channel, queue.queue, wanted, idle=idle)
+            reader = QueueReader(channel, queue.queue, idle=idle, count=wanted)
             await reader.start(prefetch=wanted)  # nothing is acked: the prefetch is how far we can see
             while (message := await reader.next()) is not None:
                 letters.append(DeadLetter.from_message(message, queue.destination))
@@ -361,7 +329,7 @@ async def _scan(
             window.release()
 
     try:
-        reader = HeadReader(channel, queue.queue, report.depth)
+        reader = QueueReader(channel, queue.queue, idle=IDLE_SECONDS, count=report.depth)
         await reader.start(prefetch=min(SCAN_WINDOW, report.depth))
         while not report.failed:
             await window.acquire()

@@ -10,15 +10,14 @@ for: reading them would take them from the deliverer.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection
 
-from hookpipe.broker import queue_state
+from hookpipe.broker import QueueReader, queue_state
 from hookpipe.config import Config
 from hookpipe.dlq import DeadLetter, dead_queues, peek
 from hookpipe.event import HEADER_RECEIVED_AT, HEADER_REPLAY, HEADER_SOURCE, now_ms
@@ -85,21 +84,11 @@ async def search_archive(
         return search
     search.exists = True
     started = now_ms()
-    inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
-
-    async def arrived(message: AbstractIncomingMessage) -> None:
-        inbox.put_nowait(message)
-
     channel = await connection.channel(publisher_confirms=False)
     try:
-        await channel.set_qos(prefetch_count=ARCHIVE_PREFETCH)
-        queue = await channel.get_queue(stream, ensure=False)
-        await queue.consume(arrived, no_ack=False, arguments={"x-stream-offset": offset})
-        while True:
-            try:
-                message = await asyncio.wait_for(inbox.get(), idle)
-            except TimeoutError:
-                break
+        reader = QueueReader(channel, stream, idle=idle)
+        await reader.start(ARCHIVE_PREFETCH, {"x-stream-offset": offset})
+        while (message := await reader.next()) is not None:
             search.read += 1
             await message.ack()  # on a stream an ack only grants credit for more
             headers = message.headers or {}

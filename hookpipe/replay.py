@@ -26,7 +26,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from hookpipe import units
-from hookpipe.broker import Publisher, PublishFailed
+from hookpipe.broker import Publisher, PublishFailed, QueueReader, queue_state
 from hookpipe.config import Config
 from hookpipe.event import HEADER_RECEIVED_AT, Event, MalformedEvent
 from hookpipe.ratelimit import TokenBucket
@@ -146,19 +146,14 @@ class Replay:
     async def _read(self, publisher: Publisher) -> None:
         connection = await aio_pika.connect(self.config.broker.url, timeout=10)
         async with connection:
-            channel = await connection.channel()
-            await channel.set_qos(prefetch_count=PREFETCH)
-            try:
-                stream = await channel.declare_queue(self.names.archive, passive=True)
-            except aio_pika.exceptions.ChannelNotFoundEntity:
-                raise ReplayError(f"no archive stream '{self.names.archive}' on the broker yet") from None
-            inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+            if await queue_state(connection, self.names.archive) is None:
+                raise ReplayError(f"no archive stream '{self.names.archive}' on the broker yet")
+            reader = QueueReader(await connection.channel(), self.names.archive, idle=IDLE_SECONDS)
             # The offset is a timestamp: the stream starts at the chunk holding it, at most a little earlier.
-            await stream.consume(inbox.put, arguments={"x-stream-offset": self.options.since})
+            await reader.start(PREFETCH, {"x-stream-offset": self.options.since})
             while not self._failed.is_set():
-                try:
-                    message = await asyncio.wait_for(inbox.get(), IDLE_SECONDS)
-                except TimeoutError:
+                message = await reader.next()
+                if message is None:
                     return  # read to the end of the archive
                 if not await self._take(message, publisher):
                     return
