@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +34,7 @@ from hookpipe.broker import Publisher, PublishFailed, QueueReader, queue_state, 
 from hookpipe.config import Config
 from hookpipe.deadletter import HEADER_AT, HEADER_ATTEMPTS, HEADER_ERROR, HEADER_REASON, HEADER_STATUS
 from hookpipe.event import HEADER_ATTEMPT, HEADER_RECEIVED_AT, HEADER_REQUEUED_AT, HEADER_SOURCE, now_ms
+from hookpipe.ratelimit import TokenBucket
 from hookpipe.topology import Names
 
 #: The pseudo-destination naming the router's dead letters (a configured destination of that name wins).
@@ -245,22 +245,6 @@ def _copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika
 OnSelected = Callable[[AbstractIncomingMessage], Awaitable[None]]
 
 
-class RatePacer:
-    """At most `rate` starts per second, spread evenly (None: no limit)."""
-
-    def __init__(self, rate: float | None) -> None:
-        self.interval = 0.0 if not rate else 1.0 / rate
-        self._next = time.monotonic()
-
-    async def wait(self) -> None:
-        if not self.interval:
-            return
-        now = time.monotonic()
-        if self._next > now:
-            await asyncio.sleep(self._next - now)
-        self._next = max(now, self._next) + self.interval
-
-
 async def replay(
     publisher: Publisher,
     connection: AbstractConnection,
@@ -275,7 +259,9 @@ async def replay(
     async def publish_replay(message: AbstractIncomingMessage) -> None:
         await publisher.publish(replay_message(message), exchange=queue.replay_exchange, routing_key=queue.replay_key)
 
-    return await _scan(publisher, connection, queue, selection, publish_replay, pacer=RatePacer(rate))
+    # burst 1: replays are spread evenly at the rate, as the deliverer paces a destination
+    limiter = TokenBucket(rate, burst=1) if rate else None
+    return await _scan(publisher, connection, queue, selection, publish_replay, limiter=limiter)
 
 
 async def purge(
@@ -286,7 +272,7 @@ async def purge(
     async def drop(_: AbstractIncomingMessage) -> None:
         return None
 
-    return await _scan(publisher, connection, queue, selection, drop, pacer=RatePacer(None))
+    return await _scan(publisher, connection, queue, selection, drop, limiter=None)
 
 
 async def _scan(
@@ -296,7 +282,7 @@ async def _scan(
     selection: Selection,
     on_selected: OnSelected,
     *,
-    pacer: RatePacer,
+    limiter: TokenBucket | None,
 ) -> ScanReport:
     report = ScanReport(queue)
     state = await queue_state(connection, queue.queue)
@@ -314,7 +300,8 @@ async def _scan(
         try:
             letter = DeadLetter.from_message(message, queue.destination)
             if selection.matches(letter):
-                await pacer.wait()  # only what is replayed is paced: putting the others back costs the receiver nothing
+                if limiter is not None:  # only what is replayed is paced: putting the others back costs nothing
+                    await limiter.take()
                 await on_selected(message)
                 report.selected += 1
             else:
