@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 
 from hookpipe.config import ConfigError, load_config
-from hookpipe.ops import split_host_port
+from hookpipe.ops import ops_base_url
 
 #: Services whose ops listener may answer, in the order tried.
 SERVICES = ("ingest", "router", "deliverer")
@@ -23,18 +23,9 @@ SERVICES = ("ingest", "router", "deliverer")
 #: Seconds one probe may take: well under Docker's default healthcheck time-out (30 s).
 PROBE_TIMEOUT = 2.0
 
-#: Listen addresses that mean "every interface": probed on loopback instead.
-WILDCARDS = {"0.0.0.0", "::", ""}
-
-
 def probe_urls(ops_addresses: list[str]) -> list[str]:
     """The /healthz URL of each ops address, wildcards replaced by loopback."""
-    urls = []
-    for address in ops_addresses:
-        host, port = split_host_port(address)
-        host = "127.0.0.1" if host in WILDCARDS else host
-        urls.append(f"http://[{host}]:{port}/healthz" if ":" in host else f"http://{host}:{port}/healthz")
-    return urls
+    return [f"{ops_base_url(address)}/healthz" for address in ops_addresses]
 
 
 def healthy(url: str, timeout: float = PROBE_TIMEOUT) -> bool:

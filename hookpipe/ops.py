@@ -53,6 +53,18 @@ def split_host_port(address: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
+#: Listen addresses that mean "every interface": a client reaches such a listener on loopback.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})
+
+
+def ops_base_url(address: str) -> str:
+    """`http://host:port` at which a client reaches an ops listener configured as `host:port` (a wildcard
+    listener on 127.0.0.1; an IPv6 host in brackets). The CLI and the container healthcheck both use it."""
+    host, port = split_host_port(address)
+    host = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 async def start_site(app: web.Application, address: str, **runner_options: object) -> web.AppRunner:
     """Serve `app` on `host:port`; returns the runner, whose cleanup() stops it."""
     runner = web.AppRunner(app, access_log=None, **runner_options)  # type: ignore[arg-type]

@@ -14,21 +14,10 @@ import aiohttp
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
+from hookpipe.ops import ops_base_url
+
 #: Time allowed for one request to an ops listener (s): they answer from memory, on a private address.
 OPS_TIMEOUT = 3.0
-
-#: Addresses a service listens on that a client cannot connect to as such.
-_WILDCARD_HOSTS = {"", "0.0.0.0", "::", "[::]"}
-
-
-def ops_base_url(address: str) -> str:
-    """`http://host:port` of an ops listener configured as `host:port`; a wildcard listener is reached on the
-    loopback address."""
-    host, _, port = address.rpartition(":")
-    if host in _WILDCARD_HOSTS:
-        host = "127.0.0.1"
-    return f"http://{host}:{port}"
-
 
 Labels = tuple[tuple[str, str], ...]
 
