@@ -6,17 +6,15 @@ from __future__ import annotations
 import aio_pika
 import aiormq
 
+from hookpipe.broker import queue_state
+
 
 async def queue_depth(url: str, queue: str) -> int:
     """Ready messages in `queue` (0 if it does not exist)."""
     connection = await aio_pika.connect(url, timeout=10)
     async with connection:
-        channel = await connection.channel()
-        try:
-            declared = await channel.declare_queue(queue, passive=True)
-        except aiormq.exceptions.ChannelNotFoundEntity:
-            return 0
-        return int(declared.declaration_result.message_count or 0)
+        state = await queue_state(connection, queue)
+    return state.messages if state is not None else 0
 
 
 async def message_ids(url: str, queue: str) -> list[str]:
