@@ -286,12 +286,14 @@ class Broker:
         if stale:
             log(f"purged {stale} messages left in {queue} before preloading")
         window = asyncio.Semaphore(PRELOAD_WINDOW)
-        async with self.connection.channel(publisher_confirms=True) as channel:
-            exchange = await channel.get_exchange(self.names.deliver, ensure=True)
+        async with self.connection.channel(publisher_confirms=True, on_return_raises=True) as channel:
+            await channel.get_exchange(self.names.deliver, ensure=True)
+            underlay = await channel.get_underlay_channel()
 
-            async def publish(message: Any) -> None:
+            async def publish(message: Any) -> None:  # a hookpipe.wire.Outgoing, as the router publishes it
                 async with window:
-                    await exchange.publish(message, routing_key=destination, mandatory=True, timeout=30)
+                    await underlay.basic_publish(message.body, exchange=self.names.deliver, routing_key=destination,
+                                                 properties=message.properties, mandatory=True, timeout=30)
 
             await asyncio.gather(*(publish(message) for message in messages))
         depth = 0

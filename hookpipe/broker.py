@@ -21,20 +21,22 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import aio_pika
+import aiormq
 import aiormq.exceptions
 from aio_pika.abc import (
     AbstractChannel,
     AbstractConnection,
-    AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
 )
 
 from hookpipe import acks, metrics
 from hookpipe.config import redact_url
+from hookpipe.confirms import ChannelGone, ConfirmedChannel
+from hookpipe.wire import Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +193,8 @@ class Publisher:
     ) -> None:
         self.timeout = timeout
         self._declare = declare
-        self._channel: AbstractChannel | None = None
-        self._exchanges: dict[str, AbstractExchange] = {}
+        self._opened: AbstractChannel | None = None  # aio-pika's channel, kept for its lifecycle
+        self._channel: ConfirmedChannel | None = None
         self._reopen_lock = asyncio.Lock()
         self.link = Link(url, name=name, heartbeat=heartbeat, on_open=self._on_open)
 
@@ -201,19 +203,23 @@ class Publisher:
 
     async def close(self) -> None:
         await self.link.close()
+        if self._channel is not None:
+            self._channel.close()
 
     async def _on_open(self, connection: AbstractConnection) -> None:
         await self._open_channel(connection)
         if self._declare is not None:
             await self._declare(connection)
 
-    async def _open_channel(self, connection: AbstractConnection) -> AbstractChannel:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        self._channel = channel
-        self._exchanges = {}
-        return channel
+    async def _open_channel(self, connection: AbstractConnection) -> ConfirmedChannel:
+        opened = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        if self._channel is not None:
+            self._channel.close()
+        self._opened = opened
+        self._channel = ConfirmedChannel(cast(aiormq.Channel, await opened.get_underlay_channel()))
+        return self._channel
 
-    async def _usable_channel(self, deadline: float) -> AbstractChannel:
+    async def _usable_channel(self, deadline: float) -> ConfirmedChannel:
         loop = asyncio.get_running_loop()
         if not await self.link.wait_ready(max(0.0, deadline - loop.time())):
             raise PublishFailed("disconnected", "broker not reachable before the deadline")
@@ -232,40 +238,31 @@ class Publisher:
             except (TimeoutError, aiormq.exceptions.AMQPError, RuntimeError) as error:
                 raise PublishFailed("disconnected", describe(error)) from None
 
-    async def _exchange(self, channel: AbstractChannel, name: str) -> AbstractExchange:
-        exchange = self._exchanges.get(name)
-        if exchange is None:
-            exchange = channel.default_exchange if name == "" else await channel.get_exchange(name, ensure=False)
-            self._exchanges[name] = exchange
-        return exchange
-
     async def publish(
-        self, message: aio_pika.Message, *, exchange: str, routing_key: str, timeout: float | None = None
+        self, message: Outgoing, *, exchange: str, routing_key: str, timeout: float | None = None
     ) -> None:
         """Publish and wait for the broker's confirm; raises PublishFailed on anything else.
 
-        The message should be persistent (hookpipe.event builds it so). `exchange=""` is the default exchange,
-        which routes by queue name.
+        `message` comes from hookpipe.wire (persistent, properties encoded once). `exchange=""` is the default
+        exchange, which routes by queue name.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self.timeout if timeout is None else timeout)
         channel = await self._usable_channel(deadline)
-        target = await self._exchange(channel, exchange)
         # aiormq matches a return to its publish by message_id. Two in-flight publishes sharing an id (one
         # event fanned out) could have a return blamed on the wrong one; the router acks an event only when
         # all its publishes succeed, and equal ids mean the same event, so the event still fails as a whole.
         try:
-            await target.publish(
-                message, routing_key=routing_key, mandatory=True, timeout=max(0.001, deadline - loop.time())
-            )
+            async with asyncio.timeout_at(deadline):
+                await channel.publish(message, exchange=exchange, routing_key=routing_key)
         except aiormq.exceptions.PublishError:
             raise PublishFailed("returned", f"no queue bound for {exchange or '(default)'}/{routing_key}") from None
         except aiormq.exceptions.DeliveryError:
             raise PublishFailed("nacked") from None
         except TimeoutError:
             raise PublishFailed("timeout") from None
-        except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as error:
-            raise PublishFailed("disconnected", describe(error)) from None
+        except ChannelGone as error:
+            raise PublishFailed("disconnected", str(error)) from None
 
 
 MessageHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]
@@ -402,7 +399,7 @@ async def queue_exists(connection: AbstractConnection, queue_name: str, timeout:
 async def hand_over(
     publisher: Publisher,
     message: AbstractIncomingMessage,
-    out: aio_pika.Message,
+    out: Outgoing,
     *,
     exchange: str,
     routing_key: str,

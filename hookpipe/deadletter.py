@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aio_pika import DeliveryMode, Message
 from aio_pika.abc import AbstractIncomingMessage
 
 from hookpipe.event import now_ms
+from hookpipe.wire import Outgoing, outgoing
 
 HEADER_REASON = "x-hookpipe-dead-reason"
 HEADER_ERROR = "x-hookpipe-dead-error"
@@ -31,7 +31,7 @@ def dead_letter(
     status: int | None = None,
     response: bytes = b"",
     attempts: int | None = None,
-) -> Message:
+) -> Outgoing:
     """A persistent copy of `message` carrying the reason it was dead-lettered."""
     headers: dict[str, Any] = dict(message.headers or {})
     headers[HEADER_REASON] = reason
@@ -44,12 +44,11 @@ def dead_letter(
         headers[HEADER_RESPONSE] = bytearray(response[:RESPONSE_EXCERPT])  # AMQP byte array (table type x)
     if attempts is not None:
         headers[HEADER_ATTEMPTS] = attempts
-    return Message(
-        body=message.body,
+    return outgoing(
+        message.body,
         headers=headers,
         content_type=message.content_type,
         type=message.type,
         message_id=message.message_id,
         timestamp=message.timestamp,
-        delivery_mode=DeliveryMode.PERSISTENT,
     )

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aio_pika
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from hookpipe.broker import Publisher, PublishFailed, QueueReader, queue_state, settle
@@ -36,6 +35,7 @@ from hookpipe.deadletter import HEADER_AT, HEADER_ATTEMPTS, HEADER_ERROR, HEADER
 from hookpipe.event import HEADER_ATTEMPT, HEADER_RECEIVED_AT, HEADER_REQUEUED_AT, HEADER_SOURCE, now_ms
 from hookpipe.ratelimit import TokenBucket
 from hookpipe.topology import Names
+from hookpipe.wire import Outgoing, outgoing
 
 #: The pseudo-destination naming the router's dead letters (a configured destination of that name wins).
 ROUTER = "router"
@@ -206,7 +206,7 @@ async def peek(
     return Peek(queue, exists=True, depth=state.messages, letters=letters)
 
 
-def replay_message(message: AbstractIncomingMessage) -> aio_pika.Message:
+def replay_message(message: AbstractIncomingMessage) -> Outgoing:
     """The delivery as the router first published it: dead-letter and broker headers stripped, the attempt
     count reset and its `max_age` counted from now (else an `expired` dead letter would expire again at
     once); id, body, properties and every other header (source, received_at, ...) kept."""
@@ -218,16 +218,16 @@ def replay_message(message: AbstractIncomingMessage) -> aio_pika.Message:
     return _copy(message, headers)
 
 
-def requeued_message(message: AbstractIncomingMessage) -> aio_pika.Message:
+def requeued_message(message: AbstractIncomingMessage) -> Outgoing:
     """The dead letter as it is, for the tail of its queue (the broker's redelivery count aside)."""
     headers = {name: value for name, value in (message.headers or {}).items() if name != "x-delivery-count"}
     return _copy(message, headers)
 
 
-def _copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:
+def _copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -> Outgoing:
     # user_id is left out: the broker refuses a publish whose user_id is not the publishing user.
-    return aio_pika.Message(
-        body=message.body,
+    return outgoing(
+        message.body,
         headers=headers,
         content_type=message.content_type,
         content_encoding=message.content_encoding,
@@ -237,7 +237,6 @@ def _copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika
         type=message.type,
         app_id=message.app_id,
         priority=message.priority,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
     )
 
 

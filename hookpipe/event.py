@@ -11,11 +11,11 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
-import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+
+from hookpipe.wire import Outgoing, outgoing
 
 HEADER_SOURCE = "x-hookpipe-source"
 HEADER_RECEIVED_AT = "x-hookpipe-received-at"  # UTC milliseconds; the AMQP timestamp has whole seconds only
@@ -60,7 +60,7 @@ class Event:
         key = f"{self.source}.{self.type}" if self.type else self.source
         return truncate_utf8(key, MAX_SHORT_STRING)
 
-    def to_message(self, *, body: bytes | None = None, attempt: int | None = None) -> aio_pika.Message:
+    def to_message(self, *, body: bytes | None = None, attempt: int | None = None) -> Outgoing:
         """A persistent AMQP message carrying this event (optionally with another body, for transforms)."""
         headers: dict[str, Any] = {
             HEADER_SOURCE: self.source,
@@ -79,13 +79,12 @@ class Event:
             headers[HEADER_REPLAY_DESTINATION] = self.replay_destination
         if self.requeued_at:
             headers[HEADER_REQUEUED_AT] = self.requeued_at
-        return aio_pika.Message(
-            body=self.body if body is None else body,
+        return outgoing(
+            self.body if body is None else body,
             message_id=self.id,
             type=self.type,
             content_type=self.content_type,
-            timestamp=datetime.fromtimestamp(self.received_at // 1000, UTC),
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            timestamp=self.received_at // 1000,
             headers=headers,
         )
 

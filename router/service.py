@@ -19,7 +19,6 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 
-from aio_pika import Message
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from hookpipe import metrics
@@ -41,6 +40,7 @@ from hookpipe.event import Event, MalformedEvent
 from hookpipe.ops import ops_app, start_site
 from hookpipe.reload import BROKER_SETTINGS, changed_settings
 from hookpipe.topology import Names, declare_destination, declare_ingest_path, declare_unrouted
+from hookpipe.wire import Outgoing
 from router.rules import Delivery, RouteTable, UnparsableBody, compile_routes
 from router.transform import TransformError
 
@@ -299,7 +299,7 @@ async def _outcome(publish: Awaitable[None]) -> Exception | None:
     return None
 
 
-def _delivery_message(event: Event, delivery: Delivery) -> Message:
+def _delivery_message(event: Event, delivery: Delivery) -> Outgoing:
     """The AMQP message for one delivery: the event with the delivery's body (and content type, if transformed)."""
     if delivery.content_type is not None:
         event = replace(event, content_type=delivery.content_type)

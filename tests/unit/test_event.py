@@ -8,9 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 import aio_pika
-import aiormq.abc
 import pytest
-from pamqp import commands, frame, header
 
 from hookpipe.event import (
     HEADER_ATTEMPT,
@@ -26,6 +24,7 @@ from hookpipe.event import (
     truncate_utf8,
     uuid7,
 )
+from tests.support.wire import as_delivered
 
 RECEIVED_AT = 1_700_000_000_123
 
@@ -43,21 +42,6 @@ def make_event(**changes: object) -> Event:
     }
     fields.update(changes)
     return Event(**fields)  # type: ignore[arg-type]
-
-
-def over_the_wire(message: aio_pika.Message) -> aio_pika.IncomingMessage:
-    """Encode the message's properties as an AMQP content header frame and decode it as a consumer would."""
-    encoded = frame.marshal(header.ContentHeader(0, len(message.body), message.properties), 1)
-    _, _, decoded = frame.unmarshal(encoded)
-    assert isinstance(decoded, header.ContentHeader)
-    delivered = aiormq.abc.DeliveredMessage(
-        delivery=commands.Basic.Deliver(consumer_tag="ctag", delivery_tag=1, routing_key="stripe.invoice.paid",
-                                        exchange="hookpipe.ingested"),
-        header=decoded,
-        body=message.body,
-        channel=None,  # type: ignore[arg-type]
-    )
-    return aio_pika.IncomingMessage(delivered, no_ack=True)
 
 
 # --- uuid7 ---------------------------------------------------------------------------------------------
@@ -139,7 +123,7 @@ def test_truncate_utf8_never_splits_a_character(character: str) -> None:
 
 def test_to_message_is_persistent_and_carries_the_metadata_in_properties() -> None:
     event = make_event()
-    message = event.to_message()
+    message = as_delivered(event.to_message())
     assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
     assert message.message_id == event.id
     assert message.type == "invoice.paid"
@@ -153,7 +137,7 @@ def test_to_message_body_is_the_raw_payload_byte_for_byte() -> None:
 
 
 def test_to_message_headers_carry_source_received_at_verified_and_inbound_headers() -> None:
-    headers = make_event(verified=False).to_message().headers
+    headers = as_delivered(make_event(verified=False).to_message()).headers
     assert headers == {
         HEADER_SOURCE: "stripe",
         HEADER_RECEIVED_AT: RECEIVED_AT,
@@ -163,12 +147,12 @@ def test_to_message_headers_carry_source_received_at_verified_and_inbound_header
 
 
 def test_to_message_adds_attempt_and_replay_only_when_set() -> None:
-    first = make_event().to_message().headers
+    first = as_delivered(make_event().to_message()).headers
     assert HEADER_ATTEMPT not in first and HEADER_REPLAY not in first
-    later = make_event(attempt=3, replay=True).to_message().headers
+    later = as_delivered(make_event(attempt=3, replay=True).to_message()).headers
     assert later[HEADER_ATTEMPT] == 3
     assert later[HEADER_REPLAY] is True
-    assert make_event(attempt=3).to_message(attempt=4).headers[HEADER_ATTEMPT] == 4
+    assert as_delivered(make_event(attempt=3).to_message(attempt=4)).headers[HEADER_ATTEMPT] == 4
 
 
 def test_to_message_can_carry_a_transformed_body() -> None:
@@ -183,11 +167,11 @@ def test_to_message_copies_the_inbound_headers() -> None:
     event = make_event()
     message = event.to_message()
     event.headers["x-later"] = "changed"
-    assert "x-later" not in message.headers[HEADER_INBOUND]  # type: ignore[operator]
+    assert "x-later" not in as_delivered(message).headers[HEADER_INBOUND]  # type: ignore[operator]
 
 
 def test_untyped_event_has_no_amqp_type() -> None:
-    assert make_event(type=None).to_message().type is None
+    assert as_delivered(make_event(type=None).to_message()).type is None
 
 
 @pytest.mark.parametrize(
@@ -201,7 +185,7 @@ def test_untyped_event_has_no_amqp_type() -> None:
     ids=["typical", "minimal", "retried-replay", "unicode-headers"],
 )
 def test_event_survives_the_wire_unchanged(event: Event) -> None:
-    assert Event.from_message(over_the_wire(event.to_message())) == event
+    assert Event.from_message(as_delivered(event.to_message())) == event
 
 
 def test_with_attempt_returns_a_copy() -> None:
@@ -213,32 +197,31 @@ def test_with_attempt_returns_a_copy() -> None:
 
 @pytest.mark.parametrize("missing", [HEADER_SOURCE, HEADER_RECEIVED_AT, "message_id"])
 def test_message_without_hookpipe_metadata_is_malformed(missing: str) -> None:
-    message = make_event().to_message()
-    if missing == "message_id":
-        message.message_id = None
-    else:
-        del message.headers[missing]
+    complete = as_delivered(make_event().to_message())
+    headers = {name: value for name, value in complete.headers.items() if name != missing}
+    message_id = None if missing == "message_id" else complete.message_id
+    message = aio_pika.Message(body=complete.body, message_id=message_id, headers=headers)
     with pytest.raises(MalformedEvent):
-        Event.from_message(over_the_wire(message))
+        Event.from_message(as_delivered(message))
 
 
 def test_message_with_a_non_integer_received_at_is_malformed() -> None:
-    message = make_event().to_message()
+    message = as_delivered(make_event().to_message())
     message.headers[HEADER_RECEIVED_AT] = "1700000000123"
     with pytest.raises(MalformedEvent):
-        Event.from_message(over_the_wire(message))
+        Event.from_message(message)
 
 
 def test_message_without_headers_is_malformed() -> None:
     message = aio_pika.Message(body=b"{}", message_id="x")
     with pytest.raises(MalformedEvent):
-        Event.from_message(over_the_wire(message))
+        Event.from_message(as_delivered(message))
 
 
 def test_a_replayed_dead_letter_counts_its_max_age_from_when_it_was_sent_back() -> None:
     event = Event(id="e1", source="demo", type=None, received_at=1_000, verified=True, content_type=None,
                   body=b"", requeued_at=5_000, replay=True, replay_route="r", replay_destination="d")
-    assert Event.from_message(over_the_wire(event.to_message())) == event
+    assert Event.from_message(as_delivered(event.to_message())) == event
     assert event.age_from == 5_000
     assert Event(id="e2", source="demo", type=None, received_at=1_000, verified=True, content_type=None,
                  body=b"").age_from == 1_000

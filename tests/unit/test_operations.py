@@ -14,6 +14,7 @@ from hookpipe.event import now_ms
 from hookpipe.events import stream_offset
 from hookpipe.ops_client import ops_base_url, parse_samples
 from hookpipe.table import clip, format_age, format_table, format_time
+from tests.support.wire import as_delivered
 
 
 def incoming(headers: dict, message_id: str = "evt-1", **properties: object) -> SimpleNamespace:
@@ -50,7 +51,7 @@ def test_a_message_rabbitmq_dead_lettered_for_its_delivery_limit_reads_as_poison
 def test_a_replay_strips_dead_letter_and_broker_headers_and_resets_the_attempt_but_keeps_the_rest():
     headers = DEAD_HEADERS | {"x-death": [{"reason": "delivery_limit"}], "x-first-death-reason": "delivery_limit"}
     before = now_ms()
-    message = replay_message(incoming(headers))  # type: ignore[arg-type]
+    message = as_delivered(replay_message(incoming(headers)))  # type: ignore[arg-type]
     requeued_at = message.headers.pop("x-hookpipe-requeued-at")
     assert message.headers == {
         "x-hookpipe-source": "stripe", "x-hookpipe-received-at": 1_700_000_000_000, "x-hookpipe-verified": True,
@@ -63,7 +64,7 @@ def test_a_replay_strips_dead_letter_and_broker_headers_and_resets_the_attempt_b
 
 
 def test_a_kept_dead_letter_goes_back_unchanged_but_for_the_broker_redelivery_count():
-    message = requeued_message(incoming(DEAD_HEADERS))  # type: ignore[arg-type]
+    message = as_delivered(requeued_message(incoming(DEAD_HEADERS)))  # type: ignore[arg-type]
     assert message.headers == {k: v for k, v in DEAD_HEADERS.items() if k != "x-delivery-count"}
 
 

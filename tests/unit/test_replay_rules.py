@@ -11,6 +11,7 @@ from hookpipe.config import parse_config
 from hookpipe.event import Event
 from hookpipe.replay import ReplayError, ReplayOptions, ReplaySummary, check_options, parse_moment, render_progress
 from router.rules import compile_routes
+from tests.support.wire import as_delivered
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
@@ -50,7 +51,7 @@ def test_a_replay_restricted_to_a_destination_keeps_only_its_delivery() -> None:
 
 def test_replay_restrictions_ride_on_the_message() -> None:
     event = replace(EVENT, replay=True, replay_route="paid", replay_destination=None)
-    message = event.to_message()
+    message = as_delivered(event.to_message())
     assert message.headers["x-hookpipe-replay"] is True
     assert message.headers["x-hookpipe-replay-route"] == "paid"
     assert "x-hookpipe-replay-destination" not in message.headers
