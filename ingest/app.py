@@ -262,7 +262,7 @@ class IngestService:
             raise Rejected("headers_too_large", status=431)
         event = Event(
             id=event_id, source=source.name, type=event_type, received_at=now_ms(),
-            verified=not source.config.unverified, content_type=request.headers.get("Content-Type"),
+            verified=not source.config.unverified, content_type=_content_type(request),
             body=inbound.body, headers=kept_headers,
         )
         recent = source.recent if provided else None  # generated ids are unique: nothing to remember
@@ -344,6 +344,20 @@ def _storable(value: str) -> str:
         value.encode()
     except UnicodeEncodeError:
         return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value
+
+
+def _content_type(request: web.Request) -> str | None:
+    """The Content-Type for the AMQP `content_type` property, a short string: one it cannot hold is refused."""
+    value = request.headers.get("Content-Type")
+    if value is None:
+        return None
+    try:
+        fits = len(value.encode()) <= MAX_SHORT_STRING
+    except UnicodeEncodeError:  # bytes that are not UTF-8 (aiohttp hands them over as surrogates)
+        fits = False
+    if not fits:
+        raise Rejected("malformed_content_type", status=400)
     return value
 
 

@@ -52,6 +52,8 @@ async def _metric(config, name: str, **labels: str) -> float:
         ("partner", "POST", b"{}", {"Authorization": "Bearer wrong-token-0123456789"}, 401, "bad_signature"),
         ("stripe", "POST", b"{}", {"Stripe-Signature": "t=1,v1=00"}, 401, "bad_signature"),
         ("demo", "POST", b"{}", {f"x-big-{i}": "v" * 8000 for i in range(5)}, 431, "headers_too_large"),
+        # The AMQP content_type property holds 255 bytes: a longer one is the sender's error, not a 500.
+        ("demo", "POST", b"{}", {"Content-Type": "application/json; x=" + "y" * 300}, 400, "malformed_content_type"),
     ],
 )
 async def test_refusals_answer_status_reason_and_count_without_publishing(
