@@ -142,6 +142,8 @@ class Sender:
 async def _read_excerpt(response: aiohttp.ClientResponse, seconds: float) -> bytes:
     """Up to RESPONSE_EXCERPT bytes of the body, whatever arrived within `seconds` (a slow or endless body
     never holds an attempt)."""
+    if response.content.is_eof():  # the whole body came with the headers (most answers): no timer to arm
+        return response.content.read_nowait(RESPONSE_EXCERPT)
     excerpt = bytearray()
     try:
         async with asyncio.timeout(seconds):
