@@ -118,3 +118,22 @@ async def test_a_publish_that_cannot_be_encoded_fails_alone_and_later_confirms_s
     returned = publisher.publish(outgoing(b"z", message_id="z"), exchange="", routing_key=f"{prefix}.nowhere")
     with pytest.raises(PublishFailed, match="returned"):
         await returned
+
+
+async def test_a_publish_the_broker_nacks_fails_as_nacked_and_the_channel_keeps_working(publisher, prefix):
+    # A classic queue enforces its length exactly (a quorum queue's reject-publish lags by a message or so).
+    full = f"{prefix}.full"  # holds one message and nacks what does not fit
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        await channel.declare_queue(full, durable=True, arguments={
+            "x-queue-type": "classic", "x-max-length": 1, "x-overflow": "reject-publish"})
+        try:
+            await publisher.publish(outgoing(b"1", message_id="one"), exchange="", routing_key=full)
+            with pytest.raises(PublishFailed) as failure:
+                await publisher.publish(outgoing(b"2", message_id="two"), exchange="", routing_key=full)
+            assert failure.value.reason == "nacked"
+            assert [message.body for message in await _drain(full, 2)] == [b"1"]
+            await publisher.publish(outgoing(b"3", message_id="three"), exchange="", routing_key=full)
+        finally:
+            await channel.queue_delete(full)
