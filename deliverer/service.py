@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 import orjson
-from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
 from deliverer.circuit import Breaker, BreakerState
 from deliverer.retry import Decision, decide
@@ -33,6 +33,7 @@ from hookpipe.broker import (
     consume,
     hand_over,
     link_problems,
+    queue_exists,
     requeue,
 )
 from hookpipe.config import DestinationConfig, LoadedConfig
@@ -107,7 +108,8 @@ class DelivererService:
         self._consumptions: dict[str, Consumption] = {}
         self._probes: dict[str, asyncio.Task[None]] = {}
         self._fifo_attempts: dict[str, tuple[str, int]] = {}  # destination -> (head event id, attempts made)
-        self.paused = {name for name, d in self.config.destinations.items() if d.paused}
+        self._paused_in_config = {name for name, d in self.config.destinations.items() if d.paused}
+        self.paused = set(self._paused_in_config)
         self._background: set[asyncio.Task[None]] = set()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._ops: object = None
@@ -127,7 +129,12 @@ class DelivererService:
         await self.publisher.link.wait_ready()
         await self._declare(connection)
         self._consumptions = {}
-        await self._listen_for_commands(connection)
+        commands = await self._bind_commands(connection)
+        # Commands sent from now on wait in that queue; pauses made before are read from their flags. Both are
+        # absolute (pause, resume), so reading the flags first and then the queued commands in order ends in the
+        # state of the last command, whichever came first.
+        self.paused = self._paused_in_config | await self._flagged_paused(connection)
+        await commands.consume(self._on_command, no_ack=True)
         for name in self.senders:
             metrics.DESTINATION_PAUSED.labels(destination=name).set(int(name in self.paused))
             metrics.BREAKER_STATE.labels(destination=name).set(self.breakers[name].state.value)
@@ -142,13 +149,18 @@ class DelivererService:
 
     # --- operator commands: hookpipe destination pause|resume ---
 
-    async def _listen_for_commands(self, connection: AbstractConnection) -> None:
+    async def _bind_commands(self, connection: AbstractConnection) -> AbstractQueue:
         """An exclusive queue on the control exchange: every running deliverer hears every command."""
         channel = await connection.channel()
         exchange = await declare_control(channel, self.names)
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind(exchange)
-        await queue.consume(self._on_command, no_ack=True)
+        return queue
+
+    async def _flagged_paused(self, connection: AbstractConnection) -> set[str]:
+        """Destinations an operator paused (`hookpipe destination pause`) and has not resumed."""
+        return {name for name in self.senders
+                if await queue_exists(connection, self.names.pause_flag(name))}
 
     async def _on_command(self, message: AbstractIncomingMessage) -> None:
         try:
@@ -166,8 +178,8 @@ class DelivererService:
             await self.resume(name)
 
     async def pause(self, name: str) -> None:
-        """Stop delivering to `name`: its events wait in its queue until resume (or a restart, which goes back
-        to the config's `paused`)."""
+        """Stop delivering to `name`: its events wait in its queue until resume. The pause outlives a restart
+        through its flag queue, which `hookpipe destination pause` declares."""
         self.paused.add(name)
         metrics.DESTINATION_PAUSED.labels(destination=name).set(1)
         probe = self._probes.pop(name, None)

@@ -312,40 +312,48 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _destination_command(args: argparse.Namespace) -> int:
-    """Broadcast pause or resume to every running deliverer (a runtime switch: a restart goes back to the
-    config's `paused`)."""
+    """Pause or resume a destination: recorded in its flag queue (what a deliverer reads when it starts or
+    reconnects), then broadcast to every running deliverer."""
     import aio_pika
     import orjson
 
     from hookpipe.broker import describe
     from hookpipe.service import load_or_exit
-    from hookpipe.topology import Names, declare_control
+    from hookpipe.topology import Names, declare_control, set_pause_flag
 
     config = load_or_exit(_config_path(args.config)).config
     if args.destination not in config.destinations:
         print(f"hookpipe: no destination named '{args.destination}' in the config", file=sys.stderr)
         return 2
+    names = Names(config.broker.prefix)
+    paused = args.action == "pause"
 
-    async def send() -> None:
+    async def send() -> bool:
+        """True when a running deliverer heard the command."""
         connection = await aio_pika.connect(config.broker.url, timeout=10)
         async with connection:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            exchange = await declare_control(channel, Names(config.broker.prefix))
+            await set_pause_flag(channel, names, args.destination, paused=paused)
+            exchange = await declare_control(channel, names)
             command = orjson.dumps({"action": args.action, "destination": args.destination})
-            await exchange.publish(aio_pika.Message(command), routing_key="", mandatory=True, timeout=10)
+            try:
+                await exchange.publish(aio_pika.Message(command), routing_key="", mandatory=True, timeout=10)
+            except aio_pika.exceptions.PublishError:  # no deliverer bound a command queue: none is running
+                return False
+            return True
 
     try:
-        asyncio.run(send())
-    except aio_pika.exceptions.PublishError:
-        print("hookpipe: no deliverer is running: nothing to pause or resume", file=sys.stderr)
-        return 1
+        heard = asyncio.run(send())
     except Exception as error:
         print(f"hookpipe: cannot reach the broker: {describe(error)}", file=sys.stderr)
         return 1
-    state = "paused" if args.action == "pause" else "resumed"
-    print(f"destination '{args.destination}' {state} on every running deliverer "
-          f"(until {'resumed' if state == 'paused' else 'paused'} or restarted; the config's `paused` "
-          "is what a restart applies)")
+    state = "paused" if paused else "resumed"
+    where = "on every running deliverer" if heard else "(no deliverer is running now)"
+    if not paused and config.destinations[args.destination].paused:
+        later = "the config's `paused: true` pauses it again whenever a deliverer starts"
+    else:
+        later = f"deliverers that start later find it {state}"
+    print(f"destination '{args.destination}' {state} {where}; {later}")
     return 0
 
 

@@ -79,6 +79,11 @@ class Names:
         """Fanout exchange for operator commands to every running deliverer (pause, resume)."""
         return f"{self.prefix}.control"
 
+    def pause_flag(self, destination: str) -> str:
+        """An empty queue whose existence says an operator paused the destination: what a deliverer reads when
+        it starts or reconnects (the control exchange only reaches deliverers already running)."""
+        return f"{self.prefix}.paused.{destination}"
+
     def retry(self, ms: int) -> str:
         """A retry rung: fanout exchange and quorum queue of that name, whose TTL is `ms`."""
         return f"{self.retry_prefix}{ms}"
@@ -186,6 +191,14 @@ async def declare_control(channel: AbstractChannel, names: Names) -> AbstractExc
     return await channel.declare_exchange(names.control, ExchangeType.FANOUT, durable=True)
 
 
+async def set_pause_flag(channel: AbstractChannel, names: Names, destination: str, *, paused: bool) -> None:
+    """Record an operator's pause (a durable quorum queue, so a clustered broker keeps it) or its resume."""
+    if paused:
+        await channel.declare_queue(names.pause_flag(destination), durable=True, arguments=_quorum())
+    else:
+        await channel.queue_delete(names.pause_flag(destination))
+
+
 async def declare_all(channel: AbstractChannel, config: Config) -> None:
     """Everything the config needs: `hookpipe topology apply`."""
     names = Names(config.broker.prefix)
@@ -205,7 +218,7 @@ def all_queue_names(config: Config) -> list[str]:
     names = Names(config.broker.prefix)
     queues = [names.router_queue, names.router_dead, names.unrouted, names.archive]
     for destination in config.destinations:
-        queues += [names.deliver_queue(destination), names.dead_queue(destination)]
+        queues += [names.deliver_queue(destination), names.dead_queue(destination), names.pause_flag(destination)]
     return queues + [names.retry(ms) for ms in configured_rungs(config)]
 
 

@@ -9,7 +9,14 @@ import sys
 import aiohttp
 import pytest
 
-from tests.support.pipeline import InProcessPipeline, ingest_url, pipeline_config, queue_depth, write_config
+from tests.support.pipeline import (
+    InProcessPipeline,
+    ingest_url,
+    pipeline_config,
+    queue_depth,
+    wait_for_depth,
+    write_config,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -48,12 +55,57 @@ async def test_a_paused_destination_holds_its_events_until_resumed(prefix, recei
         await pipeline.stop()
 
 
-async def test_pause_with_no_deliverer_running_says_so(prefix, receiver, topology_cleanup, tmp_path):
+async def _post(config: dict, ids: list[str]) -> None:
+    async with aiohttp.ClientSession() as http:
+        for event_id in ids:
+            async with http.post(ingest_url(config), data=b"{}", headers={"x-test-id": event_id}) as response:
+                assert response.status == 200
+
+
+async def test_a_pause_outlives_a_deliverer_restart_and_binds_deliverers_started_later(
+    prefix, receiver, topology_cleanup, tmp_path
+):
     config = pipeline_config(prefix, receiver.url)
     topology_cleanup(config)
     path = str(write_config(tmp_path, config))
-    result = await asyncio.to_thread(hookpipe, "destination", "pause", "receiver", "--config", path)
-    assert result.returncode == 1
-    assert "no deliverer is running" in result.stderr
+    # Paused while no deliverer runs: recorded, and said so.
+    paused = await asyncio.to_thread(hookpipe, "destination", "pause", "receiver", "--config", path)
+    assert paused.returncode == 0, paused.stderr
+    assert "no deliverer is running now" in paused.stdout
+    first = InProcessPipeline(config)
+    await first.start()
+    try:
+        assert "receiver" in first["deliverer"].paused
+        await _post(config, ["a0", "a1"])
+        await wait_for_depth(f"{prefix}.deliver.receiver", 2)
+    finally:
+        await first.stop()
+    # A deliverer started after the restart still holds the events.
+    second = InProcessPipeline(config, services=("deliverer",))
+    await second.start()
+    try:
+        assert "receiver" in second["deliverer"].paused
+        await asyncio.sleep(1)  # time enough for a wrongly consuming deliverer to take them
+        assert await queue_depth(f"{prefix}.deliver.receiver") == 2
+        assert receiver.received == []
+        resumed = await asyncio.to_thread(hookpipe, "destination", "resume", "receiver", "--config", path)
+        assert resumed.returncode == 0, resumed.stderr
+        await receiver.wait_for_ids({"a0", "a1"}, timeout=10)
+    finally:
+        await second.stop()
+    # Resumed for good: a later deliverer consumes.
+    third = InProcessPipeline(config, services=("deliverer",))
+    await third.start()
+    try:
+        assert "receiver" not in third["deliverer"].paused
+    finally:
+        await third.stop()
+
+
+async def test_an_unknown_destination_is_refused(prefix, receiver, topology_cleanup, tmp_path):
+    config = pipeline_config(prefix, receiver.url)
+    topology_cleanup(config)
+    path = str(write_config(tmp_path, config))
     unknown = await asyncio.to_thread(hookpipe, "destination", "pause", "nope", "--config", path)
     assert unknown.returncode == 2
+    assert "no destination named 'nope'" in unknown.stderr
