@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiormq.exceptions
 import orjson
@@ -34,6 +34,7 @@ from hookpipe.event import MAX_SHORT_STRING, Event, now_ms, uuid7
 from hookpipe.jsonpath import parse_path
 from hookpipe.ops import ops_app, start_site
 from hookpipe.ratelimit import TokenBucket
+from hookpipe.reload import BROKER_SETTINGS, changed_settings
 from hookpipe.topology import Names, declare_archive, declare_ingest_path
 from ingest import handshakes
 from ingest.dedup import RecentIds
@@ -61,6 +62,11 @@ MAX_KEPT_HEADER_BYTES = 32 * 1024
 
 #: Label used for requests to a source that is not configured, so the label set stays bounded.
 UNKNOWN_SOURCE_LABEL = "_unknown"
+
+#: Settings ingest holds for its whole run (a reload changing one is refused: restart to apply it): the broker
+#: connection, the listeners and the limits they were started with, and the archive stream declared on connect.
+FIXED_SETTINGS = (*BROKER_SETTINGS, "ingest.listen", "ingest.ops", "ingest.max_in_flight", "ingest.read_timeout",
+                  "archive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,21 @@ def compile_sources(config: Config) -> dict[str, Source]:
     if problems:
         raise ConfigError(problems)
     return sources
+
+
+def carry_state(running: dict[str, Source], reloaded: dict[str, Source]) -> dict[str, Source]:
+    """`reloaded` with the running sources' rate-limit buckets and recent ids kept wherever their settings did
+    not change, so a reload neither refills a bucket nor forgets which ids were just published."""
+    kept = {}
+    for name, source in reloaded.items():
+        old = running.get(name)
+        if old is not None:
+            if old.config.rate_limit == source.config.rate_limit:
+                source = replace(source, rate_limit=old.rate_limit)
+            if old.config.dedup == source.config.dedup:
+                source = replace(source, recent=old.recent)
+        kept[name] = source
+    return kept
 
 
 class IngestService:
@@ -198,6 +219,32 @@ class IngestService:
                             extra={"queue": self.names.router_queue})
                 self._router_queue_present = present
             await asyncio.sleep(READINESS_INTERVAL)
+
+    # --- reload ---
+
+    async def reload(self, loaded: LoadedConfig) -> None:
+        """Verify, limit and answer by a new config from the next request on; raises ConfigError to refuse it.
+
+        Sources (their secrets, schemes, limits, dedup, ids and answers), `ingest.max_body` and
+        `ingest.publish_timeout` change in place; requests already being handled finish with the source they
+        started with. A change to FIXED_SETTINGS is refused.
+        """
+        new = loaded.config
+        problems = changed_settings(self.config, new, FIXED_SETTINGS)
+        try:
+            sources = compile_sources(new)
+        except ConfigError as error:
+            problems += error.problems
+        if problems:
+            raise ConfigError(problems)
+        old_names = set(self.sources)
+        self.sources = carry_state(self.sources, sources)
+        self.config = new
+        self.publisher.timeout = new.ingest.publish_timeout
+        log.info("sources reloaded", extra={
+            "sources": len(sources), "added": sorted(set(sources) - old_names),
+            "removed": sorted(old_names - set(sources)),
+        })
 
     # --- the request path ---
 
