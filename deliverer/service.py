@@ -31,15 +31,17 @@ from hookpipe.broker import (
     PublishFailed,
     ack,
     consume,
+    describe,
     hand_over,
     link_problems,
     queue_exists,
     requeue,
 )
-from hookpipe.config import DestinationConfig, LoadedConfig
+from hookpipe.config import ConfigError, DestinationConfig, LoadedConfig
 from hookpipe.deadletter import dead_letter
 from hookpipe.event import Event, MalformedEvent, now_ms
 from hookpipe.ops import ops_app, start_site
+from hookpipe.reload import BROKER_SETTINGS, changed_settings
 from hookpipe.topology import (
     BREAKER_PARK_SECONDS,
     Names,
@@ -65,6 +67,12 @@ FIFO_WAIT_IN_PLACE = 60.0
 
 #: Seconds in-flight deliveries get to finish on SIGTERM before the connection closes (and they are requeued).
 SHUTDOWN_GRACE = 20.0
+
+#: Settings the deliverer holds for its whole run (a reload changing one is refused: restart to apply it).
+FIXED_SETTINGS = (*BROKER_SETTINGS, "deliverer.ops")
+
+#: Seconds a reload waits for the broker before refusing the new config (it needs to declare what is new).
+RELOAD_CONNECT_TIMEOUT = 10.0
 
 
 #: Seconds of deliveries at the destination's rate that may wait unacked in the deliverer: bounded memory, and
@@ -110,6 +118,7 @@ class DelivererService:
         self._fifo_attempts: dict[str, tuple[str, int]] = {}  # destination -> (head event id, attempts made)
         self._paused_in_config = {name for name, d in self.config.destinations.items() if d.paused}
         self.paused = set(self._paused_in_config)
+        self._reload_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._ops: object = None
@@ -146,6 +155,105 @@ class DelivererService:
             else:  # open, or a probe lost with the old connection: wait for the next probe
                 self.breakers[name].state = BreakerState.OPEN
                 self._schedule_probe(name)
+
+    # --- reload ---
+
+    async def reload(self, loaded: LoadedConfig) -> None:
+        """Deliver by a new config from the next delivery on; raises ConfigError to refuse it.
+
+        A destination new to the config gets its queues and retry rungs declared, then is consumed (unless
+        paused); a removed one stops being consumed (its queue and the events in it stay); a changed one gets a
+        new sender (URL, signing, headers, timeouts, rate limit), its breaker anew if the breaker settings
+        changed, and a new consumer if its prefetch changed. Attempts already running finish with the settings
+        they started with. Refused: broker settings, the ops address, and a destination's `ordering` (its queue
+        was declared for it: docs/operations.md says how to switch).
+        """
+        async with self._reload_lock:
+            old, new = self.config, loaded.config
+            problems = changed_settings(old, new, FIXED_SETTINGS)
+            problems += [f"destinations.{name}.ordering: cannot change on reload; drain and remove the "
+                         "destination, delete its queues, then add it back (docs/operations.md)"
+                         for name, destination in new.destinations.items()
+                         if name in old.destinations and old.destinations[name].ordering != destination.ordering]
+            if problems:
+                raise ConfigError(problems)
+            added = [name for name in new.destinations if name not in old.destinations]
+            removed = [name for name in old.destinations if name not in new.destinations]
+            changed = [name for name in new.destinations
+                       if name in old.destinations and old.destinations[name] != new.destinations[name]]
+            rungs = configured_rungs(new)
+            await self._declare_for_reload({name: new.destinations[name].ordering for name in added},
+                                           [ms for ms in rungs if ms not in self._declared_rungs])
+            for name in removed:
+                await self._forget(name)
+            self.config = new
+            self.rungs = rungs
+            self._paused_in_config = {name for name, d in new.destinations.items() if d.paused}
+            for name in added + changed:
+                await self._apply_destination(name, old.destinations.get(name), new.destinations[name])
+        log.info("destinations reloaded", extra={"added": added, "removed": removed, "changed": changed})
+
+    async def _declare_for_reload(self, destinations: dict[str, str], rungs: list[int]) -> None:
+        """Declare what the new config adds, on the publishing connection; a broker that is away or refuses
+        refuses the reload (the running config stays, and the next change or SIGHUP tries again)."""
+        if not destinations and not rungs:
+            return
+        if not await self.publisher.link.wait_ready(RELOAD_CONNECT_TIMEOUT):
+            raise ConfigError(["broker: not connected, so what the new config adds cannot be declared; "
+                               "send SIGHUP to retry"])
+        connection = self.publisher.link.connection
+        try:
+            assert connection is not None
+            async with connection.channel() as channel:
+                for name, ordering in destinations.items():
+                    await declare_destination(channel, self.names, name, ordering=ordering)
+                for ms in rungs:
+                    await declare_retry_rung(channel, self.names, ms)
+        except Exception as error:
+            raise ConfigError([f"broker: cannot declare what the new config adds: {describe(error)}"]) from None
+        self._declared_rungs.update(rungs)
+
+    async def _forget(self, name: str) -> None:
+        """Stop consuming a destination the config no longer has (attempts running on it finish)."""
+        probe = self._probes.pop(name, None)
+        if probe is not None:
+            probe.cancel()
+        await self._stop_consuming(name)
+        del self.senders[name]
+        self.paused.discard(name)
+
+    async def _apply_destination(self, name: str, before: DestinationConfig | None,
+                                 after: DestinationConfig) -> None:
+        """Take a destination's new (or first) settings: sender, breaker, pause and consumer."""
+        sender = Sender(name, after, self.sessions)
+        await sender.start()
+        self.senders[name] = sender
+        restart_consumer = before is not None and prefetch(before) != prefetch(after)
+        if before is None or before.breaker != after.breaker:
+            probe = self._probes.pop(name, None)
+            if probe is not None:
+                probe.cancel()
+            self.breakers[name] = Breaker(failures=after.breaker.failures, cooldown=after.breaker.cooldown,
+                                          max_cooldown=after.breaker.max_cooldown)
+            metrics.BREAKER_STATE.labels(destination=name).set(BreakerState.CLOSED.value)
+            restart_consumer = before is not None  # a probe's prefetch-1 consumer must not outlive its breaker
+        connection = self.consumer.connection
+        paused_before = name in self.paused
+        flagged = connection is not None and await queue_exists(connection, self.names.pause_flag(name))
+        if after.paused or flagged:
+            if not paused_before or before is None:
+                await self.pause(name)
+            return
+        if paused_before:
+            await self.resume(name)
+            return
+        metrics.DESTINATION_PAUSED.labels(destination=name).set(0)
+        if restart_consumer:
+            await self._stop_consuming(name)  # attempts running on the old consumer finish and are acked there
+        if self.breakers[name].state is BreakerState.CLOSED:
+            await self._consume(name, connection, prefetch(after))
+        else:
+            self._schedule_probe(name)
 
     # --- operator commands: hookpipe destination pause|resume ---
 
@@ -201,10 +309,10 @@ class DelivererService:
             self._schedule_probe(name)
 
     async def _consume(self, name: str, connection: AbstractConnection | None, count: int) -> None:
-        if connection is None or name in self.paused or name in self._consumptions:
-            return  # not connected (the next connection's set-up consumes), paused, or consuming already
+        if connection is None or name in self.paused or name in self._consumptions or name not in self.senders:
+            return  # not connected (the next connection's set-up consumes), paused, consuming, or removed
         self._consumptions[name] = await consume(
-            self.consumer, connection, self.names.deliver_queue(name), self._handler(self.senders[name]),
+            self.consumer, connection, self.names.deliver_queue(name), self._handler(name),
             prefetch=count,
         )
 
@@ -261,16 +369,17 @@ class DelivererService:
         log.info("circuit breaker half-open: one probe delivery", extra={"destination": name})
         await self._consume(name, self.consumer.connection, 1)
 
-    def _handler(self, sender: Sender):  # type: ignore[no-untyped-def]
+    def _handler(self, name: str):  # type: ignore[no-untyped-def]
         async def handle(message: AbstractIncomingMessage) -> None:
             task = asyncio.current_task()
             assert task is not None
             self._in_flight.add(task)
             try:
-                await self._deliver(sender, message)
+                # Looked up per delivery: after a reload the next delivery goes by the destination's new settings.
+                await self._deliver(self.senders[name], message)
             except Exception:
                 log.exception("unexpected error delivering; requeued",
-                              extra={"event_id": message.message_id, "destination": sender.name})
+                              extra={"event_id": message.message_id, "destination": name})
                 await asyncio.sleep(REQUEUE_DELAY)
                 await requeue(message)
             finally:
