@@ -28,16 +28,24 @@ DESTINATION_SECRET = "whsec_dGVzdC1kZXN0aW5hdGlvbi1zZWNyZXQtMzI="
 _LISTEN_PORTS = range(20000, 32000)
 
 
+#: Ports this process has handed out: a config takes several before any is bound, and two picks of the same
+#: still-free port would collide when the services start (seen once in CI: ingest's listener on a router's ops).
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A port on 127.0.0.1 nobody listens on now, outside the ephemeral range."""
+    """A port on 127.0.0.1 nobody listens on now, outside the ephemeral range, never handed out before."""
     for _ in range(100):
         port = random.choice(_LISTEN_PORTS)
+        if port in _handed_out:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _handed_out.add(port)
+        return port
     raise RuntimeError("no free port found")
 
 
