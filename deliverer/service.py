@@ -12,7 +12,7 @@ import collections
 import logging
 import math
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -109,15 +109,11 @@ class DelivererService:
                              on_open=self._start_consuming)
         self.rungs = configured_rungs(self.config)
         self._declared_rungs: set[int] = set()
-        self.breakers = {
-            name: Breaker(failures=d.breaker.failures, cooldown=d.breaker.cooldown, max_cooldown=d.breaker.max_cooldown)
-            for name, d in self.config.destinations.items()
-        }
+        self.breakers = {name: _new_breaker(d) for name, d in self.config.destinations.items()}
         self._consumptions: dict[str, Consumption] = {}
         self._probes: dict[str, asyncio.Task[None]] = {}
         self._fifo_attempts: dict[str, tuple[str, int]] = {}  # destination -> (head event id, attempts made)
-        self._paused_in_config = {name for name, d in self.config.destinations.items() if d.paused}
-        self.paused = set(self._paused_in_config)
+        self.paused = self._paused_in_config()
         self._reload_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -126,13 +122,22 @@ class DelivererService:
         self._attempts_running: collections.Counter[str] = collections.Counter()
         self._last_errors: dict[str, dict[str, Any]] = {}
 
+    def _paused_in_config(self) -> set[str]:
+        return {name for name, destination in self.config.destinations.items() if destination.paused}
+
     async def _declare(self, connection: AbstractConnection) -> None:
-        async with connection.channel() as channel:
-            for name, destination in self.config.destinations.items():
-                await declare_destination(channel, self.names, name, ordering=destination.ordering)
-            for ms in self.rungs:
-                await declare_retry_rung(channel, self.names, ms)
+        destinations = {name: destination.ordering for name, destination in self.config.destinations.items()}
+        await self._declare_on(connection, destinations, self.rungs)
         self._declared_rungs = set(self.rungs)
+
+    async def _declare_on(self, connection: AbstractConnection, destinations: Mapping[str, str],
+                          rungs: list[int]) -> None:
+        """Declare `destinations` (name -> ordering) and retry `rungs` on one channel of `connection`."""
+        async with connection.channel() as channel:
+            for name, ordering in destinations.items():
+                await declare_destination(channel, self.names, name, ordering=ordering)
+            for ms in rungs:
+                await declare_retry_rung(channel, self.names, ms)
 
     async def _start_consuming(self, connection: AbstractConnection) -> None:
         await self.publisher.link.wait_ready()
@@ -142,7 +147,7 @@ class DelivererService:
         # Commands sent from now on wait in that queue; pauses made before are read from their flags. Both are
         # absolute (pause, resume), so reading the flags first and then the queued commands in order ends in the
         # state of the last command, whichever came first.
-        self.paused = self._paused_in_config | await self._flagged_paused(connection)
+        self.paused = self._paused_in_config() | await self._flagged_paused(connection)
         await commands.consume(self._on_command, no_ack=True)
         for name in self.senders:
             metrics.DESTINATION_PAUSED.labels(destination=name).set(int(name in self.paused))
@@ -188,7 +193,6 @@ class DelivererService:
                 await self._forget(name)
             self.config = new
             self.rungs = rungs
-            self._paused_in_config = {name for name, d in new.destinations.items() if d.paused}
             for name in added + changed:
                 await self._apply_destination(name, old.destinations.get(name), new.destinations[name])
         log.info("destinations reloaded", extra={"added": added, "removed": removed, "changed": changed})
@@ -204,20 +208,14 @@ class DelivererService:
         connection = self.publisher.link.connection
         try:
             assert connection is not None
-            async with connection.channel() as channel:
-                for name, ordering in destinations.items():
-                    await declare_destination(channel, self.names, name, ordering=ordering)
-                for ms in rungs:
-                    await declare_retry_rung(channel, self.names, ms)
+            await self._declare_on(connection, destinations, rungs)
         except Exception as error:
             raise ConfigError([f"broker: cannot declare what the new config adds: {describe(error)}"]) from None
         self._declared_rungs.update(rungs)
 
     async def _forget(self, name: str) -> None:
         """Stop consuming a destination the config no longer has (attempts running on it finish)."""
-        probe = self._probes.pop(name, None)
-        if probe is not None:
-            probe.cancel()
+        self._cancel_probe(name)
         await self._stop_consuming(name)
         del self.senders[name]
         self.paused.discard(name)
@@ -230,18 +228,15 @@ class DelivererService:
         self.senders[name] = sender
         restart_consumer = before is not None and prefetch(before) != prefetch(after)
         if before is None or before.breaker != after.breaker:
-            probe = self._probes.pop(name, None)
-            if probe is not None:
-                probe.cancel()
-            self.breakers[name] = Breaker(failures=after.breaker.failures, cooldown=after.breaker.cooldown,
-                                          max_cooldown=after.breaker.max_cooldown)
+            self._cancel_probe(name)
+            self.breakers[name] = _new_breaker(after)
             metrics.BREAKER_STATE.labels(destination=name).set(BreakerState.CLOSED.value)
             restart_consumer = before is not None  # a probe's prefetch-1 consumer must not outlive its breaker
         connection = self.consumer.connection
         paused_before = name in self.paused
-        flagged = connection is not None and await queue_exists(connection, self.names.pause_flag(name))
+        flagged = connection is not None and await self._flagged(connection, name)
         if after.paused or flagged:
-            if not paused_before or before is None:
+            if not paused_before:
                 await self.pause(name)
             return
         if paused_before:
@@ -267,8 +262,10 @@ class DelivererService:
 
     async def _flagged_paused(self, connection: AbstractConnection) -> set[str]:
         """Destinations an operator paused (`hookpipe destination pause`) and has not resumed."""
-        return {name for name in self.senders
-                if await queue_exists(connection, self.names.pause_flag(name))}
+        return {name for name in self.senders if await self._flagged(connection, name)}
+
+    async def _flagged(self, connection: AbstractConnection, name: str) -> bool:
+        return await queue_exists(connection, self.names.pause_flag(name))
 
     async def _on_command(self, message: AbstractIncomingMessage) -> None:
         try:
@@ -290,9 +287,7 @@ class DelivererService:
         through its flag queue, which `hookpipe destination pause` declares."""
         self.paused.add(name)
         metrics.DESTINATION_PAUSED.labels(destination=name).set(1)
-        probe = self._probes.pop(name, None)
-        if probe is not None:
-            probe.cancel()
+        self._cancel_probe(name)
         await self._stop_consuming(name)
         log.warning("destination paused by an operator", extra={"destination": name})
 
@@ -352,6 +347,11 @@ class DelivererService:
         log.info("circuit breaker closed: deliveries resume", extra={"destination": name})
         await self._stop_consuming(name)  # the probe's prefetch-1 consumer
         await self._consume(name, self.consumer.connection, prefetch(self.senders[name].config))
+
+    def _cancel_probe(self, name: str) -> None:
+        probe = self._probes.pop(name, None)
+        if probe is not None:
+            probe.cancel()
 
     def _schedule_probe(self, name: str) -> None:
         previous = self._probes.get(name)
@@ -599,6 +599,11 @@ class DelivererService:
         if await hand_over(self.publisher, message, dead, exchange="", routing_key=self.names.dead_queue(sender.name),
                            requeue_delay=REQUEUE_DELAY):
             metrics.DEAD_LETTERS.labels(destination=sender.name, reason=result.reason).inc()
+
+
+def _new_breaker(destination: DestinationConfig) -> Breaker:
+    settings = destination.breaker
+    return Breaker(failures=settings.failures, cooldown=settings.cooldown, max_cooldown=settings.max_cooldown)
 
 
 def _expired(sender: Sender, event: Event) -> bool:
