@@ -24,7 +24,7 @@ import aiormq
 import aiormq.abc
 import aiormq.exceptions
 
-from hookpipe.wire import Outgoing
+from hookpipe.wire import Outgoing, short_string
 
 _FRAME_METHOD, _FRAME_HEADER, _FRAME_BODY = 1, 2, 3
 _FRAME_END = b"\xce"
@@ -92,19 +92,15 @@ class ConfirmedChannel:
                 del channel.message_id_delivery_tag[message_id]
 
         confirmation.add_done_callback(forget_message_id)
-        self._batch.append(frames)
+        self._batch += frames
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
         return confirmation
 
-    def _frames(self, message: Outgoing, exchange: str, routing_key: str) -> bytes:
+    def _frames(self, message: Outgoing, exchange: str, routing_key: str) -> list[bytes]:
+        """The publish's method, content header and body frames, as pieces the flush joins once."""
         number = self.channel.number
-        exchange_bytes = exchange.encode()
-        key_bytes = routing_key.encode()
-        if len(exchange_bytes) > 255 or len(key_bytes) > 255:
-            raise ValueError("AMQP exchange names and routing keys hold at most 255 bytes")
-        method = b"".join((_BASIC_PUBLISH, bytes((len(exchange_bytes),)), exchange_bytes,
-                           bytes((len(key_bytes),)), key_bytes, _MANDATORY))
+        method = _BASIC_PUBLISH + short_string(exchange) + short_string(routing_key) + _MANDATORY
         body = message.body
         header = _CONTENT_HEADER_START.pack(60, 0, len(body)) + message.properties.marshal()
         parts = [_FRAME_START.pack(_FRAME_METHOD, number, len(method)), method, _FRAME_END,
@@ -113,7 +109,7 @@ class ConfirmedChannel:
         for start in range(0, len(body), size):
             chunk = body[start:start + size]
             parts += (_FRAME_START.pack(_FRAME_BODY, number, len(chunk)), chunk, _FRAME_END)
-        return b"".join(parts)
+        return parts
 
     async def _flush(self) -> None:
         """Runs one loop turn after the first publish of a batch, so every publish made meanwhile joins it; keeps

@@ -94,10 +94,10 @@ def outgoing(
     parts: list[bytes] = []
     if content_type:
         flags |= _CONTENT_TYPE
-        parts.append(_short_string(content_type))
+        parts.append(short_string(content_type))
     if content_encoding:
         flags |= _CONTENT_ENCODING
-        parts.append(_short_string(content_encoding))
+        parts.append(short_string(content_encoding))
     if headers:
         flags |= _HEADERS
         parts.append(_table(headers))
@@ -107,8 +107,8 @@ def outgoing(
         parts.append(_U8.pack(priority))
     if correlation_id:
         flags |= _CORRELATION_ID
-        parts.append(_short_string(correlation_id))
-    parts.append(_short_string(message_id))
+        parts.append(short_string(correlation_id))
+    parts.append(short_string(message_id))
     if timestamp is not None:
         flags |= _TIMESTAMP
         if isinstance(timestamp, datetime):
@@ -118,14 +118,15 @@ def outgoing(
         parts.append(_U64.pack(timestamp))
     if type:
         flags |= _TYPE
-        parts.append(_short_string(type))
+        parts.append(short_string(type))
     if app_id:
         flags |= _APP_ID
-        parts.append(_short_string(app_id))
+        parts.append(short_string(app_id))
     return Outgoing(body, EncodedProperties(message_id, _U16.pack(flags) + b"".join(parts)))
 
 
-def _short_string(value: str) -> bytes:
+def short_string(value: str) -> bytes:
+    """An AMQP short string: one length byte, then at most 255 bytes of UTF-8 (ValueError beyond)."""
     data = value.encode()
     if len(data) > 255:
         raise ValueError(f"AMQP short strings hold at most 255 bytes, not {len(data)}")
@@ -135,7 +136,7 @@ def _short_string(value: str) -> bytes:
 def _table(table: dict[str, Any]) -> bytes:
     parts = []
     for key in sorted(table):
-        parts.append(_short_string(key))
+        parts.append(short_string(key))
         parts.append(_value(table[key]))
     data = b"".join(parts)
     return _U32.pack(len(data)) + data
