@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 #: Exit status of `routes test` when an event cannot be read (the others are still reported).
 EXIT_BAD_EVENT = 1
 
+#: The --config option's help, the same on every command.
+CONFIG_HELP = "pipeline YAML (default: $HOOKPIPE_CONFIG)"
+
 #: The keys of a match document given to `routes test`; `verified` is optional and true by default.
 EVENT_KEYS = frozenset({"id", "source", "type", "headers", "body", "verified"})
 
@@ -368,13 +371,13 @@ def build_parser() -> argparse.ArgumentParser:
         ("deliverer", _run_deliverer, "run the outbound delivery service"),
     ):
         service = commands.add_parser(name, help=text)
-        service.add_argument("--config", help="pipeline YAML (default: $HOOKPIPE_CONFIG)")
+        service.add_argument("--config", help=CONFIG_HELP)
         service.set_defaults(run=run)
 
     config = commands.add_parser("config", help="work with the config file")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     check = config_commands.add_parser("check", help="validate a config file: exit 0 if usable, 2 if not")
-    check.add_argument("file", nargs="?", help="pipeline YAML (default: $HOOKPIPE_CONFIG)")
+    check.add_argument("file", nargs="?", help=CONFIG_HELP)
     check.set_defaults(run=_config_check)
 
     routes = commands.add_parser("routes", help="work with the routes")
@@ -386,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "raw body is taken to be the document's body as compact JSON. Exit 2 for a config that "
                     "cannot be used, 1 if an event cannot be read (the others are still reported).",
     )
-    test.add_argument("--config", help="pipeline YAML (default: $HOOKPIPE_CONFIG)")
+    test.add_argument("--config", help=CONFIG_HELP)
     test.add_argument("--json", action="store_true", help="one JSON object per event and line")
     test.add_argument("events", nargs="+", metavar="EVENT", help="a match document file, or - for stdin")
     test.set_defaults(run=_routes_test)
@@ -394,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     topology = commands.add_parser("topology", help="RabbitMQ exchanges and queues")
     topology_commands = topology.add_subparsers(dest="topology_command", required=True)
     apply = topology_commands.add_parser("apply", help="declare every exchange and queue the config needs")
-    apply.add_argument("--config", help="pipeline YAML (default: $HOOKPIPE_CONFIG)")
+    apply.add_argument("--config", help=CONFIG_HELP)
     apply.set_defaults(run=_topology_apply)
     prune = topology_commands.add_parser(
         "prune", help="delete empty retry rungs the config does not use",
@@ -403,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "this config can create at run time, the --rung values, and with --management-url (or "
                     "$HOOKPIPE_MANAGEMENT_URL) every retry rung the broker lists.",
     )
-    prune.add_argument("--config", help="pipeline YAML (default: $HOOKPIPE_CONFIG)")
+    prune.add_argument("--config", help=CONFIG_HELP)
     prune.add_argument("--management-url", help="RabbitMQ management API, e.g. http://guest:guest@127.0.0.1:15672")
     prune.add_argument("--rung", type=int, action="append", default=[], metavar="MS",
                        help="also check the rung of this TTL (ms); repeatable")
@@ -417,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(never archived again). T is RFC 3339 (2026-11-27T08:00:00Z) or a duration back from now "
                     "(2h). Exit 0 when every publish is confirmed, 1 if not, 2 for bad options.",
     )
-    replay.add_argument("--config", help="pipeline YAML (default: $HOOKPIPE_CONFIG)")
+    replay.add_argument("--config", help=CONFIG_HELP)
     replay.add_argument("--since", required=True, metavar="T", help="start of the window")
     replay.add_argument("--until", metavar="T", help="end of the window (default: when the command starts)")
     replay.add_argument("--source", metavar="S", help="only events from this source")
@@ -435,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     for action, text in (("pause", "stop delivering; events wait in the queue"), ("resume", "deliver again")):
         command = destination_commands.add_parser(action, help=text)
         command.add_argument("destination")
-        command.add_argument("--config", help="pipeline YAML (default: $HOOKPIPE_CONFIG)")
+        command.add_argument("--config", help=CONFIG_HELP)
         command.set_defaults(run=_destination_command)
 
     from hookpipe.operations import add_operations_commands

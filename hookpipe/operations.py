@@ -24,6 +24,7 @@ from aio_pika.abc import AbstractConnection
 
 from hookpipe import dlq
 from hookpipe.broker import Publisher, describe, queue_state
+from hookpipe.cli import CONFIG_HELP
 from hookpipe.config import Config, redact_url
 from hookpipe.event import now_ms
 from hookpipe.table import NONE, clip, format_age, format_table
@@ -42,7 +43,6 @@ ERROR_WIDTH = 60
 EXIT_BROKER = 1
 EXIT_USAGE = 2
 
-CONFIG_HELP = "pipeline YAML (default: $HOOKPIPE_CONFIG)"
 
 T = TypeVar("T")
 
