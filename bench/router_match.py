@@ -1,7 +1,7 @@
 """Route matching alone: events/s on one core for 1 to 10,000 routes (router/matcher.py, no broker, no I/O).
 
 Match documents `{id, source, type, headers, body}` are built from the real GitHub and Stripe payloads in
-shared/corpus/webhooks/payloads/. Routes are generated from those payloads with a mix of exact, prefix,
+tests/corpus/webhooks/payloads/. Routes are generated from those payloads with a mix of exact, prefix,
 numeric, anything-but and exists conditions, so that each event matches at most 10 routes whatever the number
 of routes: live routes name values an event really has; the others name the same fields with values no event
 has, as the routes of many tenants would. Runs of each route count are interleaved over several rounds, and
@@ -35,7 +35,7 @@ from hookpipe.event import Event  # noqa: E402
 from router.matcher import RouteMatcher  # noqa: E402
 from router.rules import MatchDocument  # noqa: E402
 
-PAYLOADS = ROOT.parent / "shared" / "corpus" / "webhooks" / "payloads"
+PAYLOADS = ROOT / "tests" / "corpus" / "webhooks" / "payloads"
 ROUTE_COUNTS = (1, 100, 1_000, 10_000)
 MAX_MATCHES_PER_EVENT = 10  # the rule mix is generated so that no event matches more routes than this
 LIVE_PER_EVENT = 10  # live routes generated per event before the cap above trims them

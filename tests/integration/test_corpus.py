@@ -1,6 +1,6 @@
-"""Every case of the shared webhook corpus through the real HTTP ingest, against the real broker.
+"""Every case of the webhook corpus (tests/corpus/webhooks) through the real HTTP ingest, against the real broker.
 
-The corpus was signed and judged by the providers' own SDKs (../shared/corpus/README.md). Each case gets a
+The corpus was signed and judged by the providers' own SDKs (tests/corpus/README.md). Each case gets a
 source configured from its `receiver` block and is sent with ingest's clock set to its `receiver.now`. An
 accepted case must be on the router queue byte-identical, with the provider's id and type extracted.
 """

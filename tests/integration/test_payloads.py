@@ -1,7 +1,7 @@
 """Real provider payloads, signed with the providers' own tooling, arrive on the broker byte-identical.
 
 The payload files are byte-for-byte copies from octokit/webhooks and stripe/openapi
-(../shared/corpus/webhooks/payloads). Besides them: a 1.5 MB body and a unicode-heavy one, made here.
+(tests/corpus/webhooks/payloads). Besides them: a 1.5 MB body and a unicode-heavy one, made here.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ STRIPE_SECRET = "whsec_payload_test_secret_0123456789"
 
 
 def _payloads() -> list[Any]:
-    manifest = CORPUS / "payloads.manifest.json"
-    if not manifest.exists():
-        return [pytest.param(None, None, id="corpus-missing", marks=pytest.mark.skip(reason=f"no {manifest}"))]
-    entries = json.loads(manifest.read_text())
+    # Part of the repository: a missing manifest or payload file fails collection.
+    entries = json.loads((CORPUS / "payloads.manifest.json").read_text())
     params = [pytest.param(entry["provider"], (CORPUS / "payloads" / entry["file"]).read_bytes(), id=entry["file"])
-              for entry in entries if (CORPUS / "payloads" / entry["file"]).exists()]
-    github_bodies = [p.values[1] for p in params if p.values[0] == "github"] or [b'{"zen": "big"}']
+              for entry in entries]
+    github_bodies = [p.values[1] for p in params if p.values[0] == "github"]
+    if not github_bodies:
+        raise LookupError(f"no GitHub payload in {CORPUS / 'payloads.manifest.json'}")
     copies = github_bodies
     while sum(map(len, copies)) < 1_600_000:  # the real GHES index file is 1.5 MB; this is at least that
         copies = copies + github_bodies

@@ -1,7 +1,7 @@
-"""The shared webhook corpus (../shared/corpus/webhooks): real requests signed and judged by providers' SDKs.
+"""The webhook corpus (tests/corpus/webhooks): real requests signed and judged by the providers' own SDKs.
 
-Resolved as `<repo>/../shared`, where CI lays a copy of shared/ beside the clone. Tests that need it skip with
-the reason when it is absent.
+The corpus is part of the repository (tests/corpus/README.md says where each case comes from), so a missing or
+empty corpus is an error at collection, never a skip.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pytest
 from hookpipe.config import VERIFY_KEYS, VerifyConfig
 from ingest.verify import InboundRequest
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "webhooks"
+#: The webhook corpus: cases.json, payloads/ and payloads.manifest.json.
+CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "webhooks"
 
 #: Corpus provider -> our `verify.scheme`.
 SCHEME_OF = {
@@ -33,20 +34,16 @@ SEPARABLE_REASONS = {"missing_header", "malformed_header", "stale_timestamp", "f
 
 @cache
 def load_cases() -> list[dict[str, Any]]:
-    """Every case; an empty list when the corpus is not there (see cases_for)."""
-    path = CORPUS / "cases.json"
-    if not path.exists():
-        return []
-    return list(json.loads(path.read_text())["cases"])
+    """Every case of cases.json; raises FileNotFoundError when the corpus is missing."""
+    return list(json.loads((CORPUS / "cases.json").read_text())["cases"])
 
 
 def cases_for(*providers: str) -> list[Any]:
     """pytest params, one per case of these providers (all when none is named), with the case id as the test
-    id; a single skipped param when the corpus is missing, so collection never fails."""
+    id. No case at all is an error: a test that would run nothing must not pass."""
     cases = [case for case in load_cases() if not providers or case["provider"] in providers]
     if not cases:
-        reason = f"webhook corpus not found at {CORPUS}"
-        return [pytest.param(None, id="corpus-missing", marks=pytest.mark.skip(reason=reason))]
+        raise LookupError(f"no case for {providers or 'any provider'} in {CORPUS / 'cases.json'}")
     return [pytest.param(case, id=case["id"]) for case in cases]
 
 

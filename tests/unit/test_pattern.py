@@ -1,6 +1,6 @@
 """Routing (router/pattern.py, router/rules.py): EventBridge exact values and the route table.
 
-`fixtures/eventbridge_exact.jsonl` holds the exact-value cases of shared/corpus/eventbridge/cases.jsonl
+`fixtures/eventbridge_exact.jsonl` holds the exact-value cases of tests/corpus/eventbridge/cases.jsonl
 (verdicts computed by aws/event-ruler): every case whose operators are all `exact-*`, minus event-ruler quirks.
 The operators are tested in test_pattern_operators.py, the whole corpus in test_pattern_corpus.py, random
 patterns against a reference interpreter in test_pattern_properties.py, the route index in test_matcher.py.

@@ -1,4 +1,4 @@
-"""Corpus helpers for the scheme tests: see tests/support/corpus.py (shared with the HTTP corpus test)."""
+"""Corpus helpers for the scheme tests: see tests/support/corpus.py (the HTTP corpus test uses the same ones)."""
 
 from tests.support.corpus import (  # noqa: F401 - re-exported for the scheme tests
     SCHEME_OF,
