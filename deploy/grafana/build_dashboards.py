@@ -31,7 +31,7 @@ OUTPUT = Path(__file__).resolve().parent / "dashboards"
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 
 #: RabbitMQ queue names are `{prefix}.router`, `{prefix}.deliver.{destination}`, `{prefix}.retry.{ms}`,
-#: `{prefix}.dead.{destination}` (DESIGN.md §2). `[.]` matches a dot without backslash escapes.
+#: `{prefix}.dead.{destination}` (docs/architecture.md). `[.]` matches a dot without backslash escapes.
 DELIVER_QUEUES = '"${prefix}[.]deliver[.]${destination}"'
 WORK_QUEUES = '"${prefix}[.](router|deliver[.]${destination})"'
 DEAD_QUEUES = '"${prefix}[.]dead[.]${destination}"'
