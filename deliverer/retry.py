@@ -1,8 +1,8 @@
 """What happens after a failed attempt: retry after which delay, or dead-letter for which reason (no I/O).
 
 Retries wait in RabbitMQ, not in memory: each delay is a quorum queue `{prefix}.retry.{ms}` whose message TTL
-dead-letters the message back to its destination's queue (DESIGN.md §2); hookpipe.topology derives the rungs
-from the config's schedules, in jitter buckets.
+dead-letters the message back to its destination's queue (docs/architecture.md, "Topology"); hookpipe.topology
+derives the rungs from the config's schedules, in jitter buckets.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """deliverer: consume every `hookpipe.deliver.{destination}` queue and deliver each event over HTTP.
 
-Guarantee 4 of DESIGN.md §2: a delivery is acked only after success, or after its retry or dead-letter
-message is confirmed. A failed attempt goes to a retry rung (a queue whose TTL sends it back to the
-destination's queue) as deliverer.retry decides, or to `hookpipe.dead.{destination}` with its reason.
+The deliverer's guarantee (docs/architecture.md, "Guarantees and how each hop keeps them"): a delivery is acked only
+after success, or after its retry or dead-letter message is confirmed. A failed attempt goes to a retry rung (a queue
+whose TTL sends it back to the destination's queue) as deliverer.retry decides, or to `hookpipe.dead.{destination}` with
+its reason.
 """
 
 from __future__ import annotations

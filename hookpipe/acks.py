@@ -3,7 +3,8 @@
 Every ack costs the client a frame and a socket write, and a quorum queue a Raft command, so acking many
 deliveries at once saves CPU on both sides. RabbitMQ's `multiple=True` acks every outstanding delivery up to a
 tag, so it may only be sent up to a tag below which *every* delivery of the channel has been settled: an ack
-sent for an event still in flight would break guarantees 3 and 4 of DESIGN.md §2.
+sent for an event still in flight would break the router's and the deliverer's guarantees
+(docs/architecture.md, "Guarantees and how each hop keeps them").
 
 How: `consume()` (hookpipe.broker) registers each delivery's tag, in delivery order, before its handler runs.
 Acks asked for during one turn of the event loop are flushed together at the end of that turn: one multiple

@@ -1,6 +1,6 @@
 """The broker layer every service uses: self-healing connections, confirmed publishes, supervised consumers.
 
-DESIGN.md §2 rules, in one place:
+The broker rules (docs/architecture.md, "The broker layer"), in one place:
 - consuming and publishing use separate connections, so a flow-control alarm on publishing cannot stall acks;
 - every connection has a heartbeat of at most 10 s and reconnects by itself, with backoff, re-running the
   service's set-up (declarations, consumers) each time;

@@ -1,6 +1,6 @@
 """The pipeline's one configuration file: schema, `${VAR}` expansion, validation and loading.
 
-One YAML file configures all three services (DESIGN.md §4). It is parsed, its string values are expanded from
+One YAML file configures all three services (docs/configuration.md). It is parsed, its string values are expanded from
 the environment, and the result is validated into frozen models with unknown keys refused. Every error names
 the path and the problem, and never a value: a secret put under the wrong key must not reach a terminal or a
 log. `load_config` is the only entry point the services and the CLI use.
@@ -391,7 +391,7 @@ class DestinationConfig(_Model):
     @field_validator("timeout")
     @classmethod
     def _bounded_timeout(cls, timeout: float) -> float:
-        # A delivery is never held unacked for more than 5 minutes (DESIGN.md §2, guarantee 7): the attempt's
+        # A delivery is never held unacked for more than 5 minutes (memory stays bounded): the attempt's
         # time-out plus up to a minute waiting for the rate limit must stay well inside that.
         if not 0 < timeout <= MAX_DELIVERY_TIMEOUT:
             raise ValueError("must be more than 0 and at most 3m")

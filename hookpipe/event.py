@@ -2,7 +2,7 @@
 
 The AMQP message body *is* the provider's raw payload, copied and never re-encoded; the metadata travels in
 message properties (`message_id`, `content_type`, `type`, `timestamp`) and `x-hookpipe-*` headers
-(DESIGN.md §1). Every hop reads and writes events through this module only.
+(docs/architecture.md, "What flows"). Every hop reads and writes events through this module only.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every Prometheus metric hookpipe exports, in one module (DESIGN.md §5).
+"""Every Prometheus metric hookpipe exports, in one module (docs/observability.md lists them).
 
 Names start with `hookpipe_` and use base units. Label values are bounded sets: configured source, route and
 destination names, outcomes, reasons and status classes; never an event id, a URL or a raw status text.
@@ -87,7 +87,7 @@ DEAD_LETTERS = Counter(
 )
 DELIVERY_GONE = Counter(
     "hookpipe_delivery_gone_total",
-    "Deliveries a destination refused with 410 Gone: its receiver wants no more (DESIGN.md §3).", ["destination"],
+    "Deliveries a destination refused with 410 Gone: its receiver wants no more.", ["destination"],
 )
 BREAKER_STATE = Gauge(
     "hookpipe_breaker_state", "Circuit breaker per destination: 0 closed, 1 open, 2 half-open.", ["destination"]

@@ -1,10 +1,10 @@
 """`hookpipe topology prune`: delete the retry rungs nothing needs any more.
 
-Rungs are created two ways (DESIGN.md §2): from the config's schedules, and at run time (a long Retry-After
-rounds up to a coarse grid; the breaker parks prefetched deliveries for a second). A schedule change or an old
-Retry-After leaves rungs behind. Plain AMQP cannot list queues, so without the management API the candidates
-are the rungs this config can create at run time (a bounded set: hookpipe.topology.runtime_rungs) plus any
-`--rung MS` given; with `--management-url`, every `{prefix}.retry.{ms}` queue the broker has.
+Rungs are created two ways (docs/architecture.md, "Topology"): from the config's schedules, and at run time (a long
+Retry-After rounds up to a coarse grid; the breaker parks prefetched deliveries for a second). A schedule change or an
+old Retry-After leaves rungs behind. Plain AMQP cannot list queues, so without the management API the candidates are the
+rungs this config can create at run time (a bounded set: hookpipe.topology.runtime_rungs) plus any `--rung MS` given;
+with `--management-url`, every `{prefix}.retry.{ms}` queue the broker has.
 
 A rung is deleted only while it is empty and has no consumer, and never if the config's schedules use it.
 Quorum queues cannot be deleted `if_empty` (RabbitMQ answers NOT_IMPLEMENTED), so the exchange goes first:

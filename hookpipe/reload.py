@@ -1,4 +1,4 @@
-"""Config reload without a restart: on SIGHUP, and when the config file changes (DESIGN.md §4).
+"""Config reload without a restart: on SIGHUP, and when the config file changes (docs/configuration.md, "reload").
 
 A service that can take a new config in place implements `Reloadable.reload(loaded)`: it checks what it needs,
 prepares what the new config uses, swaps it in, or raises ConfigError to refuse it, and then the config it runs

@@ -1,4 +1,4 @@
-"""`hookpipe replay`: send archived events through the current rules again (DESIGN.md §2-§3).
+"""`hookpipe replay`: send archived events through the current rules again (docs/architecture.md, "Replay").
 
 The archive is a stream bound to the ingested exchange. Replay reads it from a timestamp offset, which RabbitMQ
 rounds down to a chunk boundary, so each event's `x-hookpipe-received-at` is checked here against the window

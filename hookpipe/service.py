@@ -22,7 +22,7 @@ from hookpipe.reload import ConfigReloader, Reloadable, fingerprint
 
 log = logging.getLogger("hookpipe")
 
-#: Exit status for a config that cannot be used (DESIGN.md §4).
+#: Exit status for a config that cannot be used (docs/configuration.md).
 EXIT_CONFIG_ERROR = 2
 
 #: Exit status when the service cannot start with a usable config (a port taken, say).

@@ -1,4 +1,4 @@
-"""The one place that knows RabbitMQ names and arguments (DESIGN.md §2).
+"""The one place that knows RabbitMQ names and arguments (docs/architecture.md, "Topology").
 
 Every exchange and queue name starts with the configured prefix. Declarations are idempotent, and a queue's
 arguments never change under an existing name: RabbitMQ refuses that with 406, so a new setting means a new

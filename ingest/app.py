@@ -1,4 +1,4 @@
-"""ingest: `POST /ingest/{source}` -> verify -> publish with confirm -> 2xx (DESIGN.md §3).
+"""ingest: `POST /ingest/{source}` -> verify -> publish with confirm -> 2xx (docs/architecture.md, "Services").
 
 The provider gets 2xx only after RabbitMQ confirmed the persisted event; any publish failure answers 503 with
 `Retry-After` so the provider retries. Every refusal has a reason, a JSON body, a counter and a log line.

@@ -1,4 +1,4 @@
-"""Best-effort suppression of repeated provider event ids (DESIGN.md §3).
+"""Best-effort suppression of repeated provider event ids (`dedup`, docs/configuration.md).
 
 An optimisation, never a guarantee: it is per process, bounded, and an id is remembered only after its publish
 was confirmed, so a failed publish never makes the provider's retry look like a duplicate. Replay protection

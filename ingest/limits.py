@@ -1,4 +1,4 @@
-"""The global cap on requests and body bytes in flight at ingest (DESIGN.md §2, guarantee 7).
+"""The global cap on requests and body bytes in flight at ingest: its memory stays bounded.
 
 A flood must fill RabbitMQ's queues, not ingest's memory: past either cap a request is answered 503 with
 `Retry-After` before its body is read. A request reserves its declared Content-Length, or its source's body

@@ -161,7 +161,8 @@ class RouteMatcher(Generic[K]):
 
     `match(document, verified=...)` returns the keys of the matching routes in route order. A route without
     `sources` sees a document only when `verified` is true (routes that name no sources see only verified
-    sources, DESIGN.md §3); a route with `sources` sees documents from those sources, verified or not.
+    sources, docs/configuration.md `routes[]`); a route with `sources` sees documents from those sources, verified
+    or not.
     """
 
     def __init__(self, routes: Iterable[tuple[K, RoutePattern] | tuple[K, RoutePattern, Collection[str] | None]],

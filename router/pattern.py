@@ -1,7 +1,7 @@
 """EventBridge event patterns, compiled once into a matcher of match documents (no I/O).
 
 The full event-pattern language with the semantics of aws/event-ruler (the open-source matcher EventBridge is
-built on), checked case by case against its verdicts (shared/corpus/eventbridge):
+built on), checked case by case against its verdicts (tests/corpus/eventbridge):
 
 - A pattern is an object of fields. Fields are ANDed; a field's list of values and operators is ORed. Key
   paths join with `.`, so `{"a.b": ...}` and `{"a": {"b": ...}}` name the same field, in patterns and events.

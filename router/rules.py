@@ -71,7 +71,7 @@ class MatchDocument(Mapping[str, Any]):
         if key == "source":
             return event.source
         if key == "type":
-            return event.type  # null when the provider sends no type (DESIGN.md §1)
+            return event.type  # null when the provider sends no type (docs/architecture.md, "What flows")
         if key == "headers":
             return event.headers
         if key == "body":

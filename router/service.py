@@ -1,11 +1,11 @@
 """router: consume `hookpipe.router`, match routes, publish deliveries, ack only once all are confirmed.
 
-Guarantee 3 of DESIGN.md §2: an event is acked only after every delivery message it produced is confirmed.
-When some publishes of a fan-out fail, only those are retried after a backoff; if they still fail, the event
-is dead-lettered with reason `publish_failed`. If even that cannot be confirmed the event is requeued, and
-RabbitMQ's delivery limit turns a message that fails forever into a dead letter (`poison`). An event that cannot
-be routed at all is dead-lettered at once: `malformed`, `bad_json` (a filter looks into a body that is not
-JSON), `transform_failed`.
+The router's guarantee (docs/architecture.md, "Guarantees and how each hop keeps them"): an event is acked only after
+every delivery message it produced is confirmed. When some publishes of a fan-out fail, only those are retried after a
+backoff; if they still fail, the event is dead-lettered with reason `publish_failed`. If even that cannot be confirmed
+the event is requeued, and RabbitMQ's delivery limit turns a message that fails forever into a dead letter (`poison`).
+An event that cannot be routed at all is dead-lettered at once: `malformed`, `bad_json` (a filter looks into a body that
+is not JSON), `transform_failed`.
 
 Reload (hookpipe/reload.py calls `reload`): the new routes are compiled and every destination new to the config
 gets its queue and binding declared before the routing state is swapped, in one assignment. An event reads the

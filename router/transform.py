@@ -1,6 +1,6 @@
 """Route transforms, EventBridge input-transformer style: data picked out of the match document, no code.
 
-Two forms (DESIGN.md §3, §4):
+Two forms (docs/configuration.md, "transforms"):
 
 - `{body: "$.body.data.object"}`: the delivery is the value at one path, as JSON;
 - `{paths: {name: "$.body.x.y", ...}, template: <any JSON value>}`: each path is read once, then placed into the
@@ -30,7 +30,7 @@ import orjson
 from hookpipe.config import TransformConfig
 from hookpipe.jsonpath import lookup, parse_path
 
-#: The top-level fields of the match document (DESIGN.md §1); every path starts with one of them.
+#: The top-level fields of the match document (docs/configuration.md, "transforms"); every path starts with one of them.
 DOCUMENT_FIELDS = ("id", "source", "type", "headers", "body")
 
 #: Fields holding one string (or null): a path cannot go below them.

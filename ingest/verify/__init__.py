@@ -124,8 +124,8 @@ def build_scheme(config: VerifyConfig) -> Scheme:
 
 
 def _not_implemented(_: VerifyConfig) -> Scheme:
-    # The config accepts every scheme of DESIGN.md §3; one not built yet refuses every request rather than let
-    # unverified input through.
+    # The config accepts every scheme of hookpipe.config.VERIFY_KEYS; one not built yet refuses every request
+    # rather than let unverified input through.
     def verify(_: InboundRequest) -> None:
         raise Rejected("scheme_not_implemented", status=501)
 
