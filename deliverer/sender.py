@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import aiohttp
 from yarl import URL
@@ -16,7 +15,7 @@ from yarl import URL
 from deliverer.retry import parse_retry_after
 from deliverer.sessions import SessionPool
 from deliverer.signing import Signer
-from deliverer.ssrf import AddressPolicy, BlockedAddress, blocked_cause
+from deliverer.ssrf import AddressPolicy, BlockedAddress, blocked_cause, connect_host
 from hookpipe import __version__
 from hookpipe.config import DestinationConfig
 from hookpipe.deadletter import RESPONSE_EXCERPT
@@ -63,6 +62,10 @@ class Sender:
         self._own_pool = pool is None
         self._pool = pool if pool is not None else SessionPool()  # an empty pool is falsy (len 0)
         self._session: aiohttp.ClientSession | None = None
+        # The URL as the client will see it: its host is checked in the form it is connected to.
+        self._url = URL(config.url)
+        self._origin = _origin(self._url)
+        self._proxy = URL(config.proxy) if config.proxy else None
         # The configured URL's host passes the literal-address check once: neither it nor the policy changes.
         self._configured_host_allowed = False
 
@@ -73,9 +76,16 @@ class Sender:
         if self._own_pool:
             await self._pool.close()
 
-    def request_headers(self, event: Event, attempt: int, body: bytes) -> dict[str, str]:
-        headers = {name: value for name, value in event.headers.items() if name in self.config.forward_headers}
-        headers.update(self.config.headers)
+    def request_headers(self, event: Event, attempt: int, body: bytes, cross_origin: bool = False) -> dict[str, str]:
+        """Every header of one attempt. `cross_origin`: for a redirect hop to another scheme, host or port, which
+        gets no static `headers` and no forwarded ones (they may carry credentials meant for the destination
+        alone); hookpipe's own `webhook-*` and `x-hookpipe-*` headers, signatures of the body, go everywhere."""
+        headers: dict[str, str] = {}
+        if not cross_origin:
+            headers.update(
+                (name, value) for name, value in event.headers.items() if name in self.config.forward_headers
+            )
+            headers.update(self.config.headers)
         timestamp = int(time.time())
         headers.update({
             "user-agent": USER_AGENT,
@@ -99,15 +109,21 @@ class Sender:
         assert self._session is not None, "Sender.start() first"
         try:
             headers = self.request_headers(event, attempt, event.body)
-            url = self.config.url
-            # Redirects are followed here, not by aiohttp, so every hop's address passes the SSRF guard (a
-            # literal IP never reaches the resolver) and a hop can only go to http or https.
+            url = self._url
+            stripped: dict[str, str] | None = None  # the headers of a cross-origin hop, made on the first one
+            # Redirects are followed here, not by aiohttp, so every hop's host passes the SSRF guard as it will be
+            # connected to, a hop can only go to http or https, and a cross-origin hop loses the static headers.
             for _ in range(MAX_REDIRECTS + 1):
-                if url != self.config.url or not self._configured_host_allowed:
-                    self.policy.check_literal(urlsplit(url).hostname or "")
-                    self._configured_host_allowed = self._configured_host_allowed or url == self.config.url
+                if url is not self._url or not self._configured_host_allowed:
+                    self.policy.check_url(url, via_proxy=self._proxy is not None)
+                    self._configured_host_allowed = self._configured_host_allowed or url is self._url
+                hop_headers = headers
+                if url is not self._url and _origin(url) != self._origin:
+                    if stripped is None:
+                        stripped = self.request_headers(event, attempt, event.body, cross_origin=True)
+                    hop_headers = stripped
                 async with self._session.post(
-                    url, data=event.body, headers=headers, allow_redirects=False, proxy=self.config.proxy,
+                    url, data=event.body, headers=hop_headers, allow_redirects=False, proxy=self._proxy,
                     timeout=self._timeout,
                 ) as response:
                     if 200 <= response.status < 300:
@@ -118,8 +134,11 @@ class Sender:
                     excerpt = await _read_excerpt(response, EXCERPT_READ_SECONDS)
                     location = response.headers.get("Location")
                     if 300 <= response.status < 400 and self.config.follow_redirects and location:
-                        url = str(response.url.join(URL(location)))
-                        if urlsplit(url).scheme not in ("http", "https"):
+                        try:
+                            url = response.url.join(URL(location))
+                        except ValueError:  # a host yarl cannot encode (IDNA)
+                            return AttemptResult(False, "redirect", response.status, "redirect to an invalid URL")
+                        if url.scheme not in ("http", "https"):
                             return AttemptResult(False, "redirect", response.status, "redirect to a non-HTTP URL")
                         continue
                     reason = "redirect" if 300 <= response.status < 400 else "http_status"
@@ -137,6 +156,11 @@ class Sender:
             return AttemptResult(False, "connection_error", error=f"{type(error).__name__}: {error}"[:500])
         except OSError as error:
             return AttemptResult(False, "connection_error", error=f"{type(error).__name__}: {error}"[:500])
+
+
+def _origin(url: URL) -> tuple[str, str, int | None]:
+    """Scheme, host as connected to, and port: a redirect to another origin loses the static headers."""
+    return url.scheme, connect_host(url), url.port
 
 
 async def _read_excerpt(response: aiohttp.ClientResponse, seconds: float) -> bytes:

@@ -4,7 +4,7 @@ Every destination with the same `allow_private_network` setting (in practice: al
 shares one session and its connection pool. Destinations with a different setting get a session of their own,
 because a pooled connection is reused by host and port alone: a strict destination must never be handed a
 connection that a permissive one opened to a private address. The SSRF guard lives in each session's resolver
-(aiohttp has no per-request resolver), so a policy is a property of the pool.
+and socket factory (aiohttp has neither per request), so a policy is a property of the pool.
 
 The pool needs no limit of its own to stay bounded: each destination's consumer prefetch (its `concurrency`)
 already caps its requests in flight, so a slow destination cannot take connections another one needs.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from deliverer.ssrf import AddressPolicy, GuardedResolver
+from deliverer.ssrf import AddressPolicy, GuardedResolver, guarded_socket_factory
 
 #: Seconds a resolved name is cached; every new connection's addresses still pass the guard.
 DNS_CACHE_SECONDS = 60
@@ -30,7 +30,8 @@ class SessionPool:
         session = self._sessions.get(policy.key)
         if session is None:
             connector = aiohttp.TCPConnector(
-                resolver=GuardedResolver(policy), limit=0, ttl_dns_cache=DNS_CACHE_SECONDS
+                resolver=GuardedResolver(policy), socket_factory=guarded_socket_factory(policy), limit=0,
+                ttl_dns_cache=DNS_CACHE_SECONDS,
             )
             session = aiohttp.ClientSession(
                 connector=connector,

@@ -1,20 +1,31 @@
 """The SSRF guard: refuse to connect to private, loopback and other internal addresses.
 
-It checks the address actually connected to: a literal in the URL, or every address a name resolves to, inside
-the HTTP client's resolver so no request path can skip it. IPv4-in-IPv6 forms are unmapped first. A destination
-may open the guard entirely (`allow_private_network: true`) or for listed networks only, so a loopback receiver
-can be allowed while a redirect from it to 169.254.169.254 is still refused.
+It checks the address actually connected to, in two places the HTTP client cannot go around:
+
+- the resolver, which drops every refused address a name resolves to (so a name with only refused addresses
+  fails before any socket exists);
+- the socket factory, which refuses to create a socket for a refused address. Every connection the client
+  opens, to a literal IP (which never reaches the resolver), to a resolved name or to a proxy, goes through it.
+
+Before a request the sender also checks the URL's host as the client will connect to it (`connect_host`: the
+host after yarl's normalisation, NFKC and IDNA, so 127.0.0.1 in full-width digits or with ideographic full
+stops is the literal 127.0.0.1), which refuses before any work, and is the only check possible for a target
+reached through a proxy (the proxy resolves its name). IPv4-in-IPv6 forms are unmapped first. A destination may
+open the guard entirely (`allow_private_network: true`) or for listed networks only, so a loopback receiver can
+be allowed while a redirect from it to 169.254.169.254 is still refused.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
+from yarl import URL
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -26,7 +37,7 @@ BLOCKED_NETWORKS: tuple[IPNetwork, ...] = tuple(
         "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
         "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
         "::/128", "::1/128", "::ffff:0:0/96", "64:ff9b::/96", "100::/64", "2001:db8::/32", "2002::/16",
-        "fc00::/7", "fe80::/10", "ff00::/8",
+        "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
     )
 )
 
@@ -84,6 +95,33 @@ class AddressPolicy:
         if not self.permits(address):
             raise BlockedAddress(f"address {address} is not allowed for this destination")
 
+    def check_url(self, url: URL, via_proxy: bool = False) -> None:
+        """Raise BlockedAddress if `url`'s host, as the client will connect to it, is a refused literal.
+
+        `via_proxy`: the proxy resolves the target's name, out of the guard's sight, so only a literal can be
+        checked; `localhost` and `*.localhost` are refused too, being the proxy's own loopback wherever it runs.
+        """
+        host = connect_host(url)
+        self.check_literal(host)
+        if "%" in host.split("%25", 1)[0]:
+            # Browsers percent-decode a host before reading it as an address; the client does not, but refusing
+            # both readings costs nothing and keeps a later client version from opening a hole.
+            self.check_literal(connect_host(URL.build(scheme="http", host=unquote(host))))
+        if via_proxy and not self.allow_all and (host == "localhost" or host.endswith(".localhost")):
+            raise BlockedAddress(f"{host} is the proxy's own loopback, not allowed for this destination")
+
+    def check_socket_address(self, address: str) -> None:
+        """Raise BlockedAddress if the socket address about to be connected to is refused."""
+        if not self.permits(address):
+            raise BlockedAddress(f"address {address} is not allowed for this destination")
+
+
+def connect_host(url: URL) -> str:
+    """The host the HTTP client connects to for `url`: yarl's normal form (NFKC, lower-case, IDNA), without
+    IPv6 brackets (a zone id stays percent-encoded). Checking `urlsplit(url).hostname` instead checks another
+    string: 127.0.0.1 in full-width digits is a name there and the literal 127.0.0.1 to the client."""
+    return url.raw_host or ""
+
 
 def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
     """`127.1`, `2130706433`, `0x7f.1`: forms inet_aton accepts and some clients connect to."""
@@ -113,6 +151,17 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self.resolver.close()
+
+
+def guarded_socket_factory(policy: AddressPolicy) -> Callable[[tuple[Any, ...]], socket.socket]:
+    """A socket factory for aiohttp's connector that refuses to create a socket for a refused address."""
+
+    def factory(addr_info: tuple[Any, ...]) -> socket.socket:
+        family, type_, proto, _, address = addr_info
+        policy.check_socket_address(address[0])
+        return socket.socket(family=family, type=type_, proto=proto)
+
+    return factory
 
 
 def blocked_cause(error: BaseException) -> BlockedAddress | None:

@@ -7,13 +7,25 @@ import ipaddress
 import socket
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from deliverer.sender import Sender
-from deliverer.ssrf import AddressPolicy, BlockedAddress, GuardedResolver, blocked_cause, unmap
+from deliverer.sessions import SessionPool
+from deliverer.ssrf import (
+    AddressPolicy,
+    BlockedAddress,
+    GuardedResolver,
+    blocked_cause,
+    connect_host,
+    guarded_socket_factory,
+    unmap,
+)
 from hookpipe.config import DestinationConfig
 from hookpipe.event import Event
+from tests.support.network import loopback_only_connects
 
 INTERNAL = [
     "127.0.0.1", "127.255.255.254",                    # loopback
@@ -252,3 +264,153 @@ async def test_sender_reaches_loopback_when_the_destination_opens_it(loopback: L
 async def test_sender_never_reaches_loopback_through_a_literal(loopback: LoopbackReceiver, host: str) -> None:
     assert await send_once(f"http://{host}:{loopback.port}/") in ("blocked_address", "connection_error")
     assert loopback.connections == 0
+
+
+# --- every spelling of a host, checked as it is connected to -------------------------------------------
+
+
+@pytest.fixture
+async def connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every address a socket is connected to in this test; one outside 127.0.0.1 fails before any packet."""
+    return loopback_only_connects(monkeypatch)
+
+
+def full_width(text: str) -> str:
+    """`127.0.0.1` in full-width forms (U+FF01 to U+FF5E): what NFKC maps back to ASCII."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def dots(text: str, dot: str) -> str:
+    return text.replace(".", dot)
+
+
+IDEOGRAPHIC_STOP, FULL_WIDTH_STOP, HALF_WIDTH_STOP = "\u3002", "\uff0e", "\uff61"
+
+#: Spellings of 127.0.0.1 that the HTTP client turns into the literal address (NFKC, IDNA).
+LOOPBACK_SPELLINGS = [
+    full_width("127") + ".0.0." + full_width("1"),                   # full-width digits
+    full_width("127.0.0.1"),                                         # full-width digits and full stops
+    dots("127.0.0.1", IDEOGRAPHIC_STOP),                             # ideographic full stops
+    dots("127.0.0.1", FULL_WIDTH_STOP),                              # full-width full stops
+    dots("127.0.0.1", HALF_WIDTH_STOP),                              # half-width ideographic full stops
+    full_width("127") + IDEOGRAPHIC_STOP + "0." + full_width("0") + FULL_WIDTH_STOP + "1",  # mixed
+    "\u2460\u2461\u2466.0.0.1",                                      # circled digits
+]
+
+#: IPv4-mapped IPv6 spellings of 127.0.0.1 (only ever sent to the strict policy: they would connect over IPv6).
+MAPPED_LOOPBACK_SPELLINGS = ["[::ffff:127.0.0.1]", "[::FFFF:7F00:1]", "[0:0:0:0:0:ffff:127.0.0.1]"]
+
+#: Spellings the client never connects to 127.0.0.1 with (refused as a non-canonical literal, or unresolvable).
+ODD_LOOPBACK_SPELLINGS = [
+    "127.1", "2130706433", "0177.0.0.1", "0x7f.0.0.1", "0x7f000001", "017700000001",  # decimal, octal, hex
+    "%31%32%37.0.0.1", "127%2e0%2e0%2e1",                                               # percent-encoded
+    "127.0.0.1.",                                                                       # trailing dot
+]
+
+#: Private targets in every spelling: refused before any socket exists (the connects fixture proves it).
+PRIVATE_SPELLINGS = [
+    "10.0.0.1", full_width("10.0.0.1"), dots("10.0.0.1", IDEOGRAPHIC_STOP),
+    "169.254.169.254", full_width("169.254.169.254"), dots("169.254.169.254", IDEOGRAPHIC_STOP),
+    dots("169.254.169.254", FULL_WIDTH_STOP), "[::ffff:169.254.169.254]", "[::ffff:a9fe:a9fe]",
+    "[fec0::1]", "[FEC0::1]", "[fe80::1%25eth0]", "[fe80::1%25lo]", "[::ffff:10.0.0.1]", "[fd00::1]",
+    "%31%30.0.0.1", "0xa9.0xfe.0xa9.0xfe", "2852039166", "0251.0376.0251.0376",
+]
+
+
+@pytest.mark.parametrize("host", LOOPBACK_SPELLINGS + MAPPED_LOOPBACK_SPELLINGS + ODD_LOOPBACK_SPELLINGS)
+async def test_no_spelling_of_loopback_reaches_it_under_the_strict_policy(
+    loopback: LoopbackReceiver, connects: list[str], host: str
+) -> None:
+    assert await send_once(f"http://{host}:{loopback.port}/") in ("blocked_address", "connection_error")
+    assert (loopback.connections, connects) == (0, [])
+
+
+@pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
+async def test_every_spelling_of_loopback_reaches_it_when_its_network_is_open(
+    loopback: LoopbackReceiver, connects: list[str], host: str
+) -> None:
+    assert await send_once(f"http://{host}:{loopback.port}/", ["127.0.0.0/8"]) == "ok"
+    assert (loopback.connections, connects) == (1, ["127.0.0.1"])
+
+
+@pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
+async def test_the_spellings_of_loopback_are_refused_by_another_open_network(
+    loopback: LoopbackReceiver, connects: list[str], host: str
+) -> None:
+    assert await send_once(f"http://{host}:{loopback.port}/", ["10.0.0.0/8"]) == "blocked_address"
+    assert (loopback.connections, connects) == (0, [])
+
+
+@pytest.mark.parametrize("host", PRIVATE_SPELLINGS)
+@pytest.mark.parametrize("allow", [False, ["127.0.0.0/8"]], ids=["strict", "loopback-open"])
+async def test_private_targets_in_any_spelling_are_refused_without_a_connection(
+    connects: list[str], host: str, allow: object
+) -> None:
+    assert await send_once(f"http://{host}:8080/", allow) in ("blocked_address", "connection_error")
+    assert connects == []
+
+
+@pytest.mark.parametrize(
+    "host", [full_width("10.0.0.1"), dots("169.254.169.254", IDEOGRAPHIC_STOP), "[fec0::1]", "[::ffff:a9fe:a9fe]"]
+)
+async def test_unicode_and_ipv6_spellings_of_private_targets_are_blocked_addresses(
+    connects: list[str], host: str
+) -> None:
+    assert await send_once(f"http://{host}/") == "blocked_address"
+    assert connects == []
+
+
+@pytest.mark.parametrize(("host", "asked"), [
+    (full_width("HOOKS") + ".example.com", "hooks.example.com"),
+    (dots("hooks.example.com", IDEOGRAPHIC_STOP), "hooks.example.com"),
+    ("bücher.example", "xn--bcher-kva.example"), ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+    ("HOOKS.Example.COM", "hooks.example.com"),
+])
+async def test_names_are_resolved_and_checked_in_their_idna_form(
+    monkeypatch: pytest.MonkeyPatch, loopback: LoopbackReceiver, connects: list[str], host: str, asked: str
+) -> None:
+    resolver = FakeResolver("127.0.0.1")
+    monkeypatch.setattr("deliverer.ssrf.ThreadedResolver", lambda: resolver)
+    assert await send_once(f"http://{host}:{loopback.port}/") == "blocked_address"
+    assert await send_once(f"http://{host}:{loopback.port}/", ["127.0.0.0/8"]) == "ok"
+    assert [name for name, _, _ in resolver.asked] == [asked, asked]
+    assert (loopback.connections, connects) == (1, ["127.0.0.1"])
+
+
+def test_site_local_ipv6_is_refused() -> None:
+    for address in ("fec0::1", "feff:ffff::1", "fec0:0:0:ffff::1"):
+        assert not AddressPolicy(False).permits(address), address
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", full_width("127.0.0.1"), "[::ffff:127.0.0.1]"])
+async def test_the_pool_refuses_a_literal_even_without_the_senders_check(
+    loopback: LoopbackReceiver, connects: list[str], host: str
+) -> None:
+    pool = SessionPool()
+    try:
+        with pytest.raises(aiohttp.ClientConnectorError) as raised:
+            await pool.session_for(AddressPolicy(False)).post(f"http://{host}:{loopback.port}/", data=b"{}")
+    finally:
+        await pool.close()
+    assert isinstance(blocked_cause(raised.value), BlockedAddress)
+    assert (loopback.connections, connects) == (0, [])
+
+
+def test_the_socket_factory_refuses_before_creating_a_socket() -> None:
+    factory = guarded_socket_factory(AddressPolicy(LOOPBACK_ONLY))
+    with pytest.raises(BlockedAddress):
+        factory((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", 80)))
+    with pytest.raises(BlockedAddress):
+        factory((socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("fe80::1%lo", 80, 0, 1)))
+    sock = factory((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80)))
+    assert sock.family == socket.AF_INET
+    sock.close()
+
+
+@pytest.mark.parametrize(("url", "host"), [
+    ("http://" + full_width("127.0.0.1") + "/", "127.0.0.1"), ("http://EXAMPLE.com/", "example.com"),
+    ("http://b\u00fccher.example/", "xn--bcher-kva.example"), ("http://[::FFFF:7F00:1]:80/", "::ffff:7f00:1"),
+    ("http://[fe80::1%25eth0]/", "fe80::1%25eth0"),
+])
+def test_connect_host_is_the_normal_form_the_client_connects_to(url: str, host: str) -> None:
+    assert connect_host(URL(url)) == host
