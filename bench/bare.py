@@ -5,7 +5,7 @@
     python bench/bare.py post   --source Q2 --url http://127.0.0.1:P/webhooks --ops 127.0.0.1:O
 
 Each command is one process, as each of hookpipe's services is, and keeps the guarantees hookpipe keeps
-(DESIGN.md §2) with none of its features:
+(docs/architecture.md, "Guarantees and how each hop keeps them") with none of its features:
 - `ingest`: aiohttp; `POST /{anything}` reads the body, publishes it persistent and mandatory on a confirm channel
   (message id from the `x-bench-id` header) and answers 200 only after the confirm, 503 otherwise. No
   verification, no limits, no metrics, no dedup: a bare durable-publish ingest.

@@ -1,4 +1,4 @@
-"""What providers see when the broker link breaks or the router queue disappears (DESIGN.md §2, guarantee 2)."""
+"""What providers see when the broker link breaks or the router queue disappears (docs/architecture.md)."""
 
 from __future__ import annotations
 

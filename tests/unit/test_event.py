@@ -1,4 +1,4 @@
-"""The event envelope (DESIGN.md §1): ids, routing keys, and how an event rides on AMQP."""
+"""The event envelope (docs/architecture.md, "What flows"): ids, routing keys, and how an event rides on AMQP."""
 
 from __future__ import annotations
 
