@@ -196,6 +196,7 @@ class DelivererService:
             self.rungs = rungs
             for name in added + changed:
                 await self._apply_destination(name, old.destinations.get(name), new.destinations[name])
+        metrics.prime_deliverer(new)
         log.info("destinations reloaded", extra={"added": added, "removed": removed, "changed": changed})
 
     async def _declare_for_reload(self, destinations: dict[str, str], rungs: list[int]) -> None:
@@ -389,6 +390,7 @@ class DelivererService:
         return handle
 
     async def start(self) -> None:
+        metrics.prime_deliverer(self.config)
         for sender in self.senders.values():
             await sender.start()
         self.publisher.start()

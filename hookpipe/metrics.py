@@ -7,10 +7,13 @@ destination names, outcomes, reasons and status classes; never an event id, a UR
 from __future__ import annotations
 
 import functools
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
+
+if TYPE_CHECKING:
+    from hookpipe.config import Config
 
 M = TypeVar("M", bound=MetricWrapperBase)
 
@@ -108,3 +111,74 @@ CONFIG_LAST_RELOAD_SUCCESSFUL = Gauge(
 BROKER_CONNECTED = Gauge(
     "hookpipe_broker_connected", "1 while the named broker link is connected and set up.", ["link"]
 )
+
+
+# --- series that exist before their first event ---------------------------------------------------------
+#
+# A labelled counter has no series until its first increment, so a dashboard panel reads "No data" and
+# `rate()`/`increase()` miss that first event. Each service calls its `prime_*` at start and after every
+# reload, creating at 0 every series whose labels the config or a closed set below fixes. Series of names a
+# reload removed stay (their last value); label values are never event ids or URLs.
+
+#: Reject reasons of ingest (`ingest.verify.Rejected`); `unknown_source` only ever has `source="_unknown"`.
+INGEST_REJECT_REASONS = (
+    "method_not_allowed", "read_timeout", "too_large", "unsupported_encoding", "rate_limited",
+    "headers_too_large", "missing_header", "malformed_header", "bad_signature", "stale_timestamp",
+    "future_timestamp", "malformed_id", "malformed_type", "malformed_content_type", "scheme_not_implemented",
+    "internal_error", "overloaded", "broker_unavailable",
+)
+
+#: Outcomes of an event at the router, live or replayed.
+ROUTER_OUTCOMES = ("routed", "unmatched", "failed")
+
+#: Why the router dead-letters an event.
+ROUTER_DEAD_LETTER_REASONS = ("malformed", "bad_json", "transform_failed", "publish_failed")
+
+#: Outcomes of one delivery attempt.
+DELIVERY_OUTCOMES = ("delivered", "failed")
+
+#: (outcome, status class) pairs an attempt can count: success is a 2xx; a failure is any other answer
+#: (a redirect not followed, 4xx, 5xx) or none at all.
+ATTEMPT_RESULTS = (("delivered", "2xx"), ("failed", "3xx"), ("failed", "4xx"), ("failed", "5xx"), ("failed", "none"))
+
+#: Why the deliverer dead-letters a delivery.
+DEAD_LETTER_REASONS = ("exhausted", "expired", "dead_letter_on", "blocked_address", "malformed")
+
+
+def prime_ingest(config: Config) -> None:
+    """Requests answered with each source's configured success status, its rejections and its duplicates."""
+    for name, source in config.sources.items():
+        INGEST_REQUESTS.labels(source=name, status=str(source.response.status))
+        INGEST_DUPLICATES.labels(source=name)
+        for reason in INGEST_REJECT_REASONS:
+            INGEST_REJECTIONS.labels(source=name, reason=reason)
+
+
+def prime_router(config: Config) -> None:
+    """Outcomes (live and replayed), dead letters by reason, matches per route and deliveries per destination."""
+    for outcome in ROUTER_OUTCOMES:
+        ROUTER_EVENTS.labels(outcome=outcome)
+        ROUTER_REPLAYED_EVENTS.labels(outcome=outcome)
+    for reason in ROUTER_DEAD_LETTER_REASONS:
+        ROUTER_DEAD_LETTERS.labels(reason=reason)
+    for route in config.routes:
+        ROUTE_MATCHES.labels(route=route.name)
+    for destination in config.destinations:
+        ROUTER_DELIVERIES.labels(destination=destination)
+
+
+def prime_deliverer(config: Config) -> None:
+    """Per destination: attempts (live and replayed), retries, dead letters by reason, 410s and requests in flight.
+
+    Histograms are left to their first observation: a latency quantile of no request is undefined, not 0.
+    """
+    for destination in config.destinations:
+        for outcome, status_class in ATTEMPT_RESULTS:
+            DELIVERY_ATTEMPTS.labels(destination=destination, outcome=outcome, status_class=status_class)
+        for outcome in DELIVERY_OUTCOMES:
+            REPLAYED_DELIVERY_ATTEMPTS.labels(destination=destination, outcome=outcome)
+        RETRIES_SCHEDULED.labels(destination=destination)
+        for reason in DEAD_LETTER_REASONS:
+            DEAD_LETTERS.labels(destination=destination, reason=reason)
+        DELIVERY_GONE.labels(destination=destination)
+        DELIVERIES_IN_FLIGHT.labels(destination=destination)

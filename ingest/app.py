@@ -176,6 +176,7 @@ class IngestService:
         return app
 
     async def start(self) -> None:
+        metrics.prime_ingest(self.config)
         self.publisher.start()
         self._watch_task = asyncio.create_task(self._watch_router_queue(), name="ingest:readiness")
         # auto_decompress=False: the signed bytes are the bytes sent, and no zip bomb is ever inflated.
@@ -241,6 +242,7 @@ class IngestService:
         self.sources = carry_state(self.sources, sources)
         self.config = new
         self.publisher.timeout = new.ingest.publish_timeout
+        metrics.prime_ingest(new)
         log.info("sources reloaded", extra={
             "sources": len(sources), "added": sorted(set(sources) - old_names),
             "removed": sorted(old_names - set(sources)),

@@ -121,6 +121,7 @@ class RouterService:
         )
 
     async def start(self) -> None:
+        metrics.prime_router(self.config)
         self.publisher.start()
         self.consumer.start()
         self._ops = await start_site(ops_app(self.readiness), self.config.router.ops)
@@ -163,6 +164,7 @@ class RouterService:
                 await self._declare_for_reload({name: new.destinations[name].ordering for name in added},
                                                unrouted=unrouted)
             self._state = RoutingState(new, routes)
+        metrics.prime_router(new)
         removed = [name for name in old.config.destinations if name not in new.destinations]
         log.info("routes reloaded", extra={
             "routes": len(routes.routes), "destinations_added": added, "destinations_removed": removed,
