@@ -23,6 +23,9 @@ $(DEPLOY_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,deploy]'
 	touch $(DEPLOY_STAMP)
 
+# The pipeline with examples/pipeline.yaml ($HOOKPIPE_CONFIG for another) and a demo receiver. Ports come from
+# the config: HOOKPIPE_INGEST_LISTEN=127.0.0.1:8081 make run (docs/configuration.md). Fails with one line when a
+# port is held, no broker answers, or a service does not start.
 run: $(STAMP)
 	@scripts/run-pipeline
 

@@ -1,6 +1,9 @@
 """A demo webhook receiver: checks the Standard Webhooks signature hookpipe adds, and prints each event.
 
-    python examples/receiver.py [--port 9000] [--secret whsec_...]
+    python examples/receiver.py [--host 127.0.0.1] [--port 9000] [--path /webhooks] [--secret whsec_...]
+
+Host, port and path default to those of $RECEIVER_URL when it is set (the URL examples/pipeline.yaml delivers
+to), else http://127.0.0.1:9000/webhooks.
 
 This is what a hookpipe destination looks like from the receiving side, written with the standard library and
 aiohttp only, so it can be copied. It answers 401 to a bad signature, 400 to a stale timestamp, 200 otherwise,
@@ -16,6 +19,7 @@ import hmac
 import os
 import sys
 import time
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -23,6 +27,9 @@ from aiohttp import web
 TOLERANCE = 300
 
 DEFAULT_SECRET = "whsec_aG9va3BpcGUtZGVtby1zZWNyZXQtMzJieXRlcw=="
+
+#: Where it listens unless told otherwise: the default of examples/pipeline.yaml's `receiver` destination.
+DEFAULT_URL = "http://127.0.0.1:9000/webhooks"
 
 
 def verify(secret: str, headers: dict[str, str], body: bytes) -> str | None:
@@ -41,7 +48,7 @@ def verify(secret: str, headers: dict[str, str], body: bytes) -> str | None:
     return "bad signature"
 
 
-def make_app(secret: str) -> web.Application:
+def make_app(secret: str, path: str = "/webhooks") -> web.Application:
     seen: set[str] = set()
 
     async def receive(request: web.Request) -> web.Response:
@@ -63,18 +70,21 @@ def make_app(secret: str) -> web.Application:
         return web.json_response({"received": msg_id})
 
     app = web.Application()
-    app.router.add_post("/webhooks", receive)
+    app.router.add_post(path, receive)
     return app
 
 
 def main() -> None:
+    url = urlsplit(os.environ.get("RECEIVER_URL") or DEFAULT_URL)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--host", default=url.hostname or "127.0.0.1")
+    parser.add_argument("--port", type=int, default=url.port or 80)
+    parser.add_argument("--path", default=url.path or "/")
     parser.add_argument("--secret", default=os.environ.get("RECEIVER_SECRET", DEFAULT_SECRET))
     args = parser.parse_args()
-    print(f"demo receiver on http://{args.host}:{args.port}/webhooks", file=sys.stderr, flush=True)
-    web.run_app(make_app(args.secret), host=args.host, port=args.port, print=None)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"demo receiver on http://{host}:{args.port}{args.path}", file=sys.stderr, flush=True)
+    web.run_app(make_app(args.secret, args.path), host=args.host, port=args.port, print=None)
 
 
 if __name__ == "__main__":
