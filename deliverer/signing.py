@@ -1,8 +1,9 @@
 """Outbound signatures, computed per attempt (the timestamp is the attempt's).
 
 `standard-webhooks` (https://www.standardwebhooks.com): HMAC-SHA256 over `{id}.{timestamp}.{body}`, sent as
-`webhook-signature: v1,<base64>`, one space-separated signature per secret during a rotation. A `whsec_`
-secret is base64 after its prefix; any other secret is used as its UTF-8 bytes.
+`webhook-signature: v1,<base64>`, one space-separated signature per secret during a rotation. Its secrets
+are `whsec_<base64>` (the config refuses any other form), and the key is what the base64 decodes to, as every
+Standard Webhooks receiver derives it. An `hmac` secret is used as its UTF-8 bytes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from hookpipe.config import SigningConfig, whsec_key
 
 
 def secret_key(secret: str) -> bytes:
-    """The HMAC key of a Standard Webhooks secret: base64 after `whsec_`, else the secret's UTF-8 bytes."""
+    """The HMAC key of a Standard Webhooks `whsec_` secret: base64 after the prefix (a test receiver's helper:
+    any other form is refused by the config before it reaches a Signer)."""
     return whsec_key(secret) if secret.startswith("whsec_") else secret.encode()
 
 
@@ -32,9 +34,9 @@ class Signer:
     def __init__(self, config: SigningConfig) -> None:
         self.config = config
         secrets = config.secrets or ()
-        # Only Standard Webhooks defines the whsec_ form; a generic HMAC secret is used as written.
+        # Only Standard Webhooks defines the whsec_ form (the config guarantees it); an HMAC secret is used as written.
         if config.scheme == "standard-webhooks":
-            self.keys = [secret_key(secret) for secret in secrets]
+            self.keys = [whsec_key(secret) for secret in secrets]
         else:
             self.keys = [secret.encode() for secret in secrets]
 

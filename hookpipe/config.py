@@ -31,6 +31,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from yarl import URL
 
 from hookpipe.units import parse_duration, parse_rate, parse_size
 
@@ -45,6 +46,18 @@ MAX_DELIVERY_TIMEOUT = 180.0
 
 #: Inbound headers that carry credentials; they are never stored with an event nor forwarded.
 CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+#: An HTTP header name (RFC 9110 token).
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+#: What a header value may not hold: CR, LF, NUL and the other control characters but tab (RFC 9110 §5.5).
+HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+#: What a URL in the config may not hold (written as `%20`, `%0A`... if meant).
+URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
+
+#: How to make a Standard Webhooks secret, for the error that refuses another one.
+MAKE_WHSEC = "python -c \"import base64,os;print('whsec_'+base64.b64encode(os.urandom(32)).decode())\""
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 Bytes = Annotated[int, BeforeValidator(parse_size)]
@@ -71,6 +84,39 @@ def _parse_host_port(value: object) -> str:
 
 
 HostPort = Annotated[str, BeforeValidator(_parse_host_port)]
+
+
+def _header_name(name: str) -> str:
+    """`name` if it can be sent as a header name; never repeats it otherwise (it may hold anything)."""
+    if not HEADER_NAME.fullmatch(name):
+        raise ValueError("a header name is letters, digits and !#$%&'*+-.^_`|~ only")
+    return name
+
+
+def _header_value(value: str, what: str = "") -> str:
+    """`value` if it can be sent as a header value: a CR or LF would end the header (or inject another)."""
+    if HEADER_VALUE_FORBIDDEN.search(value):
+        raise ValueError(f"{what}a header value cannot contain CR, LF or other control characters")
+    return value
+
+
+def _http_url(url: str, what: str) -> str:
+    """`url` if hookpipe can connect to it: http(s), a host, nothing to strip and a host yarl can encode."""
+    if URL_FORBIDDEN.search(url):
+        raise ValueError("a URL cannot contain spaces or control characters (percent-encode them)")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http:// or https:// URL with {what}")
+    try:
+        host = URL(url).raw_host
+    except ValueError:  # yarl's IDNA encoding refuses it: the client could never connect
+        host = None
+    if not host:
+        raise ValueError("the host is not a valid host name (IDNA)")
+    return url
+
+
+HeaderValue = Annotated[str, AfterValidator(_header_value)]
 
 
 def _drop_empty_secrets(value: object) -> object:
@@ -258,7 +304,7 @@ class ResponseConfig(_Model):
 
     status: Annotated[int, Field(ge=200, le=299)] = 200
     body: str | None = None
-    content_type: str = "application/json"
+    content_type: HeaderValue = "application/json"
 
 
 class SourceConfig(_Model):
@@ -301,10 +347,19 @@ class SigningConfig(_Model):
             raise ValueError(f"scheme {self.scheme} needs 'secrets' (or say scheme: none)")
         if self.scheme == "hmac" and self.header is None:
             raise ValueError("scheme hmac needs 'header'")
+        if self.header is not None:
+            _header_name(self.header)
+        _header_value(self.prefix, "'prefix': ")
         if self.scheme == "standard-webhooks":
             for secret in self.secrets or ():
-                if secret.startswith("whsec_"):
-                    _check_whsec(secret)
+                # Receivers (the standardwebhooks libraries, hookpipe's own verifier) base64-decode what follows
+                # `whsec_`: a secret in any other form signs with a key no receiver derives from it.
+                if not secret.startswith("whsec_"):
+                    raise ValueError(
+                        "a standard-webhooks secret is whsec_ followed by base64 (Standard Webhooks receivers "
+                        f"decode it so); make one with: {MAKE_WHSEC}"
+                    )
+                _check_whsec(secret)
         hmac_only = {"header", "prefix", "encoding", "algorithm"} & self.model_fields_set
         if self.scheme != "hmac" and hmac_only:
             raise ValueError(f"'{sorted(hmac_only)[0]}' is only for scheme hmac")
@@ -400,15 +455,17 @@ class DestinationConfig(_Model):
     @field_validator("url")
     @classmethod
     def _http_url(cls, url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("expected an http:// or https:// URL with a host")
-        return url
+        return _http_url(url, "a host")
+
+    @field_validator("proxy")
+    @classmethod
+    def _http_proxy(cls, proxy: str | None) -> str | None:
+        return None if proxy is None else _http_url(proxy, "the proxy's host")
 
     @field_validator("forward_headers")
     @classmethod
     def _no_credentials(cls, names: list[str]) -> list[str]:
-        lowered = [name.lower() for name in names]
+        lowered = [_header_name(name).lower() for name in names]
         for name in lowered:
             if name in CREDENTIAL_HEADERS:
                 raise ValueError(f"'{name}' carries credentials and is never forwarded")
@@ -417,9 +474,11 @@ class DestinationConfig(_Model):
     @field_validator("headers")
     @classmethod
     def _no_hookpipe_headers(cls, headers: dict[str, str]) -> dict[str, str]:
-        for name in headers:
+        for name, value in headers.items():
+            _header_name(name)
             if name.lower().startswith(("x-hookpipe-", "webhook-")):
                 raise ValueError(f"'{name}' is set by hookpipe itself")
+            _header_value(value, f"'{name}': ")
         return headers
 
 
@@ -588,7 +647,7 @@ def parse_config(data: Any, environ: dict[str, str] | os._Environ[str] | None = 
     except ValidationError as error:
         problems = list(dict.fromkeys(_format_error(e, expanded) for e in error.errors(include_input=False)))
         raise ConfigError(problems) from None
-    return LoadedConfig(config=config, path=None, warnings=list(_weak_secret_warnings(config)))
+    return LoadedConfig(config=config, path=None, warnings=[*_weak_secret_warnings(config), *_host_warnings(config)])
 
 
 def load_config(path: str | Path, environ: dict[str, str] | os._Environ[str] | None = None) -> LoadedConfig:
@@ -624,6 +683,37 @@ def _weak_secret_warnings(config: Config) -> Iterator[str]:
     for name, destination in config.destinations.items():
         standard = destination.signing.scheme == "standard-webhooks"
         yield from weak(f"destinations.{name}.signing.secrets", destination.signing.secrets, standard)
+
+
+def _host_warnings(config: Config) -> Iterator[str]:
+    """A destination or proxy host not written as hookpipe connects to it: full-width `127.0.0.1` is 127.0.0.1 to the
+    HTTP client, `Example.COM` is example.com, `127.1` is refused. Written in normal form, what the file says is
+    what the SSRF guard checks and what an operator reads."""
+    for name, destination in config.destinations.items():
+        for key, url in (("url", destination.url), ("proxy", destination.proxy)):
+            if url is not None and not _host_in_normal_form(url):
+                yield (f"destinations.{name}.{key}: the host is not in normal form (lower-case ASCII, IDNA-encoded, "
+                       "a plain IP address); write it as hookpipe connects to it")
+
+
+def _host_in_normal_form(url: str) -> bool:
+    written = urlsplit(url).netloc.rpartition("@")[2]
+    written = written[1:].partition("]")[0] if written.startswith("[") else written.partition(":")[0]
+    normal = URL(url).raw_host or ""
+    if written != normal or normal.endswith("."):
+        return False
+    if ":" in normal:  # IPv6: the compressed lower-case form (a zone id is kept as written)
+        address, _, zone = normal.partition("%25")
+        return str(ipaddress.IPv6Address(address)) + (f"%25{zone}" if zone else "") == normal
+    if "%" in normal:  # a name is never percent-encoded; some clients would decode it to an address
+        return False
+    if re.fullmatch(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*", normal):
+        # only numbers: a dotted-quad IPv4 address, never an inet_aton form such as 127.1 or 0x7f.0.0.1
+        try:
+            return str(ipaddress.IPv4Address(normal)) == normal
+        except ValueError:
+            return False
+    return True
 
 
 def redact_url(url: str) -> str:

@@ -192,11 +192,11 @@ def test_default_applies_when_variable_is_set_but_empty() -> None:
 
 
 def test_value_containing_yaml_syntax_stays_a_string(tmp_path: Path) -> None:
-    path = write(tmp_path, "destinations:\n  d:\n    url: https://example.com/\n    signing: {scheme: none}\n"
-                           "    headers: {X-Team: '${TEAM}'}\n")
+    path = write(tmp_path, "sources:\n  demo:\n    verify: {scheme: none}\n    unverified: true\n"
+                           "    response: {body: '${TEAM}'}\n")
     injected = "{a: 1}\nrouter: {unrouted: true}\n- [x]"
     loaded = load_config(path, environ={"TEAM": injected})
-    assert loaded.config.destinations["d"].headers == {"X-Team": injected}
+    assert loaded.config.sources["demo"].response.body == injected
     assert loaded.config.router.unrouted is False
 
 
@@ -208,9 +208,12 @@ def test_expanded_value_is_not_expanded_again() -> None:
 def test_expansion_touches_string_values_only() -> None:
     config = with_value("destinations.d.headers", {"${KEY}": "v"})
     config = with_value("destinations.d.concurrency", 7, config)
-    loaded = parse(config, {"KEY": "X-Other"})
-    assert loaded.config.destinations["d"].headers == {"${KEY}": "v"}
-    assert loaded.config.destinations["d"].concurrency == 7
+    # the key stays `${KEY}`, which is no header name (X-Other would be one)
+    assert problems(config, {"KEY": "X-Other"}) == [
+        "destinations.d.headers: a header name is letters, digits and !#$%&'*+-.^_`|~ only"
+    ]
+    config = with_value("destinations.d.headers", {"X-Key": "${KEY}"}, config)
+    assert parse(config, {"KEY": "v"}).config.destinations["d"].concurrency == 7
 
 
 def test_unset_variable_without_default_names_the_variable_and_the_path() -> None:
@@ -470,6 +473,130 @@ def test_static_headers_cannot_override_hookpipe_headers(header: str) -> None:
     ]
 
 
+# --- values that go into an HTTP header ----------------------------------------------------------------
+
+CONTROL_VALUES = ["token\r\nX-Injected: 1", "token\nX-Injected: 1", "token\r", "tok\x00en", "tok\x7fen"]
+
+
+@pytest.mark.parametrize("value", CONTROL_VALUES)
+def test_a_static_header_value_with_a_control_character_is_refused(value: str) -> None:
+    assert problems(with_value("destinations.d.headers", {"X-Api-Key": value})) == [
+        "destinations.d.headers: 'X-Api-Key': a header value cannot contain CR, LF or other control characters"
+    ]
+
+
+def test_a_static_header_value_may_hold_tabs_spaces_and_utf8() -> None:
+    headers = {"X-Api-Key": "a b\tc", "X-Name": "caf\u00e9"}
+    assert parse(with_value("destinations.d.headers", headers)).config.destinations["d"].headers == headers
+
+
+@pytest.mark.parametrize("name", ["X Api", "X-Api:", "X-Api\r\nX-Injected", "", "X-\u00c4pi", "(x)"])
+def test_a_static_header_name_that_is_not_a_token_is_refused(name: str) -> None:
+    assert problems(with_value("destinations.d.headers", {name: "v"})) == [
+        "destinations.d.headers: a header name is letters, digits and !#$%&'*+-.^_`|~ only"
+    ]
+
+
+@pytest.mark.parametrize("name", ["x github event", "x-github-event\r\nx-injected", ""])
+def test_a_forwarded_header_name_that_is_not_a_token_is_refused(name: str) -> None:
+    assert problems(with_value("destinations.d.forward_headers", [name])) == [
+        "destinations.d.forward_headers: a header name is letters, digits and !#$%&'*+-.^_`|~ only"
+    ]
+
+
+@pytest.mark.parametrize(("signing", "expected"), [
+    ({"scheme": "hmac", "secrets": [TOKEN], "header": "X-Sig\r\nX-Injected: 1"},
+     "a header name is letters, digits and !#$%&'*+-.^_`|~ only"),
+    ({"scheme": "hmac", "secrets": [TOKEN], "header": "X-Sig", "prefix": "sha256=\r\n"},
+     "'prefix': a header value cannot contain CR, LF or other control characters"),
+])
+def test_signing_header_name_and_prefix_are_checked(signing: dict[str, Any], expected: str) -> None:
+    assert problems(with_value("destinations.d.signing", signing)) == [f"destinations.d.signing: {expected}"]
+
+
+def test_a_response_content_type_with_a_control_character_is_refused() -> None:
+    config = with_value("sources.partner.response", {"content_type": "text/plain\r\nSet-Cookie: a=b"})
+    assert problems(config) == [
+        "sources.partner.response.content_type: a header value cannot contain CR, LF or other control characters"
+    ]
+
+
+@pytest.mark.parametrize("url", ["https://example.com/\r\nX-Injected: 1", "https://example.com/a b",
+                                 "https://exa\tmple.com/", "https://example.com/\x00"])
+def test_a_destination_url_with_whitespace_or_control_characters_is_refused(url: str) -> None:
+    assert problems(with_value("destinations.d.url", url)) == [
+        "destinations.d.url: a URL cannot contain spaces or control characters (percent-encode them)"
+    ]
+
+
+@pytest.mark.parametrize("proxy", ["socks5://127.0.0.1:1080", "127.0.0.1:3128", "http://", "http://proxy\r\n:3128"])
+def test_a_proxy_must_be_an_http_url_with_a_host(proxy: str) -> None:
+    [problem] = problems(with_value("destinations.d.proxy", proxy))
+    assert problem.startswith("destinations.d.proxy: ")
+
+
+@pytest.mark.parametrize("url", ["https://b\u00fccher..example/", "https://a..b\u3002\u3002/", "https://exa\u200bmple.com/"])
+def test_a_destination_host_the_client_cannot_encode_is_refused(url: str) -> None:
+    assert problems(with_value("destinations.d.url", url)) == [
+        "destinations.d.url: the host is not a valid host name (IDNA)"
+    ]
+
+
+# --- hosts in normal form ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", [
+    "\uff11\uff12\uff17.0.0.1", "127\u30020\u30020\u30021", "Example.COM", "\uff25xample.com", "b\u00fccher.example",
+    "[::FFFF:7F00:1]", "[0:0:0:0:0:0:0:1]", "127.1", "2130706433", "0x7f.0.0.1", "0177.0.0.1", "%31%32%37.0.0.1",
+    "example.com.",
+])
+def test_a_destination_host_not_in_normal_form_is_a_warning(host: str) -> None:
+    loaded = parse(with_value("destinations.d.url", f"https://{host}:8443/hooks"))
+    assert loaded.warnings == [
+        "destinations.d.url: the host is not in normal form (lower-case ASCII, IDNA-encoded, a plain IP address); "
+        "write it as hookpipe connects to it"
+    ]
+
+
+@pytest.mark.parametrize("host", ["example.com", "xn--bcher-kva.example", "127.0.0.1", "[::1]", "[fe80::1%25eth0]",
+                                  "hooks-1.eu.example.com"])
+def test_a_destination_host_in_normal_form_raises_no_warning(host: str) -> None:
+    assert parse(with_value("destinations.d.url", f"https://user:pw@{host}:8443/hooks")).warnings == []
+
+
+def test_a_proxy_host_not_in_normal_form_is_a_warning() -> None:
+    loaded = parse(with_value("destinations.d.proxy", "http://\uff11\uff10.0.0.1:3128"))
+    assert loaded.warnings == [
+        "destinations.d.proxy: the host is not in normal form (lower-case ASCII, IDNA-encoded, a plain IP address); "
+        "write it as hookpipe connects to it"
+    ]
+
+
+# --- standard-webhooks signing secrets -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", ["a-plain-shared-secret-long-enough", "c2VjcmV0LWluLWJhc2U2NC1idXQtbm8tcHJlZml4"])
+def test_a_standard_webhooks_signing_secret_must_be_whsec(secret: str) -> None:
+    [problem] = problems(with_value("destinations.d.signing.secrets", [WHSEC, secret]))
+    assert problem == (
+        "destinations.d.signing: a standard-webhooks secret is whsec_ followed by base64 (Standard Webhooks "
+        "receivers decode it so); make one with: python -c \"import base64,os;print('whsec_'+"
+        "base64.b64encode(os.urandom(32)).decode())\""
+    )
+    assert secret not in problem
+
+
+def test_an_hmac_signing_secret_is_used_as_written() -> None:
+    signing = {"scheme": "hmac", "header": "X-Sig", "secrets": ["a-plain-shared-secret-long-enough"]}
+    assert parse(with_value("destinations.d.signing", signing)).warnings == []
+
+
+@pytest.mark.parametrize("path", ["examples/pipeline.yaml", "deploy/pipeline.yaml"])
+def test_the_shipped_configs_validate_without_host_or_secret_problems(path: str) -> None:
+    loaded = load_config(REPO / path, environ={})
+    assert not [warning for warning in loaded.warnings if "normal form" in warning]
+
+
 @pytest.mark.parametrize("url", ["ftp://example.com/", "example.com/hooks", "https:///path", "javascript:alert(1)"])
 def test_destination_url_must_be_http_with_a_host(url: str) -> None:
     assert problems(with_value("destinations.d.url", url)) == [
@@ -650,6 +777,13 @@ SECRET_IN_WRONG_PLACES: list[tuple[str, Any]] = [
     ("destinations.d.ordering", SECRET),
     ("destinations.d.retry", {"schedule": [SECRET]}),
     ("destinations.d.proxy", [SECRET]),
+    ("destinations.d.proxy", f"socks5://{SECRET}@127.0.0.1:1080"),
+    ("destinations.d.headers", {"X-Api-Key": f"{SECRET}\r\nX-Injected: 1"}),
+    ("destinations.d.headers", {f"{SECRET}\r\nX-Injected": "v"}),
+    ("destinations.d.forward_headers", [f"{SECRET} x"]),
+    ("destinations.d.signing", {"scheme": "standard-webhooks", "secrets": [SECRET]}),
+    ("destinations.d.signing", {"scheme": "hmac", "secrets": [TOKEN], "header": "X-Sig", "prefix": f"{SECRET}\n"}),
+    ("destinations.d.url", f"https://example.com/{SECRET}\r\n"),
     ("ingest.listen", SECRET),
     ("ingest.listen", f"{SECRET}:99999"),
     ("log.level", SECRET),

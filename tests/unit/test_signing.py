@@ -10,10 +10,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from deliverer.signing import Signer, secret_key
 from hookpipe.config import SigningConfig
+from ingest.verify import InboundRequest
+from ingest.verify.standard_webhooks import signing_key, verify_standard_webhooks
 
 SECRET = "whsec_" + base64.b64encode(b"hookpipe-unit-test-signing-key-1").decode()
 PREVIOUS = "whsec_" + base64.b64encode(b"hookpipe-unit-test-signing-key-0").decode()
@@ -78,14 +81,21 @@ def test_rotation_gives_one_v1_signature_per_secret_each_valid() -> None:
     Webhook(PREVIOUS).verify(BODY, headers)
 
 
-def test_plain_secret_is_used_as_its_utf8_bytes() -> None:
-    headers = signed_headers(standard_signer("a-plain-shared-secret-é"))
-    Webhook("a-plain-shared-secret-é".encode()).verify(BODY, headers)
+@pytest.mark.parametrize("secret", ["a-plain-shared-secret-\u00e9", "c2VjcmV0LWluLWJhc2U2NC1idXQtbm8tcHJlZml4"])
+def test_a_secret_without_whsec_cannot_sign_standard_webhooks(secret: str) -> None:
+    # Receivers base64-decode a Standard Webhooks secret: its UTF-8 bytes would sign with a key none of them has.
+    with pytest.raises(ValidationError, match="a standard-webhooks secret is whsec_ followed by base64"):
+        SigningConfig(scheme="standard-webhooks", secrets=[secret])
 
 
-def test_secret_key_decodes_whsec_and_keeps_plain_secrets() -> None:
+def test_the_signature_verifies_with_hookpipes_own_inbound_verifier() -> None:
+    headers = signed_headers(standard_signer(SECRET))
+    request = InboundRequest(method="POST", query_string="", headers=headers, body=BODY, now=time.time())
+    verify_standard_webhooks(request, [signing_key(SECRET)], tolerance=300)
+
+
+def test_secret_key_decodes_whsec() -> None:
     assert secret_key("whsec_" + base64.b64encode(b"\x00\x01key").decode()) == b"\x00\x01key"
-    assert secret_key("plain") == b"plain"
 
 
 def test_signature_is_computed_over_the_exact_bytes() -> None:
