@@ -38,6 +38,8 @@ async def test_internal_destinations_are_dead_lettered_blocked_without_a_connect
     urls = {
         "loopback": f"http://127.0.0.1:{port}/h",
         "mapped": f"http://[::ffff:127.0.0.1]:{port}/h",
+        # 127.0.0.1 in full-width digits and ideographic full stops: the HTTP client connects to the literal
+        "fullwidth": "http://" + "".join(chr(ord(c) + 0xFEE0) for c in "127") + "\u30020\u30020\u30021" + f":{port}/h",
         "private": "http://10.0.0.1/h",
         "metadata": "http://169.254.169.254/latest/meta-data",
         "name": f"http://localhost:{port}/h",
