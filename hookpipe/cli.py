@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import select
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,16 +18,28 @@ from hookpipe import __version__
 if TYPE_CHECKING:
     from hookpipe.config import LoadedConfig
     from hookpipe.event import Event
+    from ingest.app import Source
     from router.rules import RouteTable
 
 #: Exit status of `routes test` when an event cannot be read (the others are still reported).
 EXIT_BAD_EVENT = 1
 
+#: Exit status when whoever reads stdout closes it early (`hookpipe ... | head -1`): 128 + SIGPIPE (13), what a
+#: shell reports for cat or grep ended by SIGPIPE. Not 0: the command may have stopped before its work was done
+#: (`routes test` reads no further events), and `set -o pipefail` scripts see hookpipe as they see those tools.
+EXIT_BROKEN_PIPE = 141
+
 #: The --config option's help, the same on every command.
 CONFIG_HELP = "pipeline YAML (default: $HOOKPIPE_CONFIG)"
 
 #: The keys of a match document given to `routes test`; `verified` is optional and true by default.
-EVENT_KEYS = frozenset({"id", "source", "type", "headers", "body", "verified"})
+EVENT_KEYS = ("id", "source", "type", "headers", "body", "verified")
+
+#: A match document's keys as the messages of `routes test` show them.
+MATCH_DOCUMENT = "{" + ", ".join(f'"{key}"' for key in EVENT_KEYS) + "}"
+
+#: Content type of a raw body given to `routes test --body` without a `--header content-type=...`.
+RAW_BODY_CONTENT_TYPE = "application/json"
 
 
 def _config_path(value: str | None) -> str:
@@ -58,7 +71,7 @@ def _run_deliverer(args: argparse.Namespace) -> int:
     return run_service("deliverer", _config_path(args.config), DelivererService)
 
 
-def _checked_config(path: str) -> tuple[LoadedConfig, RouteTable]:
+def _checked_config(path: str) -> tuple[LoadedConfig, dict[str, Source], RouteTable]:
     """Load the config and compile it as the services do when they start; on any problem print one line each
     and exit 2."""
     from hookpipe.config import ConfigError
@@ -68,8 +81,9 @@ def _checked_config(path: str) -> tuple[LoadedConfig, RouteTable]:
 
     loaded = load_or_exit(path)
     problems = []
+    sources = {}
     try:
-        compile_sources(loaded.config)
+        sources = compile_sources(loaded.config)
     except ConfigError as error:
         problems += error.problems
     try:
@@ -80,11 +94,11 @@ def _checked_config(path: str) -> tuple[LoadedConfig, RouteTable]:
         for problem in problems:
             print(f"hookpipe: config error: {problem}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG_ERROR)
-    return loaded, routes
+    return loaded, sources, routes
 
 
 def _config_check(args: argparse.Namespace) -> int:
-    loaded, _ = _checked_config(_config_path(args.file))
+    loaded, _, _ = _checked_config(_config_path(args.file))
     for warning in loaded.warnings:
         print(f"hookpipe: warning: {warning}", file=sys.stderr)
     config = loaded.config
@@ -94,13 +108,27 @@ def _config_check(args: argparse.Namespace) -> int:
 
 
 def _routes_test(args: argparse.Namespace) -> int:
-    """Route each event given as a match document, as the router would, and show what each destination gets."""
+    """Route each event given as a match document, or the one raw body given with --body, as the router would,
+    and show what each destination gets."""
     from router.rules import UnparsableBody
     from router.transform import TransformError
 
-    _, routes = _checked_config(_config_path(args.config))
+    raw_options = [option for option, value in (("--source", args.source), ("--type", args.type), ("--id", args.id),
+                                                ("--header", args.header)) if value]
+    if args.body is None and raw_options:
+        args.usage_error(f"{raw_options[0]} describes a raw body: give --body FILE with it")
+    if args.body is not None and args.events:
+        args.usage_error("give EVENT files (match documents) or --body FILE (a raw body), not both")
+    if args.body is not None and args.source is None:
+        args.usage_error("--body needs --source NAME: the source the provider posts to")
+    if args.body is None and not args.events:
+        args.usage_error("give EVENT files (match documents), or --source NAME --body FILE for a raw body")
+    _, sources, routes = _checked_config(_config_path(args.config))
+    if args.source is not None and args.source not in sources:
+        args.usage_error(f"unknown source '{args.source}'; sources: {', '.join(sources) or 'none'}")
+    events = _read_events(args.events) if args.body is None else iter([_raw_event(args, sources[args.source])])
     status = 0
-    for label, event in _read_events(args.events):
+    for label, event in events:
         if event is None:
             status = EXIT_BAD_EVENT
             continue
@@ -145,10 +173,18 @@ def _parse_event(label: str, data: bytes) -> tuple[str, Event | None]:
         return label, _event_from_document(orjson.loads(data))
     except orjson.JSONDecodeError as error:
         problem = f"not JSON ({error})"
+    except NotAMatchDocument as error:  # most likely a provider's payload, given as it was posted
+        body = "FILE" if label.startswith("<stdin>") else label
+        problem = (f"{error}: an EVENT is a match document, {MATCH_DOCUMENT} with the provider's payload under "
+                   f"\"body\"; to test a raw payload as the provider posts it, give --source NAME --body {body}")
     except ValueError as error:
         problem = str(error)
     print(f"hookpipe: cannot read event {label}: {problem}", file=sys.stderr)
     return label, None
+
+
+class NotAMatchDocument(ValueError):
+    """A JSON object with keys a match document does not have."""
 
 
 def _event_from_document(document: Any) -> Event:
@@ -157,9 +193,9 @@ def _event_from_document(document: Any) -> Event:
 
     if not isinstance(document, dict):
         raise ValueError("expected a JSON object with id, source, type, headers and body")
-    unknown = sorted(set(document) - EVENT_KEYS)
+    unknown = sorted(set(document).difference(EVENT_KEYS))
     if unknown:
-        raise ValueError(f"unknown key '{unknown[0]}' (expected id, source, type, headers, body, verified)")
+        raise NotAMatchDocument(f"unknown key '{unknown[0]}'")
     for key in ("id", "source", "body"):
         if key not in document:
             raise ValueError(f"'{key}' is required")
@@ -180,6 +216,48 @@ def _event_from_document(document: Any) -> Event:
         verified=verified, content_type="application/json", body=orjson.dumps(document["body"]),
         headers={name.lower(): value for name, value in headers.items()},
     )
+
+
+def _raw_event(args: argparse.Namespace, source: Source) -> tuple[str, Event | None]:
+    """The event ingest would publish for a request to `source` with this body and these headers: the id and
+    type found where ingest finds them (unless given), the headers ingest keeps, the body byte for byte."""
+    import time
+
+    from hookpipe.event import Event, now_ms
+    from ingest.app import identify
+    from ingest.verify import InboundRequest, Rejected
+
+    label = "<stdin>" if args.body == "-" else args.body
+    try:
+        body = sys.stdin.buffer.read() if args.body == "-" else Path(args.body).read_bytes()
+    except OSError as error:
+        print(f"hookpipe: cannot read body {label}: {error.strerror}", file=sys.stderr)
+        return label, None
+    headers: dict[str, str] = {}
+    for name, value in args.header:  # a repeated header's values joined, as ingest joins them
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    request = InboundRequest(method="POST", query_string="", headers=headers, body=body, now=time.time())
+    try:
+        event_id, event_type, _ = identify(source, request)
+    except Rejected as rejection:  # ingest would answer 400
+        print(f"hookpipe: cannot read body {label}: ingest would refuse it ({rejection.reason})", file=sys.stderr)
+        return label, None
+    kept = {name: value for name, value in headers.items()
+            if name not in source.dropped_headers and not name.startswith("x-hookpipe-")}
+    return label, Event(
+        id=args.id or event_id, source=source.name, type=args.type or event_type, received_at=now_ms(),
+        verified=not source.config.unverified, content_type=headers.get("content-type", RAW_BODY_CONTENT_TYPE),
+        body=body, headers=kept,
+    )
+
+
+def _header(text: str) -> tuple[str, str]:
+    """`--header NAME=VALUE` (or `NAME: VALUE`) as a lower-case name and a value."""
+    cut = min((text.index(mark) for mark in "=:" if mark in text), default=-1)
+    name, value = text[:cut].strip().lower(), text[cut + 1:].strip()
+    if cut < 0 or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got '{text}'")
+    return name, value
 
 
 def _payload_value(body: bytes) -> Any:
@@ -276,7 +354,7 @@ def _replay(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from hookpipe.broker import describe
-    from hookpipe.replay import ProgressLine, Replay, ReplayError, ReplayOptions, parse_moment
+    from hookpipe.replay import ProgressLine, Replay, ReplayError, ReplayOptions, parse_moment, render_listing
     from hookpipe.service import load_or_exit
     from hookpipe.units import parse_rate
 
@@ -287,7 +365,7 @@ def _replay(args: argparse.Namespace) -> int:
             since=parse_moment(args.since, started),
             until=parse_moment(args.until, started) if args.until else started,
             source=args.source, type=args.type, id=args.id, route=args.route, destination=args.destination,
-            dry_run=args.dry_run, rate=parse_rate(args.rate) if args.rate else None,
+            dry_run=args.dry_run, rate=parse_rate(args.rate) if args.rate else None, listed=args.list,
         )
         progress = ProgressLine()
         replay = Replay(config, options, progress)
@@ -310,6 +388,8 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"hookpipe: replay failed: {describe(error)}", file=sys.stderr)
         return 1
     progress.finish()
+    for line in render_listing(summary):
+        print(line)
     print(f"replay {window}: {summary.line(options.dry_run)}")
     return 0
 
@@ -361,6 +441,8 @@ def _destination_command(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from hookpipe.replay import DRY_RUN_LISTED
+
     parser = argparse.ArgumentParser(prog="hookpipe", description="Self-hosted webhook event pipeline.")
     parser.add_argument("--version", action="version", version=f"hookpipe {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -384,15 +466,30 @@ def build_parser() -> argparse.ArgumentParser:
     routes_commands = routes.add_subparsers(dest="routes_command", required=True)
     test = routes_commands.add_parser(
         "test", help="show which routes match sample events and what each destination would receive",
-        description="Each EVENT is a file holding a match document, a JSON object {id, source, type, headers, "
-                    "body, verified (optional, default true)}, or - for one such object per line on stdin. The "
-                    "raw body is taken to be the document's body as compact JSON. Exit 2 for a config that "
-                    "cannot be used, 1 if an event cannot be read (the others are still reported).",
+        usage="%(prog)s [--config FILE] [--json] EVENT...\n"
+              "       %(prog)s [--config FILE] [--json] --source NAME [--type T] [--id ID] "
+              "[--header NAME=VALUE]... --body FILE",
+        description="Each EVENT is a file holding a match document: a JSON object {id, source, type, headers, "
+                    "body, verified (optional, default true)} with the provider's payload under body, such as "
+                    '{"id": "evt_1", "source": "stripe", "type": "invoice.paid", "headers": {}, "body": {...}}; '
+                    "or - for one such object per line on stdin. Its raw body is taken to be body as compact "
+                    "JSON. To test a provider's payload as it is posted, give --source and --body instead: the "
+                    "body is used byte for byte, and the id and type are found where ingest finds them (the "
+                    "source's id and type settings, or its scheme's; an id is generated if there is none) unless "
+                    "--id and --type give them. Exit 2 for a config that cannot be used or bad options, 1 if an "
+                    "event cannot be read (the others are still reported).",
     )
-    test.add_argument("--config", help=CONFIG_HELP)
+    test.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     test.add_argument("--json", action="store_true", help="one JSON object per event and line")
-    test.add_argument("events", nargs="+", metavar="EVENT", help="a match document file, or - for stdin")
-    test.set_defaults(run=_routes_test)
+    test.add_argument("events", nargs="*", metavar="EVENT", help="a match document file, or - for stdin")
+    raw = test.add_argument_group("a raw body, as the provider posts it")
+    raw.add_argument("--body", metavar="FILE", help="the request body (- for stdin)")
+    raw.add_argument("--source", metavar="NAME", help="the source it is posted to (/ingest/NAME)")
+    raw.add_argument("--type", metavar="T", help="the event type (default: where ingest finds it)")
+    raw.add_argument("--id", metavar="ID", help="the event id (default: where ingest finds it, else generated)")
+    raw.add_argument("--header", metavar="NAME=VALUE", type=_header, action="append", default=[],
+                     help="a request header; repeatable (content-type defaults to application/json)")
+    test.set_defaults(run=_routes_test, usage_error=test.error)
 
     topology = commands.add_parser("topology", help="RabbitMQ exchanges and queues")
     topology_commands = topology.add_subparsers(dest="topology_command", required=True)
@@ -429,7 +526,11 @@ def build_parser() -> argparse.ArgumentParser:
     only = replay.add_mutually_exclusive_group()
     only.add_argument("--route", metavar="R", help="evaluate only this route; deliver only to its destinations")
     only.add_argument("--destination", metavar="D", help="keep only the deliveries to this destination")
-    replay.add_argument("--dry-run", action="store_true", help="count what would be replayed, publish nothing")
+    replay.add_argument("--dry-run", action="store_true",
+                        help="list and count what would be replayed, publish nothing")
+    replay.add_argument("--list", type=int, default=DRY_RUN_LISTED, metavar="N",
+                        help=f"events a dry run lists, with their destinations under the current rules; the "
+                             f"counts cover them all (default {DRY_RUN_LISTED}; 0: counts only)")
     replay.add_argument("--rate", metavar="N/s", help="publish at most this many events per second")
     replay.set_defaults(run=_replay)
 
@@ -448,8 +549,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    """Run one command; a reader of stdout that stops early (`| head`) ends it quietly with EXIT_BROKEN_PIPE."""
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+            return int(args.run(args))
+        finally:
+            sys.stdout.flush()  # meet a reader that has gone here, not in the interpreter's flush at exit
+    except BrokenPipeError:
+        if not _stdout_gone():
+            raise  # a socket's broken pipe, not stdout's: a real failure
+        # Python ignores SIGPIPE, so the write raised instead of ending the process. Point stdout at devnull,
+        # so that nothing still buffered raises again at exit, and stop, as a tool that SIGPIPE ended would.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout's reader has closed its end (poll() reports POLLERR on such a pipe, POLLHUP on a socket)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll() on this platform, or stdout has no descriptor
+        return True
 
 
 if __name__ == "__main__":

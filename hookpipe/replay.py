@@ -18,8 +18,8 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import aio_pika
@@ -30,6 +30,7 @@ from hookpipe.broker import Publisher, PublishFailed, QueueReader, queue_state
 from hookpipe.config import Config
 from hookpipe.event import HEADER_RECEIVED_AT, Event, MalformedEvent
 from hookpipe.ratelimit import TokenBucket
+from hookpipe.table import NONE, format_table, format_time
 from hookpipe.topology import Names
 from router.rules import RouteTable, UnparsableBody, compile_routes
 from router.transform import TransformError
@@ -45,6 +46,9 @@ PUBLISH_ATTEMPTS = 3
 
 #: Seconds without a new stream message after which the archive counts as read to its end.
 IDLE_SECONDS = 3.0
+
+#: Events a dry run lists by default (the counts cover them all).
+DRY_RUN_LISTED = 100
 
 
 class ReplayError(Exception):
@@ -70,6 +74,18 @@ class ReplayOptions:
     destination: str | None = None
     dry_run: bool = False
     rate: float | None = None  # events published per second
+    listed: int = DRY_RUN_LISTED  # matching events a dry run lists, the first ones read
+
+
+@dataclass(frozen=True)
+class ListedEvent:
+    """An event a dry run would replay, and the destinations the current rules would deliver it to."""
+
+    id: str
+    source: str
+    type: str | None
+    received_at: int  # UTC ms
+    destinations: tuple[str, ...]
 
 
 @dataclass
@@ -82,6 +98,7 @@ class ReplaySummary:
     last_published_at: int | None = None  # received_at (ms) of the newest event confirmed
     window: tuple[int, int] = (0, 0)  # [since, until] in UTC ms
     reached: int = 0  # received_at (ms) of the last archived event read: how far through the window
+    listed: list[ListedEvent] = field(default_factory=list)  # a dry run's first matching events
 
     def line(self, dry_run: bool) -> str:
         published = "0 (dry run)" if dry_run else str(self.published)
@@ -93,15 +110,42 @@ class ReplaySummary:
         return text
 
 
+def render_listing(summary: ReplaySummary) -> list[str]:
+    """A dry run's listed events as a table, then how many more matched (nothing when none is listed)."""
+    if not summary.listed:
+        return []
+    lines = format_table(["ID", "SOURCE", "TYPE", "RECEIVED AT", "DESTINATIONS"], [
+        [event.id, event.source, NONE if event.type is None else event.type, format_time(event.received_at),
+         ", ".join(event.destinations)]
+        for event in summary.listed
+    ])
+    more = summary.matched - len(summary.listed)
+    if more > 0:
+        lines.append(f"... and {more} more (--list N lists more)")
+    return lines
+
+
 def check_options(config: Config, options: ReplayOptions) -> None:
     if config.archive is None:
         raise ReplayError("the config has `archive: off`: there is nothing to replay")
-    if options.route is not None and options.route not in {route.name for route in config.routes}:
-        raise ReplayError(f"no route named '{options.route}' in the config")
+    routes = [route.name for route in config.routes]
+    if options.route is not None and options.route not in routes:
+        raise ReplayError(_unknown("route", options.route, routes, "destination", config.destinations))
     if options.destination is not None and options.destination not in config.destinations:
-        raise ReplayError(f"no destination named '{options.destination}' in the config")
+        raise ReplayError(_unknown("destination", options.destination, config.destinations, "route", routes))
     if options.since >= options.until:
         raise ReplayError("--since must be before --until")
+    if options.listed < 0:
+        raise ReplayError("--list must be 0 or more")
+
+
+def _unknown(kind: str, name: str, known: Iterable[str], other_kind: str, others: Iterable[str]) -> str:
+    """`unknown route 'billing'; routes: a, b (billing is a destination: use --destination billing)`: the names
+    the option takes, and the other option when the name is one of its own (routes and destinations mix up)."""
+    text = f"unknown {kind} '{name}'; {kind}s: {', '.join(known) or 'none'}"
+    if name in others:
+        text += f" ({name} is a {other_kind}: use --{other_kind} {name})"
+    return text
 
 
 class Replay:
@@ -171,17 +215,22 @@ class Replay:
             return True
         self.summary.read += 1
         self.summary.reached = max(self.summary.reached, received_at)
-        event = self._selected(message)
-        if event is not None:
+        selected = self._selected(message)
+        if selected is not None:
+            event, destinations = selected
             self.summary.matched += 1
             if not self.options.dry_run:
                 await self._publish_soon(publisher, event)
+            elif len(self.summary.listed) < self.options.listed:
+                self.summary.listed.append(
+                    ListedEvent(event.id, event.source, event.type, event.received_at, destinations))
         if self.summary.read % 100 == 0:
             self._progress(self.summary)
         return True
 
-    def _selected(self, message: AbstractIncomingMessage) -> Event | None:
-        """The replay event, if the archived message passes the filters and the current rules route it."""
+    def _selected(self, message: AbstractIncomingMessage) -> tuple[Event, tuple[str, ...]] | None:
+        """The replay event and its destinations, if the archived message passes the filters and the current
+        rules route it."""
         options = self.options
         try:
             event = Event.from_message(message)
@@ -198,7 +247,7 @@ class Replay:
         except (UnparsableBody, TransformError):
             self.summary.skipped += 1
             return None
-        return event if deliveries else None
+        return (event, tuple(delivery.destination for delivery in deliveries)) if deliveries else None
 
     async def _publish_soon(self, publisher: Publisher, event: Event) -> None:
         if self._limiter is not None:

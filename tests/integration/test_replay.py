@@ -93,6 +93,15 @@ async def test_replay_of_a_new_route_sends_only_its_matches_to_its_destination(
     assert dry.returncode == 0, dry.stderr
     assert f"read {EVENTS}, matched {EVENTS // 2}, published 0 (dry run)" in dry.stdout
     assert await queue_depth(f"{prefix}.router") == 0
+    # It lists the first 100 events it would replay, each with where the current rules send it, then the rest.
+    lines = dry.stdout.splitlines()
+    assert len(lines) == 1 + 100 + 2
+    assert lines[0].split() == ["ID", "SOURCE", "TYPE", "RECEIVED", "AT", "DESTINATIONS"]
+    rows = [line.split() for line in lines[1:101]]
+    assert {row[0] for row in rows} < {f"e{n}" for n in range(0, EVENTS, 2)} and len({row[0] for row in rows}) == 100
+    assert all(row[1:3] == ["demo", "-"] and row[4:] == ["audit"] for row in rows)
+    assert all(0 <= (datetime.now(UTC) - datetime.fromisoformat(row[3])).total_seconds() < 3600 for row in rows)
+    assert lines[101] == f"... and {EVENTS // 2 - 100} more (--list N lists more)"
 
     routed = metrics.ROUTER_REPLAYED_EVENTS.labels(outcome="routed")
     routed_before = routed._value.get()
@@ -140,6 +149,15 @@ async def test_replay_keeps_to_its_window_and_filters(prefix, receiver, topology
         await receiver.wait_for(lambda r: len(r.received) == first + 10, timeout=60)
         replayed = [r.headers["webhook-id"] for r in receiver.received[first:]]
         assert sorted(replayed) == sorted(f"e{n}" for n in range(10))
+
+        listed = await asyncio.to_thread(hookpipe, "replay", "--config", path, "--since", "1h", "--id", "e12",
+                                         "--dry-run")
+        assert listed.returncode == 0, listed.stderr
+        header, row, counts = listed.stdout.splitlines()
+        assert header.split() == ["ID", "SOURCE", "TYPE", "RECEIVED", "AT", "DESTINATIONS"]
+        assert row.split()[:3] == ["e12", "demo", "-"] and row.split()[4:] == ["receiver"]
+        assert until < datetime.fromisoformat(row.split()[3])  # the second batch, after --until above
+        assert counts.endswith("read 15, matched 1, published 0 (dry run)")
 
         one = await asyncio.to_thread(hookpipe, "replay", "--config", path, "--since", "1h", "--id", "e12")
         assert one.returncode == 0, one.stderr

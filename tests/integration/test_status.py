@@ -4,6 +4,9 @@ it still answers when a service is down, and fails only when the broker cannot b
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -140,3 +143,20 @@ async def test_status_fails_when_the_broker_cannot_be_reached(prefix, receiver, 
     assert status["broker"]["reachable"] is False and status["broker"]["error"]
     assert status["queues"] == []
     assert "guest:***@" in status["broker"]["url"]
+
+
+async def test_status_into_a_reader_that_has_gone_ends_quietly(prefix, receiver, tmp_path):
+    """`hookpipe status | head -1`: the real command, its reader gone before it writes; no traceback, and 141
+    (128 + SIGPIPE) as for a tool that SIGPIPE ended."""
+    path = str(write_config(tmp_path, pipeline_config(prefix, receiver.url)))
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "hookpipe"), "status", "--config", path, "--interval", "0",
+            stdout=write, stderr=asyncio.subprocess.PIPE)
+    finally:
+        os.close(write)
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert b"Traceback" not in stderr
+    assert (process.returncode, stderr.decode()) == (141, "")

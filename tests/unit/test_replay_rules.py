@@ -9,7 +9,16 @@ import pytest
 
 from hookpipe.config import parse_config
 from hookpipe.event import Event
-from hookpipe.replay import ReplayError, ReplayOptions, ReplaySummary, check_options, parse_moment, render_progress
+from hookpipe.replay import (
+    ListedEvent,
+    ReplayError,
+    ReplayOptions,
+    ReplaySummary,
+    check_options,
+    parse_moment,
+    render_listing,
+    render_progress,
+)
 from router.rules import compile_routes
 from tests.support.wire import as_delivered
 
@@ -67,14 +76,26 @@ def test_moments_are_rfc3339_or_a_duration_back_from_now() -> None:
 
 
 @pytest.mark.parametrize(("changes", "problem"), [
-    ({"route": "nope"}, "no route named 'nope'"),
-    ({"destination": "nope"}, "no destination named 'nope'"),
+    ({"route": "nope"}, "^unknown route 'nope'; routes: orders, paid$"),
+    ({"destination": "nope"}, "^unknown destination 'nope'; destinations: billing, audit, crm$"),
     ({"since": NOW}, "--since must be before --until"),
+    ({"listed": -1}, "--list must be 0 or more"),
 ])
 def test_bad_options_are_refused_before_anything_is_read(changes: dict, problem: str) -> None:
     options = replace(ReplayOptions(since=NOW - timedelta(hours=1), until=NOW), **changes)
     with pytest.raises(ReplayError, match=problem):
         check_options(CONFIG, options)
+
+
+def test_a_destination_given_as_a_route_is_named_with_the_option_it_needs() -> None:
+    with pytest.raises(ReplayError) as route:
+        check_options(CONFIG, ReplayOptions(since=NOW - timedelta(hours=1), until=NOW, route="billing"))
+    assert str(route.value) == ("unknown route 'billing'; routes: orders, paid "
+                                "(billing is a destination: use --destination billing)")
+    with pytest.raises(ReplayError) as destination:
+        check_options(CONFIG, ReplayOptions(since=NOW - timedelta(hours=1), until=NOW, destination="paid"))
+    assert str(destination.value) == ("unknown destination 'paid'; destinations: billing, audit, crm "
+                                      "(paid is a route: use --route paid)")
 
 
 def test_a_config_without_archive_cannot_replay() -> None:
@@ -87,3 +108,18 @@ def test_the_progress_bar_shows_how_far_through_the_window_the_archive_was_read(
     summary = ReplaySummary(read=40, matched=10, published=8, window=(1_000, 2_000), reached=1_500)
     assert render_progress(summary, 10) == "replay [#####.....]  50%  read 40  matched 10  published 8"
     assert render_progress(ReplaySummary(window=(1_000, 2_000)), 4).startswith("replay [....]   0%")
+
+
+def test_a_dry_run_lists_each_event_with_its_destinations_then_how_many_more() -> None:
+    summary = ReplaySummary(matched=5, listed=[
+        ListedEvent("evt_1", "stripe", "invoice.paid", 1_795_766_400_000, ("billing", "audit")),
+        ListedEvent("a-much-longer-id", "shop", None, 1_795_766_401_002, ("crm",)),
+    ])
+    assert render_listing(summary) == [
+        "ID                SOURCE  TYPE          RECEIVED AT               DESTINATIONS",
+        "evt_1             stripe  invoice.paid  2026-11-27T08:00:00.000Z  billing, audit",
+        "a-much-longer-id  shop    -             2026-11-27T08:00:01.002Z  crm",
+        "... and 3 more (--list N lists more)",
+    ]
+    assert render_listing(ReplaySummary(matched=2, listed=summary.listed))[-1].startswith("a-much-longer-id")
+    assert render_listing(ReplaySummary(matched=7)) == []  # --list 0, or nothing matched: the counts say it
