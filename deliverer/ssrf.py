@@ -17,6 +17,7 @@ be allowed while a redirect from it to 169.254.169.254 is still refused.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Callable, Sequence
@@ -106,7 +107,10 @@ class AddressPolicy:
         if "%" in host.split("%25", 1)[0]:
             # Browsers percent-decode a host before reading it as an address; the client does not, but refusing
             # both readings costs nothing and keeps a later client version from opening a hole.
-            self.check_literal(connect_host(URL.build(scheme="http", host=unquote(host))))
+            decoded = unquote(host)
+            with contextlib.suppress(ValueError):  # no host yarl would write (a NUL, bad IDNA): checked as decoded
+                decoded = connect_host(URL.build(scheme="http", host=decoded))
+            self.check_literal(decoded)
         if via_proxy and not self.allow_all and (host == "localhost" or host.endswith(".localhost")):
             raise BlockedAddress(f"{host} is the proxy's own loopback, not allowed for this destination")
 

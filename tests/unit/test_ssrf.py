@@ -303,7 +303,7 @@ MAPPED_LOOPBACK_SPELLINGS = ["[::ffff:127.0.0.1]", "[::FFFF:7F00:1]", "[0:0:0:0:
 #: Spellings the client never connects to 127.0.0.1 with (refused as a non-canonical literal, or unresolvable).
 ODD_LOOPBACK_SPELLINGS = [
     "127.1", "2130706433", "0177.0.0.1", "0x7f.0.0.1", "0x7f000001", "017700000001",  # decimal, octal, hex
-    "%31%32%37.0.0.1", "127%2e0%2e0%2e1",                                               # percent-encoded
+    "%31%32%37.0.0.1", "127%2e0%2e0%2e1", "%5b%3a%3a1%5d", "%EF%BC%91%EF%BC%92%EF%BC%97.0.0.1",  # percent-encoded
     "127.0.0.1.",                                                                       # trailing dot
 ]
 
@@ -414,3 +414,14 @@ def test_the_socket_factory_refuses_before_creating_a_socket() -> None:
 ])
 def test_connect_host_is_the_normal_form_the_client_connects_to(url: str, host: str) -> None:
     assert connect_host(URL(url)) == host
+
+
+@pytest.mark.parametrize("host", ["%00", "%ff", "%zz", "%e3%80%82", "a%20b", "%5b%3a%3a1%5d", "%31%30.0.0.1"])
+def test_check_url_never_raises_anything_but_blocked_address(host: str) -> None:
+    url = URL(f"http://{host}:8080/")
+    try:
+        AddressPolicy(False).check_url(url)
+    except BlockedAddress:
+        assert host in ("%5b%3a%3a1%5d", "%31%30.0.0.1")  # ::1 and 10.0.0.1 once decoded
+    else:
+        assert host not in ("%5b%3a%3a1%5d", "%31%30.0.0.1")
