@@ -406,7 +406,8 @@ def _destination_command(args: argparse.Namespace) -> int:
 
     config = load_or_exit(_config_path(args.config)).config
     if args.destination not in config.destinations:
-        print(f"hookpipe: no destination named '{args.destination}' in the config", file=sys.stderr)
+        print(f"hookpipe: no destination named '{args.destination}' in the config; destinations: "
+              f"{', '.join(config.destinations) or 'none'}", file=sys.stderr)
         return 2
     names = Names(config.broker.prefix)
     paused = args.action == "pause"

@@ -163,7 +163,9 @@ def _queues(config: Config, destination: str | None) -> list[dlq.DeadQueue]:
     try:
         return dlq.dead_queues(config, destination)
     except dlq.UnknownDestination:
-        print(f"hookpipe: no destination named '{destination}' in the config (or `{dlq.ROUTER}`)", file=sys.stderr)
+        print(f"hookpipe: no destination named '{destination}' in the config; destinations: "
+              f"{', '.join(config.destinations) or 'none'}, or `{dlq.ROUTER}` for the router's dead letters",
+              file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
 
 

@@ -245,7 +245,8 @@ async def test_an_unknown_destination_is_a_usage_error(dlq_pipeline):
     _, path = await dlq_pipeline()
     result = await hookpipe("dlq", "replay", "--config", path, "--destination", "nope")
     assert result.returncode == 2
-    assert "no destination named 'nope'" in result.stderr
+    assert result.stderr == ("hookpipe: no destination named 'nope' in the config; destinations: receiver, or "
+                             "`router` for the router's dead letters\n")
 
 
 async def test_dlq_commands_fail_plainly_when_the_broker_cannot_be_reached(prefix, receiver, tmp_path):

@@ -108,4 +108,4 @@ async def test_an_unknown_destination_is_refused(prefix, receiver, topology_clea
     path = str(write_config(tmp_path, config))
     unknown = await asyncio.to_thread(hookpipe, "destination", "pause", "nope", "--config", path)
     assert unknown.returncode == 2
-    assert "no destination named 'nope'" in unknown.stderr
+    assert unknown.stderr == "hookpipe: no destination named 'nope' in the config; destinations: receiver\n"
