@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import aio_pika
 import aiohttp
@@ -32,7 +34,9 @@ class CountingListener:
         await self.server.wait_closed()
 
 
-async def test_internal_destinations_are_dead_lettered_blocked_without_a_connection(prefix, topology_cleanup):
+async def test_internal_destinations_are_dead_lettered_blocked_without_a_connection(
+    prefix: str, topology_cleanup: Callable[[dict[str, Any]], None]
+) -> None:
     listener = CountingListener()
     port = await listener.start()
     urls = {
@@ -68,7 +72,7 @@ async def test_internal_destinations_are_dead_lettered_blocked_without_a_connect
                 for _ in range(100):
                     message = await queue.get(no_ack=True, fail=False)
                     if message is not None:
-                        reasons[name] = message.headers["x-hookpipe-dead-reason"]
+                        reasons[name] = str(message.headers["x-hookpipe-dead-reason"])
                         break
                     await asyncio.sleep(0.1)
     finally:
