@@ -50,13 +50,14 @@ DOCUMENTS = ("README.md", *sorted(str(path.relative_to(REPO)) for path in (REPO 
 
 
 def shell_blocks(markdown: str) -> list[str]:
-    """The ```sh blocks of a markdown text, in order (indented ones too)."""
-    return [block for _, block in re.findall(r"^[ \t]*```(sh|bash|console)\n(.*?)^[ \t]*```", markdown, re.M | re.S)]
+    """The blocks of a markdown text that hold commands, in order (indented ones too): ```sh blocks, and
+    transcripts (a fenced block of any kind whose commands follow a `$ ` prompt)."""
+    blocks = re.findall(r"^[ \t]*```(\w*)\n(.*?)^[ \t]*```", markdown, re.M | re.S)
+    return [block for kind, block in blocks if kind in ("sh", "bash") or re.search(r"^[ \t]*\$ ", block, re.M)]
 
 
 def commands_of(block: str) -> list[str]:
-    """The command lines of a shell block: continuation lines joined, `$ ` prompts and output lines dropped
-    (a block with prompts is a transcript: only its `$ ` lines are commands)."""
+    """The command lines of a block: continuation lines joined; in a transcript, only the `$ ` lines."""
     lines = [line.strip() for line in block.replace("\\\n", " ").splitlines()]
     if any(line.startswith("$ ") for line in lines):
         lines = [line[2:] for line in lines if line.startswith("$ ")]
@@ -193,9 +194,16 @@ def test_the_quick_start_delivers_the_curl_event_and_status_answers(quick_start:
 def test_every_documented_command_runs_as_written(quick_start: RunningQuickStart) -> None:
     commands = documented_commands()
     assert len(commands) >= 15, [command.command for command in commands]
+    # The events the documents look up, sent first through the demo source (its id header names the event).
+    for event_id in sorted({found for c in commands for found in re.findall(r"\bevt_\w+", c.command)}):
+        sent = quick_start.shell(f"curl -fsS -X POST localhost:8080/ingest/demo -H 'x-demo-id: {event_id}' -d '{{}}'")
+        assert sent.returncode == 0, sent.stderr
     failures = []
     for documented in commands:
-        result = quick_start.shell(f". .venv/bin/activate\n{documented.command}")
+        # As a user's shell after the quick start: the venv active, and the config their docs assume.
+        result = quick_start.shell(
+            f". .venv/bin/activate\nexport HOOKPIPE_CONFIG=examples/pipeline.yaml\n{documented.command}"
+        )
         if result.returncode != 0 or "Traceback" in result.stderr:
             failures.append(f"{documented.document}: {documented.command}\n  exit {result.returncode}: "
                             f"{(result.stderr or result.stdout).strip()[-600:]}")
