@@ -48,9 +48,14 @@ def ops_app(readiness: ReadinessCheck, status: StatusReport | None = None) -> we
     return app
 
 
+#: The host an address without one (`:9101`) means: loopback, so a listener is public only when asked to be.
+DEFAULT_HOST = "127.0.0.1"
+
+
 def split_host_port(address: str) -> tuple[str, int]:
+    """`host:port` (an IPv6 host in brackets) as (host, port); no host means DEFAULT_HOST."""
     host, _, port = address.rpartition(":")
-    return host.strip("[]") or "0.0.0.0", int(port)
+    return host.strip("[]") or DEFAULT_HOST, int(port)
 
 
 #: Listen addresses that mean "every interface": a client reaches such a listener on loopback.
@@ -65,9 +70,10 @@ def ops_base_url(address: str) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-async def start_site(app: web.Application, address: str, **runner_options: object) -> web.AppRunner:
-    """Serve `app` on `host:port`; returns the runner, whose cleanup() stops it."""
-    runner = web.AppRunner(app, access_log=None, **runner_options)  # type: ignore[arg-type]
+async def start_site(app: web.Application, address: str, *, runner_class: type[web.AppRunner] = web.AppRunner,
+                     **runner_options: object) -> web.AppRunner:
+    """Serve `app` on `host:port` (no host: DEFAULT_HOST); returns the runner, whose cleanup() stops it."""
+    runner = runner_class(app, access_log=None, **runner_options)  # type: ignore[arg-type]
     await runner.setup()
     host, port = split_host_port(address)
     await web.TCPSite(runner, host, port, reuse_address=True).start()
