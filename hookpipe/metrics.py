@@ -120,12 +120,14 @@ BROKER_CONNECTED = Gauge(
 # reload, creating at 0 every series whose labels the config or a closed set below fixes. Series of names a
 # reload removed stay (their last value); label values are never event ids or URLs.
 
-#: Reject reasons of ingest (`ingest.verify.Rejected`); `unknown_source` only ever has `source="_unknown"`.
+#: Reject reasons of ingest (`ingest.verify.Rejected`); `unknown_source` and `not_found` (a path outside
+#: /ingest/{source}) only ever have `source="_unknown"`.
 INGEST_REJECT_REASONS = (
     "method_not_allowed", "read_timeout", "too_large", "unsupported_encoding", "rate_limited",
     "headers_too_large", "missing_header", "malformed_header", "bad_signature", "stale_timestamp",
-    "future_timestamp", "malformed_id", "malformed_type", "malformed_content_type", "scheme_not_implemented",
-    "internal_error", "overloaded", "broker_unavailable",
+    "future_timestamp", "replayed", "malformed_id", "malformed_type", "malformed_content_type", "bad_request",
+    "unsupported_expectation", "client_closed", "scheme_not_implemented", "internal_error", "overloaded",
+    "slow_bodies", "broker_unavailable",
 )
 
 #: Outcomes of an event at the router, live or replayed.

@@ -18,6 +18,7 @@ import aiormq.exceptions
 import orjson
 from aio_pika.abc import AbstractConnection
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from hookpipe import metrics
 from hookpipe.broker import Publisher, PublishFailed, describe, link_problems, queue_exists
@@ -38,7 +39,9 @@ from hookpipe.reload import BROKER_SETTINGS, changed_settings
 from hookpipe.topology import Names, declare_archive, declare_ingest_path
 from ingest import handshakes
 from ingest.dedup import RecentIds
-from ingest.limits import InFlight
+from ingest.limits import Admission, InFlight
+from ingest.refusals import UNKNOWN_SOURCE_LABEL, IngestRunner, expect_continue, json_route_errors, refuse
+from ingest.replays import UsedNonces
 from ingest.verify import InboundRequest, Rejected, Scheme, build_scheme
 
 log = logging.getLogger("ingest")
@@ -60,8 +63,8 @@ HOP_BY_HOP_HEADERS = frozenset(
 #: in one frame (RabbitMQ's frame_max is 128 KiB); real providers send a few KiB.
 MAX_KEPT_HEADER_BYTES = 32 * 1024
 
-#: Label used for requests to a source that is not configured, so the label set stays bounded.
-UNKNOWN_SOURCE_LABEL = "_unknown"
+#: Bytes read from the body at a time.
+READ_CHUNK = 64 * 1024
 
 #: Settings ingest holds for its whole run (a reload changing one is refused: restart to apply it): the broker
 #: connection, the listeners and the limits they were started with, and the archive stream declared on connect.
@@ -82,6 +85,7 @@ class Source:
     type_path: tuple[str, ...] | None
     rate_limit: TokenBucket | None
     recent: RecentIds | None
+    nonces: UsedNonces | None  # for a scheme whose signature does not cover the body
 
 
 def compile_sources(config: Config) -> dict[str, Source]:
@@ -104,6 +108,7 @@ def compile_sources(config: Config) -> dict[str, Source]:
             type_path=parse_path(source.type.json_path) if source.type and source.type.json_path else None,
             rate_limit=TokenBucket(source.rate_limit) if source.rate_limit else None,
             recent=RecentIds(window=source.dedup.window, max_ids=source.dedup.max_ids) if source.dedup else None,
+            nonces=UsedNonces() if scheme.nonce is not None else None,
         )
     if problems:
         raise ConfigError(problems)
@@ -112,7 +117,8 @@ def compile_sources(config: Config) -> dict[str, Source]:
 
 def carry_state(running: dict[str, Source], reloaded: dict[str, Source]) -> dict[str, Source]:
     """`reloaded` with the running sources' rate-limit buckets and recent ids kept wherever their settings did
-    not change, so a reload neither refills a bucket nor forgets which ids were just published."""
+    not change, and their used nonces kept, so a reload neither refills a bucket, nor forgets which ids were
+    just published, nor lets a signature just used be used again."""
     kept = {}
     for name, source in reloaded.items():
         old = running.get(name)
@@ -121,6 +127,8 @@ def carry_state(running: dict[str, Source], reloaded: dict[str, Source]) -> dict
                 source = replace(source, rate_limit=old.rate_limit)
             if old.config.dedup == source.config.dedup:
                 source = replace(source, recent=old.recent)
+            if old.nonces is not None and source.nonces is not None:
+                source = replace(source, nonces=old.nonces)
         kept[name] = source
     return kept
 
@@ -171,8 +179,8 @@ class IngestService:
 
     def _public_app(self) -> web.Application:
         largest = max([source.max_body for source in self.sources.values()], default=self.config.ingest.max_body)
-        app = web.Application(client_max_size=largest)
-        app.router.add_route("*", "/ingest/{source}", self.handle)
+        app = web.Application(client_max_size=largest, middlewares=[json_route_errors])
+        app.router.add_route("*", "/ingest/{source}", self.handle, expect_handler=self._expect)
         return app
 
     async def start(self) -> None:
@@ -182,8 +190,9 @@ class IngestService:
         # auto_decompress=False: the signed bytes are the bytes sent, and no zip bomb is ever inflated.
         # keepalive_timeout: a connection must deliver a request's headers within the read deadline, so a client
         # trickling headers (slowloris) is cut; the body has its own deadline in _read_body.
+        # IngestRunner: what aiohttp refuses itself (unparsable HTTP) is answered as JSON and counted too.
         self._runners.append(await start_site(
-            self.app, self.config.ingest.listen, auto_decompress=False,
+            self.app, self.config.ingest.listen, runner_class=IngestRunner, auto_decompress=False,
             keepalive_timeout=self.config.ingest.read_timeout,
         ))
         self._runners.append(await start_site(ops_app(self.readiness), self.config.ingest.ops))
@@ -250,53 +259,63 @@ class IngestService:
 
     # --- the request path ---
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    def _label(self, request: web.Request) -> str:
         name = request.match_info["source"]
-        source = self.sources.get(name)
-        label = name if source is not None else UNKNOWN_SOURCE_LABEL
+        return name if name in self.sources else UNKNOWN_SOURCE_LABEL
+
+    async def _expect(self, request: web.Request) -> web.StreamResponse | None:
+        return await expect_continue(request, self._label(request))
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        source = self.sources.get(request.match_info["source"])
+        label = self._label(request)
         try:
             if source is None:
                 raise Rejected("unknown_source", status=404)
-            reserve = min(request.content_length or source.max_body, source.max_body)
-            if not self.in_flight.try_admit(reserve):
+            admission = self.in_flight.admit(request.remote or "")
+            if admission is None:
                 raise Rejected("overloaded", status=503, retry_after=RETRY_AFTER_SECONDS)
             try:
-                response = await self._accept(request, source)
+                response = await self._accept(request, source, admission)
             finally:
-                self.in_flight.release(reserve)
+                admission.release()
         except Rejected as rejection:
-            return self._refuse(request, label, rejection)
+            return refuse(request, label, rejection)
         except PublishFailed as failure:
             log.warning("publish failed; asking the provider to retry",
                         extra={"source": label, "reason": failure.reason, "error": str(failure)})
-            return self._refuse(request, label, Rejected("broker_unavailable", 503, retry_after=RETRY_AFTER_SECONDS))
+            return refuse(request, label, Rejected("broker_unavailable", 503, retry_after=RETRY_AFTER_SECONDS))
         except Exception:
             # A bug must cost one request, not the process; the provider retries a 5xx.
             log.exception("unexpected error accepting a request", extra={"source": label})
-            return self._refuse(request, label, Rejected("internal_error", status=500))
+            return refuse(request, label, Rejected("internal_error", status=500))
         metrics.labelled(metrics.INGEST_REQUESTS, label, str(response.status)).inc()
         return response
 
-    async def _accept(self, request: web.Request, source: Source) -> web.Response:
+    async def _accept(self, request: web.Request, source: Source, admission: Admission) -> web.Response:
         """Everything between a request and its answer; raises Rejected or PublishFailed to refuse it."""
         # The raw query: providers (Twilio) sign it exactly as sent, percent-encoding included.
         query = request.rel_url.raw_query_string
         subscription = handshakes.before_verification(source.config, request.method, query)
-        if subscription is not None:
-            return self._answer_handshake(source, subscription)
-        if request.method not in source.config.methods:
+        # Meta's subscription check is a GET whatever `methods` says; it still counts against the rate limit.
+        if subscription is None and request.method not in source.config.methods:
             raise Rejected("method_not_allowed", status=405)
         if source.rate_limit is not None and not source.rate_limit.try_take():
             raise Rejected("rate_limited", status=429, retry_after=math.ceil(source.rate_limit.wait_time()))
-        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-        if encoding not in ("", "identity"):
+        if subscription is not None:
+            return self._answer_handshake(source, subscription)
+        if not _identity_encoded(request):
             raise Rejected("unsupported_encoding", status=415)
         inbound = InboundRequest(
             method=request.method, query_string=query,
-            headers=_lower_case_headers(request), body=await self._read_body(request, source.max_body),
+            headers=_lower_case_headers(request), body=await self._read_body(request, source.max_body, admission),
             now=self.clock(),
         )
         source.scheme.verify(inbound)
+        if source.nonces is not None and source.scheme.nonce is not None and not source.nonces.first_use(
+            source.scheme.nonce(inbound), inbound.body, inbound.now
+        ):
+            raise Rejected("replayed")
         handshake = handshakes.after_verification(source.config, inbound)
         if handshake is not None:
             return self._answer_handshake(source, handshake)
@@ -344,40 +363,43 @@ class IngestService:
 
     def _answer_handshake(self, source: Source, answer: handshakes.Answer) -> web.Response:
         log.info("handshake answered", extra={"source": source.name, "handshake": answer.reason})
-        return web.Response(body=answer.body, status=answer.status, content_type=answer.content_type)
+        # nosniff: Meta's challenge is echoed from the query; a browser must never read it as anything but text.
+        return web.Response(body=answer.body, status=answer.status, content_type=answer.content_type,
+                            headers={"X-Content-Type-Options": "nosniff"})
 
-    async def _read_body(self, request: web.Request, limit: int) -> bytes:
+    async def _read_body(self, request: web.Request, limit: int, admission: Admission) -> bytes:
+        """The body, its bytes counted in flight as they arrive; a body still on the wire takes a waiting slot."""
         if request.content_length is not None and request.content_length > limit:
             raise Rejected("too_large", status=413)
         if request.content.is_eof():  # the whole body came with the headers (most webhooks): nothing to wait for
             body = request.content.read_nowait()
             if len(body) > limit:
                 raise Rejected("too_large", status=413)
+            if not admission.try_hold(len(body)):
+                raise Rejected("overloaded", status=503, retry_after=RETRY_AFTER_SECONDS)
             return body
+        if not admission.try_wait():
+            raise Rejected("slow_bodies", status=503, retry_after=RETRY_AFTER_SECONDS)
         chunks: list[bytes] = []
         size = 0
         try:
             async with asyncio.timeout(self.config.ingest.read_timeout):
-                async for chunk in request.content.iter_chunked(64 * 1024):
+                async for chunk in request.content.iter_chunked(READ_CHUNK):
                     size += len(chunk)
                     if size > limit:
                         raise Rejected("too_large", status=413)
+                    if not admission.try_hold(len(chunk)):
+                        raise Rejected("overloaded", status=503, retry_after=RETRY_AFTER_SECONDS)
                     chunks.append(chunk)
         except TimeoutError:
             raise Rejected("read_timeout", status=408) from None
+        except RequestPayloadError:  # broken framing the parser reports through the body (chunked encoding)
+            raise Rejected("bad_request", status=400) from None
+        except ConnectionResetError:  # nobody to answer; counted with nginx's status for it, not as our error
+            raise Rejected("client_closed", status=499) from None
+        finally:
+            admission.stop_waiting()
         return b"".join(chunks)
-
-    def _refuse(self, request: web.Request, label: str, rejection: Rejected) -> web.Response:
-        metrics.INGEST_REJECTIONS.labels(source=label, reason=rejection.reason).inc()
-        metrics.INGEST_REQUESTS.labels(source=label, status=str(rejection.status)).inc()
-        if rejection.status != 503:
-            log.info("request refused", extra={"source": label, "reason": rejection.reason,
-                                               "status": rejection.status, "remote": request.remote})
-        headers = {"Retry-After": str(rejection.retry_after)} if rejection.retry_after is not None else None
-        if rejection.status == 413:
-            # The rest of an oversized body is never read: close rather than drain it.
-            headers = {"Connection": "close"}
-        return web.json_response({"error": rejection.reason}, status=rejection.status, headers=headers)
 
     @staticmethod
     def _accepted_response(source: Source, event_id: str) -> web.Response:
@@ -396,8 +418,16 @@ def _storable(value: str) -> str:
     return value
 
 
+def _identity_encoded(request: web.Request) -> bool:
+    """Whether the body is sent as is: no Content-Encoding, or a single `identity` (a body is never inflated).
+    Every header is read, never the first alone: `identity` then `gzip` is a gzipped body."""
+    encodings = request.headers.getall("Content-Encoding", [])
+    return not encodings or (len(encodings) == 1 and encodings[0].strip().lower() in ("", "identity"))
+
+
 def _content_type(request: web.Request) -> str | None:
-    """The Content-Type for the AMQP `content_type` property, a short string: one it cannot hold is refused."""
+    """The Content-Type for the AMQP `content_type` property, a short string: one it cannot hold is refused.
+    (Two Content-Type headers never get here: aiohttp's parser refuses them, 400 `bad_request`.)"""
     value = request.headers.get("Content-Type")
     if value is None:
         return None

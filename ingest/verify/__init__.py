@@ -81,17 +81,28 @@ def no_identity(_: InboundRequest) -> Identity:
 
 
 @dataclass(frozen=True, slots=True)
+class Nonce:
+    """A single-use value a signature covers, and the Unix time until which that signature stays fresh."""
+
+    value: str
+    fresh_until: float
+
+
+@dataclass(frozen=True, slots=True)
 class Scheme:
     """A configured scheme.
 
     - verify: raises Rejected unless the request is authentic and fresh;
     - reads_headers: the headers it reads (signatures, tokens, timestamps), stripped before the event is stored;
-    - identify: the provider's event id and type (a source's `id`/`type` settings take precedence).
+    - identify: the provider's event id and type (a source's `id`/`type` settings take precedence);
+    - nonce: for a scheme whose signature does not cover the body, the verified request's single-use value, so
+      ingest can refuse that signature with another body (ingest/replays.py); None when the body is signed.
     """
 
     verify: Callable[[InboundRequest], None]
     reads_headers: frozenset[str] = field(default_factory=frozenset)
     identify: Callable[[InboundRequest], Identity] = no_identity
+    nonce: Callable[[InboundRequest], Nonce] | None = None
 
 
 #: Scheme name (the config's `verify.scheme`) -> module under ingest.verify that builds it.

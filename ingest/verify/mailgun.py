@@ -2,9 +2,9 @@
 
 Body: `{"signature": {"timestamp", "token", "signature"}, "event-data": {...}}`, where `signature` is the hex
 HMAC-SHA256, keyed with the webhook signing key, of `timestamp + token` (the timestamp exactly as sent). It
-does not cover `event-data`: within the freshness window a captured request can be replayed with other event
-data, which is why Mailgun advises remembering tokens. The mailgun 1.10.0 SDK (`SecurityGuard.verify_webhook`)
-refuses a timestamp more than 900 s away in either direction.
+does not cover `event-data`: within the freshness window a captured request could be replayed with other event
+data, so the token is the scheme's nonce, which ingest remembers (ingest/replays.py), as Mailgun advises. The
+mailgun 1.10.0 SDK (`SecurityGuard.verify_webhook`) refuses a timestamp more than 900 s away in either direction.
 
 A body that is not a JSON object with a `signature` member reads as a missing signature; one whose `signature`
 is not an object of three strings (the timestamp an integer) as a malformed one.
@@ -17,7 +17,16 @@ import hmac
 from dataclasses import dataclass
 
 from hookpipe.config import VerifyConfig
-from ingest.verify import Identity, InboundRequest, Rejected, Scheme, check_freshness, matches_any, parse_timestamp
+from ingest.verify import (
+    Identity,
+    InboundRequest,
+    Nonce,
+    Rejected,
+    Scheme,
+    check_freshness,
+    matches_any,
+    parse_timestamp,
+)
 
 #: Seconds the signed time may be away from ours, either way: the SDK's default `max_age_seconds`.
 DEFAULT_TOLERANCE = 900.0
@@ -60,9 +69,16 @@ def identify_mailgun(request: InboundRequest) -> Identity:
     return request.json_text("event-data", "id"), request.json_text("event-data", "event")
 
 
+def nonce_mailgun(request: InboundRequest, settings: MailgunSettings) -> Nonce:
+    """The token of a verified request, fresh until its timestamp plus the tolerance."""
+    timestamp, token, _ = signature_fields(request)
+    return Nonce(token, parse_timestamp(timestamp) + settings.tolerance)
+
+
 def build(config: VerifyConfig) -> Scheme:
     settings = MailgunSettings(
         keys=tuple(secret.encode() for secret in config.secrets or () if secret),
         tolerance=DEFAULT_TOLERANCE if config.tolerance is None else config.tolerance,
     )
-    return Scheme(verify=lambda request: verify_mailgun(request, settings), identify=identify_mailgun)
+    return Scheme(verify=lambda request: verify_mailgun(request, settings), identify=identify_mailgun,
+                  nonce=lambda request: nonce_mailgun(request, settings))

@@ -30,13 +30,16 @@ async def ingest_only(prefix, receiver, topology_cleanup):
     await pipeline.stop()
 
 
-async def _metric(config, name: str, **labels: str) -> float:
+async def _metric(config, name: str, absent: float | None = None, **labels: str) -> float:
+    """The sample's value; `absent` when there is none yet (AssertionError when that is None)."""
     async with aiohttp.ClientSession() as http, http.get(ops_url(config, "ingest", "/metrics")) as response:
         text = await response.text()
     wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     for line in text.splitlines():
         if line.startswith(f"{name}{{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
             return float(line.rsplit(" ", 1)[1])
+    if absent is not None:
+        return absent
     raise AssertionError(f"no sample {name}{{{wanted}}}")
 
 
@@ -47,6 +50,10 @@ async def _metric(config, name: str, **labels: str) -> float:
         ("demo", "PUT", b"{}", {}, 405, "method_not_allowed"),
         ("demo", "POST", b"x" * 1025, {}, 413, "too_large"),
         ("demo", "POST", b"\x1f\x8b...", {"Content-Encoding": "gzip"}, 415, "unsupported_encoding"),
+        # Every Content-Encoding header counts, not the first alone: identity then gzip is a gzipped body.
+        ("demo", "POST", b"\x1f\x8b...", [("Content-Encoding", "identity"), ("Content-Encoding", "gzip")], 415,
+         "unsupported_encoding"),
+        ("demo", "POST", b"{}", {"Content-Encoding": "identity, gzip"}, 415, "unsupported_encoding"),
         ("partner", "POST", b"{}", {}, 401, "missing_header"),
         ("partner", "POST", b"{}", {"Authorization": "Basic dXNlcjpwYXNz"}, 401, "malformed_header"),
         ("partner", "POST", b"{}", {"Authorization": "Bearer wrong-token-0123456789"}, 401, "bad_signature"),
@@ -61,10 +68,11 @@ async def test_refusals_answer_status_reason_and_count_without_publishing(
 ):
     label = source if source != "nope" else "_unknown"
     url = ingest_url(ingest_only, source)
+    before = await _metric(ingest_only, "hookpipe_ingest_rejections_total", source=label, reason=reason, absent=0)
     async with aiohttp.ClientSession() as http, http.request(method, url, data=body, headers=headers) as response:
         assert response.status == status
         assert await response.json() == {"error": reason}
-    assert await _metric(ingest_only, "hookpipe_ingest_rejections_total", source=label, reason=reason) == 1
+    assert await _metric(ingest_only, "hookpipe_ingest_rejections_total", source=label, reason=reason) == before + 1
     assert await queue_depth(f"{prefix}.router") == 0
 
 
@@ -88,6 +96,7 @@ async def test_rotated_bearer_tokens_are_both_accepted_and_credentials_are_not_s
     assert await queue_depth(f"{prefix}.router") == 2
     import aio_pika
 
+    from hookpipe.event import Event
     from tests.support.pipeline import AMQP_URL
 
     connection = await aio_pika.connect(AMQP_URL)
@@ -95,7 +104,7 @@ async def test_rotated_bearer_tokens_are_both_accepted_and_credentials_are_not_s
         queue = await (await connection.channel()).get_queue(f"{prefix}.router")
         message = await queue.get(no_ack=True)
         assert message is not None
-        stored = message.headers["x-hookpipe-headers"]
+        stored = Event.from_message(message).headers
         assert "authorization" not in stored and "cookie" not in stored
         assert message.headers["x-hookpipe-source"] == "partner"
         assert message.headers["x-hookpipe-verified"] is True

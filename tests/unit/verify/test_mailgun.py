@@ -127,3 +127,18 @@ def test_identity_is_the_event_datas_id_and_event() -> None:
 
 def test_reads_no_header_the_signature_is_in_the_body() -> None:
     assert mailgun(KEY).reads_headers == frozenset()
+
+
+def test_the_nonce_is_the_signed_token_fresh_until_the_window_closes() -> None:
+    scheme = mailgun(KEY)
+    assert scheme.nonce is not None
+    nonce = scheme.nonce(signed(timestamp=NOW - 30))
+    assert (nonce.value, nonce.fresh_until) == (TOKEN, NOW - 30 + 900)
+    short = mailgun(KEY, tolerance="60s").nonce
+    assert short is not None and short(signed(timestamp=NOW)).fresh_until == NOW + 60
+
+
+def test_schemes_that_sign_the_body_have_no_nonce() -> None:
+    for settings in ({"scheme": "stripe", "secrets": ["whsec_c2VjcmV0"]}, {"scheme": "github", "secrets": ["s"]},
+                     {"scheme": "slack", "secrets": ["s"]}, {"scheme": "hmac", "secrets": ["s"], "header": "X-Sig"}):
+        assert build_scheme(VerifyConfig.model_validate(settings)).nonce is None
