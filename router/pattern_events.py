@@ -117,13 +117,14 @@ def _collect(node: Any, membership: Membership, found: list[Leaf]) -> None:
 class DocumentFields:
     """The values of each field of one document, extracted on first use and shared by every pattern."""
 
-    __slots__ = ("_dotted_top", "arrayed", "document", "known")
+    __slots__ = ("_dotted_top", "_trees", "arrayed", "document", "known")
 
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.document = document
         self.known: dict[str, list[Leaf]] = {}  # field name -> its values, for those read so far
         self.arrayed: set[str] = set()  # the fields read so far with a value in an array of objects or arrays
         self._dotted_top = any("." in key for key in document)  # the match document's five keys: never
+        self._trees: dict[str, _FieldTree] = {}  # field name -> its values by array element, for array matching
 
     def leaves(self, path: FieldPath) -> list[Leaf]:
         found = self.known.get(path.name)
@@ -133,6 +134,12 @@ class DocumentFields:
                 if membership:
                     self.arrayed.add(path.name)
                     break
+        return found
+
+    def tree(self, path: FieldPath) -> _FieldTree:
+        found = self._trees.get(path.name)
+        if found is None:
+            found = self._trees[path.name] = _FieldTree(self.leaves(path))
         return found
 
 
@@ -178,7 +185,7 @@ class Alternative:
                         continue
                     return False
                 if leaves[0][1] or (len(leaves) > 1 and any(membership for _, membership in leaves)):
-                    if not _solve(group, 0, {}, fields):
+                    if not _solve(group, fields):
                         return False
                     break
                 test = condition.test
@@ -196,58 +203,125 @@ class Alternative:
         return True
 
 
-def _solve(conditions: tuple[Condition, ...], position: int, chosen: dict[int, int], fields: DocumentFields) -> bool:
-    """Whether conditions[position:] can all be met by values consistent with the array elements `chosen`
-    so far (array identity -> element index). A backtracking search, as event-ruler's own."""
-    if position == len(conditions):
-        return True
-    condition = conditions[position]
-    leaves = fields.leaves(condition.path)
-    absent = condition.absent_ok and not any(_consistent(chosen, membership) for _, membership in leaves)
-    if absent and _solve(conditions, position + 1, chosen, fields):
-        return True
-    test = condition.test
-    if test is None:
-        return False
-    if chosen:
-        leaves = _in_chosen_elements(leaves, chosen)
-    tried: set[Membership] = set()
-    for value, membership in leaves:
-        if membership in tried or not test(value):
-            continue
-        tried.add(membership)  # another value from the same elements leads to the same search
-        extended = _extend(chosen, membership)
-        if extended is not None and _solve(conditions, position + 1, extended, fields):
+def _solve(conditions: tuple[Condition, ...], fields: DocumentFields) -> bool:
+    """Whether the conditions, in order, can all be met by values from consistent array elements: event-ruler's
+    backtracking search, each condition choosing a value whose elements agree with those chosen before it.
+
+    The search is memoised, so that it costs at most (conditions x body size), never combinations: whether the
+    conditions from `position` on can be met depends only on the chosen elements of the arrays those conditions
+    reach (`_relevant`), so a failed (position, those elements) is never searched twice. Conditions are in name
+    order and an array sits at a prefix of the names it holds, so the arrays both earlier and later conditions
+    reach lie on one path of nested arrays: one choice per element of the body, each looked up in its element
+    through the field's tree (`_FieldTree`) rather than among all the field's values.
+    """
+    trees = [fields.tree(condition.path) for condition in conditions]
+    relevant: list[frozenset[int]] = [frozenset()] * (len(conditions) + 1)
+    for position in range(len(conditions) - 1, -1, -1):
+        relevant[position] = relevant[position + 1] | trees[position].arrays
+    failed: set[tuple[int, tuple[tuple[int, int], ...]]] = set()
+
+    def search(position: int, chosen: dict[int, int]) -> bool:
+        if position == len(conditions):
             return True
-    return False
+        key = (position, tuple(chosen.items()))
+        if key in failed:
+            return False
+        condition, tree, keep = conditions[position], trees[position], relevant[position + 1]
+        if (condition.absent_ok and not tree.any_consistent(chosen)
+                and search(position + 1, {array: index for array, index in chosen.items() if array in keep})):
+            return True
+        test = condition.test
+        if test is not None:
+            for node in tree.looked_up(chosen):
+                if any(test(value) for value in node.values):
+                    extended = {array: index for array, index in chosen.items() if array in keep}
+                    for array, index in node.path:
+                        if array in keep and array not in extended:
+                            extended[array] = index
+                    if search(position + 1, extended):
+                        return True
+        failed.add(key)
+        return False
+
+    return search(0, {})
 
 
-def _in_chosen_elements(leaves: list[Leaf], chosen: dict[int, int]) -> list[Leaf]:
-    """The values a condition may use once array elements are chosen, as event-ruler's default finder
-    (StructuredFinder) looks them up: for the first chosen array holding any of the field's values, only its
-    values in the chosen element, consistent with every other choice; the field's values outside that array
-    are not considered at all (so `{"a": [{"b": "x", ...}], "a.b": "W"}` hides "W" once an element of `a` is
-    chosen). When no chosen array holds any of its values, all of them."""
-    for array, index in chosen.items():
-        inside = [leaf for leaf in leaves if any(member == array for member, _ in leaf[1])]
-        if inside:
-            return [leaf for leaf in inside if (array, index) in leaf[1] and _consistent(chosen, leaf[1])]
-    return leaves
+class _Node:
+    """The values of a field in the same array elements (`path`, outermost first), and the elements below."""
+
+    __slots__ = ("children", "path", "values")
+
+    def __init__(self, path: Membership) -> None:
+        self.path = path
+        self.values: list[Any] = []
+        self.children: dict[int, dict[int, _Node]] = {}  # array -> element index -> node
 
 
-def _consistent(chosen: dict[int, int], membership: Membership) -> bool:
-    return all(chosen.get(array, index) == index for array, index in membership)
+class _FieldTree:
+    """A field's values arranged by array membership: a tree whose edges are (array, element index), so that
+    the values in given elements are found without looking at the others."""
 
+    __slots__ = ("arrays", "elements", "root")
 
-def _extend(chosen: dict[int, int], membership: Membership) -> dict[int, int] | None:
-    """`chosen` plus the elements of `membership`, or None when they disagree on an array."""
-    extended = None
-    for array, index in membership:
-        seen = chosen.get(array)
-        if seen is None:
-            if extended is None:
-                extended = dict(chosen)
-            extended[array] = index
-        elif seen != index:
-            return None
-    return chosen if extended is None else extended
+    def __init__(self, leaves: list[Leaf]) -> None:
+        self.root = _Node(_NO_MEMBERSHIP)
+        # (array, index) -> the nodes reached through that element: one, unless the document shares a list
+        # between two places (only a document built in Python can)
+        self.elements: dict[tuple[int, int], list[_Node]] = {}
+        for value, membership in leaves:
+            node = self.root
+            for depth, (array, index) in enumerate(membership):
+                elements = node.children.get(array)
+                if elements is None:
+                    elements = node.children[array] = {}
+                child = elements.get(index)
+                if child is None:
+                    child = elements[index] = _Node(membership[:depth + 1])
+                    self.elements.setdefault((array, index), []).append(child)
+                node = child
+            node.values.append(value)
+        self.arrays = frozenset(array for array, _ in self.elements)
+
+    def any_consistent(self, chosen: dict[int, int]) -> bool:
+        """Whether some value lies in the chosen element of every chosen array it is in (depth first: the
+        first element of an array that is not chosen has one at once)."""
+        pending = [iter((self.root,))]
+        while pending:
+            node = next(pending[-1], None)
+            if node is None:
+                pending.pop()
+                continue
+            if node.values:
+                return True
+            for array, elements in node.children.items():
+                index = chosen.get(array)
+                if index is None:
+                    pending.append(iter(elements.values()))
+                elif index in elements:
+                    pending.append(iter((elements[index],)))
+        return False
+
+    def looked_up(self, chosen: dict[int, int]) -> list[_Node]:
+        """The nodes holding the values a condition may use once array elements are chosen, as event-ruler's
+        default finder (StructuredFinder) looks them up: for the first chosen array holding any of the field's
+        values, only its values in the chosen element, consistent with every other choice; the field's values
+        outside that array are not considered at all (so `{"a": [{"b": "x", ...}], "a.b": "W"}` hides "W" once
+        an element of `a` is chosen). When no chosen array holds any of its values, all of them."""
+        starts = [self.root]
+        for array, index in chosen.items():
+            if array in self.arrays:
+                starts = [node for node in self.elements.get((array, index), ())
+                          if all(chosen.get(outer, at) == at for outer, at in node.path)]
+                break
+        found: list[_Node] = []
+        while starts:
+            node = starts.pop()
+            if node.values:
+                found.append(node)
+            for array, elements in node.children.items():
+                picked = chosen.get(array)
+                if picked is None:
+                    starts.extend(elements.values())
+                elif picked in elements:
+                    starts.append(elements[picked])
+        return found

@@ -449,3 +449,87 @@ def test_array_consistency_agrees_with_the_reference(pattern_list: list[dict[str
         expected = [number for number, pattern in enumerate(pattern_list) if ref_matches(pattern, event)]
         assert [number for number, pattern in enumerate(compiled) if pattern(event)] == expected, event
         assert matcher.match(event) == expected, event
+
+
+# Array-heavy events: arrays of objects holding arrays of objects, nested lists, keys spanning two segments
+# ("e.a"), and patterns with several conditions, `$or`s, `exists: false` and `anything-but` under the same
+# arrays, so that the memoised search of router/pattern_events.py meets the choices it must not merge.
+TREE_KEYS = ["a", "b", "e", "e.a"]
+tree_keys = st.sampled_from(TREE_KEYS)
+tree_items = st.sampled_from([
+    "x", "y", 1, {"exists": True}, {"exists": False}, {"exists": False}, {"anything-but": "x"},
+    {"anything-but": ["x", "y"]}, {"prefix": "x"}, {"numeric": [">", 0]},
+])
+
+
+@st.composite
+def tree_patterns(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
+    pattern: dict[str, Any] = {}
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        kind = draw(st.sampled_from(["leaf", "leaf", "object", "object", "or"] if depth < 2 else ["leaf"]))
+        if kind == "or":
+            pattern["$or"] = draw(st.lists(tree_patterns(depth + 1), min_size=2, max_size=2))
+        elif kind == "object":
+            pattern[draw(tree_keys)] = draw(tree_patterns(depth + 1))
+        else:
+            pattern[draw(tree_keys)] = draw(st.lists(tree_items, min_size=1, max_size=2))
+    return pattern
+
+
+@st.composite
+def tree_values(draw: st.DrawFn, depth: int) -> Any:
+    kind = draw(st.sampled_from(["scalar", "scalars", "objects", "objects", "nested"] if depth < 3
+                                else ["scalar", "scalars"]))
+    if kind == "scalar":
+        return draw(small_values)
+    if kind == "scalars":
+        return draw(st.lists(small_values, max_size=3))
+    objects = st.lists(tree_objects(depth + 1), min_size=1, max_size=3)
+    if kind == "objects":
+        return draw(objects)
+    return draw(st.lists(objects, min_size=1, max_size=2))
+
+
+def tree_objects(depth: int) -> st.SearchStrategy[dict[str, Any]]:
+    return st.dictionaries(tree_keys, tree_values(depth), max_size=3)
+
+
+tree_events = st.fixed_dictionaries({"d": st.lists(tree_objects(1), min_size=1, max_size=4) | tree_objects(1)})
+tree_scalars = st.sampled_from(["x", "y", "xy", 1, 2])
+
+
+@st.composite
+def tree_events_like(draw: st.DrawFn, pattern: dict[str, Any]) -> dict[str, Any]:
+    """An object shaped after the pattern, each of its objects mostly an array of 1 to 3 such objects (or
+    nested lists of them), fields left out at random, values colliding a lot."""
+    event: dict[str, Any] = {}
+    for key, value in pattern.items():
+        if key == "$or":
+            for branch in value:
+                event.update(draw(tree_events_like(branch)))
+        elif isinstance(value, dict):
+            shape = draw(st.sampled_from(["object", "array", "array", "array", "nested"]))
+            elements = draw(st.lists(tree_events_like(value), min_size=1 if shape == "object" else 2, max_size=3))
+            if shape == "object":
+                event[key] = elements[0]
+            elif shape == "array":
+                event[key] = elements
+            else:
+                event[key] = [elements[:1], elements[1:]]
+        elif draw(st.integers(0, 3)):
+            event[key] = draw(tree_scalars | st.lists(tree_scalars, max_size=2))
+    return event
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pattern_list=st.lists(st.builds(lambda pattern: {"d": pattern}, tree_patterns()), min_size=1, max_size=4),
+       data=st.data())
+def test_nested_array_matching_agrees_with_the_reference(pattern_list: list[dict[str, Any]],
+                                                         data: st.DataObject) -> None:
+    matcher = RouteMatcher(list(enumerate(pattern_list)))
+    compiled = [compile_pattern(pattern) for pattern in pattern_list]
+    shaped = [tree_events_like(pattern) for pattern in pattern_list]
+    for event in data.draw(st.lists(st.one_of(tree_events, *shaped), min_size=1, max_size=4)):
+        expected = [number for number, pattern in enumerate(pattern_list) if ref_matches(pattern, event)]
+        assert [number for number, pattern in enumerate(compiled) if pattern(event)] == expected, event
+        assert matcher.match(event) == expected, event
