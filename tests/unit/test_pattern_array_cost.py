@@ -78,7 +78,7 @@ def items(*elements: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(element) for element in elements for _ in range(N)]
 
 
-CASES = {
+CASES: dict[str, tuple[dict[str, Any], dict[str, Any], bool]] = {
     # two fields under one array, no element has both: every element is a dead end for the other field
     "two fields, one array": ({"body": {"items": {"sku": ["A"], "qty": [2]}}},
                               {"body": {"items": items({"qty": 2}, {"sku": "A"})}}, False),
