@@ -102,15 +102,22 @@ def listeners(config: Config, raw: Any) -> list[Listener]:
 
 
 def bind_error(host: str, port: int) -> OSError | None:
-    """Why `host:port` cannot be listened on now, or None. SO_REUSEADDR as the services set it, so a port
-    with only closing connections is not taken for held."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as error:
-            return error
+    """Why `host:port` cannot be listened on now, or None. Binds every address the host resolves to (as
+    aiohttp's listener does: `localhost` is 127.0.0.1 and ::1), with SO_REUSEADDR as the services set it, so a
+    port with only closing connections is not taken for held."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        return OSError(errno.EADDRNOTAVAIL, f"cannot resolve {host} ({error.strerror})")
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as error:
+                return error
     return None
 
 

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -299,3 +300,36 @@ def test_services_that_are_not_ready_in_time_fail_the_run_without_a_banner(tmp_p
     last = output.rstrip().splitlines()[-1]
     assert last.startswith("hookpipe: ") and "log lines above" in last, output
     assert "not-the-password" not in output
+
+
+def test_a_service_that_exits_while_starting_fails_the_run_naming_it(tmp_path: Path) -> None:
+    """The ingest port is free when checked, then taken before the services start: the broker's greeting to the
+    probe (the last step before they start) is held back until the test has taken it."""
+    environ = run_environ()
+    listen_port = int(environ["HOOKPIPE_INGEST_LISTEN"].rpartition(":")[2])
+    taken: list[socket.socket] = []
+    broker = socket.create_server(("127.0.0.1", free_port()))
+
+    def greet_once() -> None:
+        connection, _ = broker.accept()
+        with connection:
+            connection.recv(8)
+            taken.append(socket.create_server(("127.0.0.1", listen_port)))
+            connection.sendall(b"\x01\x00\x00\x00\x00\x01\xf4\x00\x0a\x00\x0a\x00\x09")  # Connection.Start
+        # the services' connections wait in the backlog, unanswered
+
+    greeter = threading.Thread(target=greet_once, daemon=True)
+    greeter.start()
+    environ["AMQP_URL"] = f"amqp://guest:guest@127.0.0.1:{broker.getsockname()[1]}/"
+    try:
+        status, output = run_to_end(RUN_PIPELINE, environ, tmp_path / "run.log")
+    finally:
+        broker.close()
+        for sock in taken:
+            sock.close()
+    assert taken, output
+    assert status != 0, output
+    last = output.rstrip().splitlines()[-1]
+    assert last.startswith("hookpipe: ingest exited while starting (status "), output
+    assert last.endswith("see its [ingest] log lines above")
+    assert "hookpipe is running" not in output

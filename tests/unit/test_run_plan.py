@@ -4,6 +4,7 @@ broker probe tells a broker from a mute or foreign server; the install hint fits
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import socket
 import sys
@@ -227,3 +228,15 @@ def test_the_container_runs_the_image_the_compose_file_runs() -> None:
     image = broker_check.compose_image(compose)
     assert image is not None and image.startswith("rabbitmq:3.")
     assert f"image: {image}" in compose
+
+
+def test_a_localhost_listener_is_checked_on_every_address_localhost_has() -> None:
+    addresses = {info[4][0] for info in socket.getaddrinfo("localhost", 0, type=socket.SOCK_STREAM)}
+    if "::1" not in addresses:
+        pytest.skip("localhost has no IPv6 address here")
+    with socket.socket(socket.AF_INET6) as held:
+        held.bind(("::1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        error = run_plan.bind_error("localhost", port)
+    assert error is not None and error.errno == errno.EADDRINUSE
