@@ -9,6 +9,13 @@ the medians reported. See bench/README.md ("bench/router_match.py").
 
     .venv/bin/python bench/router_match.py                 # about a minute
     .venv/bin/python bench/router_match.py --rounds 3 --seconds 0.3 --json
+
+`--arrays` measures instead one route against adversarial bodies: 1 to 3 conditions under arrays of 1,000 to
+20,000 objects (two arrays, nested arrays), where no element holds every field a condition group needs, and
+prints the time per event and per array element for each N, which stays flat when matching is linear.
+
+    .venv/bin/python bench/router_match.py --arrays               # about 30 s
+    .venv/bin/python bench/router_match.py --arrays --sizes 1000,2000
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import random
 import statistics
@@ -171,6 +179,74 @@ def make_routes(documents: list[dict[str, Any]], count: int, seed: int) -> list[
                                          near_miss=False))
 
 
+# --- adversarial arrays -------------------------------------------------------------------------------
+
+ARRAY_SIZES = (1_000, 2_000, 5_000, 10_000, 20_000)  # elements per array, N
+
+
+def _items(n: int, *elements: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dict(element) for element in elements for _ in range(n)]
+
+
+def array_shapes(n: int) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """(pattern, body) per shape, with arrays of about `n` elements; no body matches."""
+    return {
+        "1 condition, 1 array": ({"body": {"items": {"sku": ["A"]}}}, {"items": _items(n, {"sku": "B"})}),
+        "2 conditions, 1 array": ({"body": {"items": {"sku": ["A"], "qty": [2]}}},
+                                  {"items": _items(n, {"qty": 2}, {"sku": "A"})}),
+        "3 conditions, 1 array": ({"body": {"items": {"sku": ["A"], "qty": [2], "tax": [{"numeric": [">", 0]}]}}},
+                                  {"items": _items(n, {"qty": 2, "sku": "A"}, {"sku": "A", "tax": 1})}),
+        "2+2 conditions, 2 arrays": ({"body": {"a": {"x": [1], "y": [2]}, "b": {"x": [1], "y": [2]}}},
+                                     {"a": [{"x": 1, "y": 2}, *_items(n, {"x": 1})],
+                                      "b": _items(n, {"x": 1}, {"y": 2})}),
+        "3 conditions, nested arrays": (
+            {"body": {"orders": {"id": [{"exists": True}], "lines": {"sku": ["A"], "qty": [2]}}}},
+            {"orders": [{"id": k, "lines": [{"qty": 2}, {"sku": "A"}]} for k in range(n)]}),
+        "exists:false + anything-but": (
+            {"body": {"items": {"qty": [2], "sku": [{"exists": False}], "tag": [{"anything-but": ["x"]}]}}},
+            {"items": _items(n, {"qty": 2, "sku": "A", "tag": "y"}, {"qty": 2, "tag": "x"})}),
+    }
+
+
+def array_elements(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(array_elements(child) for child in value.values())
+    if isinstance(value, list):
+        return len(value) + sum(array_elements(child) for child in value)
+    return 0
+
+
+def time_arrays(sizes: list[int], rounds: int) -> list[dict[str, Any]]:
+    """The best CPU time of `rounds` matches of each shape and size, on a body parsed from JSON (no shared
+    objects, as the router sees it)."""
+    results = []
+    for shape in array_shapes(1):
+        for n in sizes:
+            pattern, body = array_shapes(n)[shape]
+            raw = orjson.dumps(body)
+            document = {"id": "evt", "source": "bench", "type": "t", "headers": {}, "body": orjson.loads(raw)}
+            matcher = RouteMatcher([(0, pattern)])
+            best = math.inf
+            for _ in range(rounds):
+                gc.collect()
+                cpu = time.thread_time()
+                matched = matcher.match(document)
+                best = min(best, time.thread_time() - cpu)
+            assert not matched, shape
+            elements = array_elements(body)
+            results.append({"shape": shape, "n": n, "kib": round(len(raw) / 1024), "elements": elements,
+                            "ms_per_event": round(best * 1e3, 2), "us_per_element": round(best * 1e6 / elements, 3)})
+    return results
+
+
+def print_arrays(results: list[dict[str, Any]]) -> None:
+    print("one route, one event: best CPU time of the rounds (matching only, body already parsed)")
+    print(f"{'shape':>28} {'N':>7} {'KiB':>6} {'elements':>9} {'ms/event':>9} {'us/element':>11}")
+    for result in results:
+        print(f"{result['shape']:>28} {result['n']:>7} {result['kib']:>6} {result['elements']:>9} "
+              f"{result['ms_per_event']:>9} {result['us_per_element']:>11}")
+
+
 # --- measuring -----------------------------------------------------------------------------------------
 
 
@@ -210,9 +286,18 @@ def main() -> int:
     parser.add_argument("--cpu", type=int, default=None, help="pin the process to this CPU")
     parser.add_argument("--payloads", type=Path, default=PAYLOADS, help="the webhook payloads folder")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    parser.add_argument("--arrays", action="store_true", help="adversarial array bodies instead (see above)")
+    parser.add_argument("--sizes", default=",".join(map(str, ARRAY_SIZES)), help="array sizes N for --arrays")
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
+    if args.arrays:
+        array_results = time_arrays([int(size) for size in args.sizes.split(",")], min(args.rounds, 3))
+        if args.json:
+            print(json.dumps({"arrays": array_results}, indent=2))
+        else:
+            print_arrays(array_results)
+        return 0
     if not args.payloads.is_dir():
         print(f"no payloads at {args.payloads}", file=sys.stderr)
         return 2
