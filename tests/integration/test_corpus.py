@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from hookpipe.event import Event
 from ingest.app import IngestService
 from tests.support.corpus import (
     SEPARABLE_REASONS,
@@ -143,7 +144,7 @@ async def _expect_published(queue: aio_pika.abc.AbstractQueue, case: dict[str, A
     if expected_id is not None:
         assert message.message_id == expected_id
     assert message.type == expected_type
-    stored = message.headers["x-hookpipe-headers"]
+    stored = Event.from_message(message).headers
     for header in ("authorization", "stripe-signature", "webhook-signature", "svix-signature",
                    "x-hub-signature-256", "x-slack-signature", "x-twilio-signature", "x-shopify-hmac-sha256",
                    "paddle-signature", "x-twilio-email-event-webhook-signature"):
