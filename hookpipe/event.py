@@ -3,6 +3,10 @@
 The AMQP message body *is* the provider's raw payload, copied and never re-encoded; the metadata travels in
 message properties (`message_id`, `content_type`, `type`, `timestamp`) and `x-hookpipe-*` headers
 (docs/architecture.md, "What flows"). Every hop reads and writes events through this module only.
+
+Every header value is a string, an integer or a boolean: the archive stream keeps those (and floats, byte
+arrays, timestamps and void), but a RabbitMQ 3.10 stream silently drops nested tables and arrays, and a decimal
+closes the publishing connection. So the kept inbound headers ride as one string of JSON, not as a table.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
 from aio_pika.abc import AbstractIncomingMessage
 
 from hookpipe.wire import Outgoing, outgoing
@@ -20,7 +25,10 @@ from hookpipe.wire import Outgoing, outgoing
 HEADER_SOURCE = "x-hookpipe-source"
 HEADER_RECEIVED_AT = "x-hookpipe-received-at"  # UTC milliseconds; the AMQP timestamp has whole seconds only
 HEADER_VERIFIED = "x-hookpipe-verified"
-HEADER_INBOUND = "x-hookpipe-headers"  # the kept inbound HTTP headers, as one nested table
+#: The kept inbound HTTP headers: a JSON object of lower-case names to strings, left out when there are none.
+HEADER_INBOUND = "x-hookpipe-headers-json"
+#: The same as a nested table, as written before: read still (messages already in queues), never written again.
+HEADER_INBOUND_TABLE = "x-hookpipe-headers"
 HEADER_REPLAY = "x-hookpipe-replay"
 HEADER_REPLAY_ROUTE = "x-hookpipe-replay-route"  # a replay evaluates only this route
 HEADER_REPLAY_DESTINATION = "x-hookpipe-replay-destination"  # a replay keeps only deliveries to this destination
@@ -66,8 +74,9 @@ class Event:
             HEADER_SOURCE: self.source,
             HEADER_RECEIVED_AT: self.received_at,
             HEADER_VERIFIED: self.verified,
-            HEADER_INBOUND: dict(self.headers),
         }
+        if self.headers:
+            headers[HEADER_INBOUND] = orjson.dumps(self.headers).decode()
         attempt = self.attempt if attempt is None else attempt
         if attempt:
             headers[HEADER_ATTEMPT] = attempt
@@ -96,7 +105,6 @@ class Event:
         received_at = headers.get(HEADER_RECEIVED_AT)
         if not message.message_id or not source or not isinstance(received_at, int):
             raise MalformedEvent("message lacks message_id, x-hookpipe-source or x-hookpipe-received-at")
-        inbound = headers.get(HEADER_INBOUND)
         attempt = headers.get(HEADER_ATTEMPT, 0)
         return cls(
             id=message.message_id,
@@ -106,7 +114,7 @@ class Event:
             verified=bool(headers.get(HEADER_VERIFIED, False)),
             content_type=message.content_type or None,
             body=message.body,
-            headers={str(k): _text(v) for k, v in inbound.items()} if isinstance(inbound, dict) else {},
+            headers=_inbound(headers),
             attempt=attempt if isinstance(attempt, int) else 0,
             replay=bool(headers.get(HEADER_REPLAY, False)),
             replay_route=_text(headers.get(HEADER_REPLAY_ROUTE)) or None,
@@ -120,6 +128,21 @@ class Event:
 
 class MalformedEvent(ValueError):
     """An AMQP message that is not a hookpipe event (published by hand, or by another tool)."""
+
+
+def _inbound(headers: dict[str, Any]) -> dict[str, str]:
+    """The kept inbound headers: from their JSON string, else from the nested table older messages carry."""
+    encoded = headers.get(HEADER_INBOUND)
+    if encoded is None:
+        table = headers.get(HEADER_INBOUND_TABLE)
+        return {str(k): _text(v) for k, v in table.items()} if isinstance(table, dict) else {}
+    try:
+        inbound = orjson.loads(encoded) if isinstance(encoded, str | bytes) else None
+    except orjson.JSONDecodeError:
+        inbound = None
+    if not isinstance(inbound, dict) or not all(isinstance(value, str) for value in inbound.values()):
+        raise MalformedEvent(f"{HEADER_INBOUND} is not a JSON object of strings")
+    return inbound
 
 
 def _text(value: object) -> str:

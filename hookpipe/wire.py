@@ -7,6 +7,11 @@ content-header property list directly (spec §4.2.6.1, RabbitMQ's field-table ty
 aiormq. Header values of the common types (str, int, bool, nested dicts) are encoded here, byte for byte as
 pamqp encodes them (table keys sorted, the smallest integer type); anything else (the lists and timestamps of a
 broker's `x-death`, floats) goes to pamqp's own encoder, so any header a consumed message carried can be copied.
+
+Copying any type is not storing any type: a RabbitMQ 3.10 stream (the archive) drops nested tables and arrays
+from a message's headers and closes the connection of a publish carrying a decimal. What reaches the archive is
+built by hookpipe/event.py, whose headers are strings, integers and booleans only (docs/architecture.md, "What
+flows"); nested tables are encoded here for the copies of consumed messages (dead letters, `hookpipe dlq`).
 """
 
 from __future__ import annotations
