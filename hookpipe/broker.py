@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 RECONNECT_DELAY = 0.25
 RECONNECT_MAX_DELAY = 5.0
 
-#: Time allowed for the TCP and AMQP handshake of one connection attempt (s).
+#: Time allowed for the TCP and AMQP handshake of one connection attempt (s). A broker that accepts TCP but never
+#: answers (wedged) fails the attempt: the link stays not ready, /readyz says why, and the supervisor tries again.
 CONNECT_TIMEOUT = 10.0
 
 #: Seconds the set-up after a connect (declarations, consumers) may take before the link gives up and
@@ -86,6 +87,8 @@ class Link:
         self._closing = False
         self._lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: Why the last connection attempt failed (for readiness), None once one succeeds.
+        self.last_error: str | None = None
 
     @property
     def connection(self) -> AbstractConnection | None:
@@ -135,12 +138,7 @@ class Link:
             connection: AbstractConnection | None = None
             self._lost = asyncio.Event()
             try:
-                connection = await aio_pika.connect(
-                    self.url,
-                    heartbeat=int(self.heartbeat),
-                    timeout=CONNECT_TIMEOUT,
-                    client_properties={"connection_name": self.name},
-                )
+                connection = await self._connect()
                 lost = self._lost
                 connection.close_callbacks.add(lambda *_, lost=lost: lost.set())
                 if self._on_open is not None:
@@ -148,6 +146,7 @@ class Link:
                 if self._closing:  # close() was called while we were connecting
                     continue
                 self._connection = connection
+                self.last_error = None
                 self._ready.set()
                 log.info("connected to the broker", extra={"link": self.name, "url": redact_url(self.url)})
                 delay = RECONNECT_DELAY
@@ -157,9 +156,10 @@ class Link:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                self.last_error = describe(error)
                 log.warning(
                     "broker connection failed",
-                    extra={"link": self.name, "url": redact_url(self.url), "error": describe(error)},
+                    extra={"link": self.name, "url": redact_url(self.url), "error": self.last_error},
                 )
             finally:
                 self._ready.clear()
@@ -170,6 +170,18 @@ class Link:
             if not self._closing:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX_DELAY)
+
+    async def _connect(self) -> AbstractConnection:
+        """One connection attempt; aio-pika's time-out bounds the TCP connect and the whole AMQP handshake."""
+        try:
+            return await aio_pika.connect(
+                self.url,
+                heartbeat=int(self.heartbeat),
+                timeout=CONNECT_TIMEOUT,
+                client_properties={"connection_name": self.name},
+            )
+        except TimeoutError:  # aio-pika's has no message: say what did not happen
+            raise TimeoutError(f"no answer to the connection handshake within {CONNECT_TIMEOUT:g} s") from None
 
 
 class Publisher:
@@ -428,7 +440,8 @@ def link_problems(*links: Link) -> list[str]:
     for link in links:
         metrics.BROKER_CONNECTED.labels(link=link.name).set(int(link.is_ready))
         if not link.is_ready:
-            problems.append(f"{link.name} not connected")
+            why = f": {link.last_error}" if link.last_error else ""
+            problems.append(f"{link.name} not connected to {redact_url(link.url)}{why}")
     return problems
 
 
