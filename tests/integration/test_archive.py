@@ -9,7 +9,8 @@ import aio_pika
 import aiohttp
 import pytest
 
-from tests.support.pipeline import AMQP_URL, InProcessPipeline, ingest_url, pipeline_config
+from tests.support.broker import connect
+from tests.support.pipeline import InProcessPipeline, ingest_url, pipeline_config
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +19,7 @@ async def read_stream(name: str, count: int, timeout: float = 20) -> list[aio_pi
     """The first `count` messages of a stream, from its start."""
     got: list[aio_pika.abc.AbstractIncomingMessage] = []
     done = asyncio.Event()
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=100)

@@ -6,12 +6,12 @@ import asyncio
 import time
 from urllib.parse import urlsplit
 
-import aio_pika
 import aiohttp
 import pytest
 
 from hookpipe.topology import Names, declare_ingest_path
 from ingest.app import IngestService
+from tests.support.broker import connect
 from tests.support.pipeline import AMQP_URL, InProcessPipeline, ingest_url, load, ops_url, pipeline_config
 from tests.support.proxy import TcpProxy
 
@@ -137,7 +137,7 @@ async def test_missing_router_queue_fails_readiness_and_answers_503_until_it_is_
 
             assert await status_now() == (200, 200)
 
-            connection = await aio_pika.connect(AMQP_URL)
+            connection = await connect()
             async with connection:
                 channel = await connection.channel()
                 await channel.queue_delete(names.router_queue)

@@ -13,6 +13,7 @@ from aio_pika.abc import AbstractConnection
 
 from hookpipe.broker import Publisher, PublishFailed
 from hookpipe.wire import outgoing
+from tests.support.broker import connect
 from tests.support.pipeline import AMQP_URL
 
 pytestmark = pytest.mark.integration
@@ -35,13 +36,13 @@ async def publisher(queue: str) -> AsyncIterator[Publisher]:
     assert await publisher.link.wait_ready(15)
     yield publisher
     await publisher.close()
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         await (await connection.channel()).queue_delete(queue)
 
 
 async def _drain(queue: str, count: int) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         source = await (await connection.channel()).get_queue(queue)
         messages = []
@@ -123,7 +124,7 @@ async def test_a_publish_that_cannot_be_encoded_fails_alone_and_later_confirms_s
 async def test_a_publish_the_broker_nacks_fails_as_nacked_and_the_channel_keeps_working(publisher, prefix):
     # A classic queue enforces its length exactly (a quorum queue's reject-publish lags by a message or so).
     full = f"{prefix}.full"  # holds one message and nacks what does not fit
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         channel = await connection.channel()
         await channel.declare_queue(full, durable=True, arguments={

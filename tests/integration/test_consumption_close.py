@@ -11,6 +11,7 @@ import pytest
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from hookpipe.broker import Consumption, Link, consume
+from tests.support.broker import connect
 from tests.support.pipeline import AMQP_URL
 
 pytestmark = pytest.mark.integration
@@ -42,7 +43,7 @@ async def test_closing_a_consumption_on_purpose_keeps_the_link_and_its_other_con
         assert link.is_ready and link.connection is connection, "a deliberate close reconnected the link"
 
         # The other consumer still receives, on the same connection.
-        publisher = await aio_pika.connect(AMQP_URL)
+        publisher = await connect()
         async with publisher:
             channel = await publisher.channel()
             await channel.default_exchange.publish(aio_pika.Message(b"still here"), routing_key=queues[1])

@@ -19,6 +19,7 @@ import pytest_asyncio
 
 from hookpipe.event import Event
 from ingest.app import IngestService
+from tests.support.broker import connect
 from tests.support.corpus import (
     SEPARABLE_REASONS,
     body_of,
@@ -28,7 +29,7 @@ from tests.support.corpus import (
     query_of,
     verify_settings,
 )
-from tests.support.pipeline import AMQP_URL, load, pipeline_config
+from tests.support.pipeline import load, pipeline_config
 
 # One ingest with a source per case serves every case: the fixture and the tests share one event loop.
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -89,7 +90,7 @@ async def corpus_ingest():
     ingest = IngestService(load(config), clock=clock)
     await ingest.start()
     assert await ingest.publisher.link.wait_ready(15)
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     channel = await connection.channel()
     queue = await channel.get_queue(f"{prefix}.router")
     yield clock, config, queue

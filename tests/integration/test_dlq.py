@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import REGISTRY
 
+from tests.support.broker import connect
 from tests.support.cli import hookpipe, start_hookpipe
 from tests.support.pipeline import (
     InProcessPipeline,
@@ -67,11 +68,7 @@ async def dlq_pipeline(prefix, receiver, topology_cleanup, tmp_path):
 
 async def wait_for_no_consumer(queue: str, timeout: float = 10.0) -> None:
     """Wait until nobody consumes `queue` (a killed consumer's unacked messages are back in it by then)."""
-    import aio_pika
-
-    from tests.support.pipeline import AMQP_URL
-
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         for _ in range(int(timeout / 0.1)):
             channel = await connection.channel()

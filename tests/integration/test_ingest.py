@@ -97,9 +97,9 @@ async def test_rotated_bearer_tokens_are_both_accepted_and_credentials_are_not_s
     import aio_pika
 
     from hookpipe.event import Event
-    from tests.support.pipeline import AMQP_URL
+    from tests.support.broker import connect
 
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         queue = await (await connection.channel()).get_queue(f"{prefix}.router")
         message = await queue.get(no_ack=True)

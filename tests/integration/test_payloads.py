@@ -12,14 +12,14 @@ import json
 import uuid
 from typing import Any
 
-import aio_pika
 import aiohttp
 import orjson
 import pytest
 import stripe
 
+from tests.support.broker import connect
 from tests.support.corpus import CORPUS
-from tests.support.pipeline import AMQP_URL, InProcessPipeline, ingest_url, pipeline_config
+from tests.support.pipeline import InProcessPipeline, ingest_url, pipeline_config
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ async def test_real_payload_is_on_the_broker_byte_identical_with_its_id_and_type
             answered_id = (await response.json())["id"]
     finally:
         await ingest.stop()
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         queue = await (await connection.channel()).get_queue(f"{prefix}.router")
         message = await queue.get(no_ack=True)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-import aio_pika
 import aiohttp
 import pytest
 
 from deliverer.signing import secret_key, standard_webhooks_signature
+from tests.support.broker import connect
 from tests.support.pipeline import (
-    AMQP_URL,
     DESTINATION_SECRET,
     InProcessPipeline,
     ingest_url,
@@ -76,7 +75,7 @@ async def test_a_delivery_failing_every_attempt_is_retried_then_dead_lettered_ex
         assert await queue_depth(dead_queue) == 1
     finally:
         await pipeline.stop()
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         queue = await (await connection.channel()).get_queue(dead_queue)
         message = await queue.get(no_ack=True)

@@ -15,7 +15,8 @@ from aiohttp import web
 from hookpipe.broker import queue_state
 from hookpipe.prune import candidate_rungs, prune_rungs
 from hookpipe.topology import Names, configured_rungs, declare_all, declare_retry_rung
-from tests.support.pipeline import AMQP_URL, InProcessPipeline, ingest_url, load, pipeline_config, write_config
+from tests.support.broker import connect
+from tests.support.pipeline import InProcessPipeline, ingest_url, load, pipeline_config, write_config
 from tests.support.rabbitmq_node import NodeUnavailable, start_private_rabbitmq
 from tests.support.receiver import Receiver
 
@@ -37,7 +38,7 @@ async def test_prune_deletes_only_empty_unused_rungs(prefix, topology_cleanup, t
     loaded = load(config).config
     names = Names(prefix)
     extra = (EMPTY_RUNTIME, HOLDING, OLD_SCHEDULE, NOT_A_CANDIDATE)
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         await declare_all(channel, loaded)
@@ -92,7 +93,7 @@ async def test_a_deliverer_declares_a_pruned_rung_again(prefix, topology_cleanup
     await pipeline.start()
     try:
         names = Names(prefix)
-        connection = await aio_pika.connect(AMQP_URL)
+        connection = await connect()
         async with connection, connection.channel() as channel:
             for ms in pipeline["deliverer"].rungs:
                 await channel.exchange_delete(names.retry(ms))
@@ -119,7 +120,7 @@ async def test_with_the_management_api_prune_finds_rungs_of_any_old_schedule(pre
         config = pipeline_config(prefix, "http://127.0.0.1:9/hook", broker_url=node.amqp_url)
         loaded = load(config).config
         names = Names(prefix)
-        connection = await aio_pika.connect(node.amqp_url)
+        connection = await connect(node.amqp_url)
         async with connection:
             async with connection.channel() as channel:
                 await declare_all(channel, loaded)

@@ -14,7 +14,8 @@ import aiohttp
 import pytest
 
 from hookpipe import metrics
-from tests.support.pipeline import AMQP_URL, InProcessPipeline, ingest_url, pipeline_config, queue_depth, write_config
+from tests.support.broker import connect
+from tests.support.pipeline import InProcessPipeline, ingest_url, pipeline_config, queue_depth, write_config
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.integration
@@ -42,7 +43,7 @@ async def post_events(config: dict[str, Any], count: int) -> None:
 async def stream_length(name: str) -> int:
     """Messages in a stream, read from its start until it has nothing more for a second."""
     count = 0
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=500)

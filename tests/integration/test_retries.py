@@ -9,7 +9,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.support.pipeline import AMQP_URL, InProcessPipeline, ingest_url, pipeline_config, queue_depth
+from tests.support.broker import connect
+from tests.support.pipeline import InProcessPipeline, ingest_url, pipeline_config, queue_depth
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +24,7 @@ async def _send(config: dict, event_id: str) -> None:
 
 
 async def _dead_letter(queue_name: str, timeout: float = 15.0) -> aio_pika.abc.AbstractIncomingMessage:
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         queue = await (await connection.channel()).get_queue(queue_name)
         for _ in range(int(timeout / 0.1)):

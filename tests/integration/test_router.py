@@ -9,7 +9,8 @@ import aiohttp
 import pytest
 
 from hookpipe.topology import Names
-from tests.support.pipeline import AMQP_URL, DESTINATION_SECRET, InProcessPipeline, ingest_url, pipeline_config
+from tests.support.broker import connect
+from tests.support.pipeline import DESTINATION_SECRET, InProcessPipeline, ingest_url, pipeline_config
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.integration
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 async def _get_one(queue_name: str, timeout: float = 15.0) -> aio_pika.abc.AbstractIncomingMessage:
     """The first message to arrive in `queue_name` (acked), waiting for it."""
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         channel = await connection.channel()
         queue = await channel.get_queue(queue_name)
@@ -102,7 +103,7 @@ async def test_fan_out_publish_failure_retries_then_dead_letters_without_duplica
     try:
         # Stop consuming `gone` and delete its queue: the router's publishes to it are returned (mandatory).
         await pipeline["deliverer"].stop()
-        connection = await aio_pika.connect(AMQP_URL)
+        connection = await connect()
         async with connection:
             await (await connection.channel()).queue_delete(names.deliver_queue("gone"))
         assert await _post(ingest_url(config), b'{"fan": "out"}', **{"x-test-id": "evt-fan"}) == 200
@@ -115,7 +116,7 @@ async def test_fan_out_publish_failure_retries_then_dead_letters_without_duplica
     assert dead.headers["x-hookpipe-dead-reason"] == "publish_failed"
     assert dead.headers["x-hookpipe-dead-error"] == "gone"
     # The part of the fan-out that succeeded was published once, not once per retry.
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         queue = await (await connection.channel()).declare_queue(names.deliver_queue("ok"), passive=True)
         assert queue.declaration_result.message_count == 1
@@ -128,7 +129,7 @@ async def test_message_that_is_not_an_event_is_dead_lettered_and_routing_goes_on
     pipeline = InProcessPipeline(config)
     await pipeline.start()
     try:
-        connection = await aio_pika.connect(AMQP_URL)
+        connection = await connect()
         async with connection:
             channel = await connection.channel()
             await channel.default_exchange.publish(

@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import aio_pika
 import aiohttp
 import pytest
 
-from tests.support.pipeline import AMQP_URL, DESTINATION_SECRET, InProcessPipeline, ingest_url, pipeline_config
+from tests.support.broker import connect
+from tests.support.pipeline import DESTINATION_SECRET, InProcessPipeline, ingest_url, pipeline_config
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +64,7 @@ async def test_internal_destinations_are_dead_lettered_blocked_without_a_connect
             ingest_url(config), data=b"{}", headers={"x-test-id": "ssrf"}
         ) as response:
             assert response.status == 200
-        connection = await aio_pika.connect(AMQP_URL)
+        connection = await connect()
         async with connection:
             channel = await connection.channel()
             for name in urls:

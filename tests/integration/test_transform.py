@@ -19,8 +19,8 @@ from prometheus_client import REGISTRY
 
 from hookpipe.config import whsec_key
 from hookpipe.topology import Names
+from tests.support.broker import connect
 from tests.support.pipeline import (
-    AMQP_URL,
     DESTINATION_SECRET,
     InProcessPipeline,
     ingest_url,
@@ -47,7 +47,7 @@ async def _post(url: str, body: bytes, **headers: str) -> int:
 
 async def _get_one(queue_name: str, timeout: float = 15.0) -> aio_pika.abc.AbstractIncomingMessage:
     """The first message to arrive in `queue_name` (acked), waiting for it."""
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         queue = await (await connection.channel()).get_queue(queue_name)
         loop = asyncio.get_running_loop()

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import random
 import socket
 import uuid
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import yaml
 
 from hookpipe.config import LoadedConfig, parse_config
 from hookpipe.topology import Names, all_exchange_names, all_queue_names
-
-AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+from tests.support.broker import AMQP_URL, connect
 
 #: The signing secret tests' destinations use (Standard Webhooks form).
 DESTINATION_SECRET = "whsec_dGVzdC1kZXN0aW5hdGlvbi1zZWNyZXQtMzI="
@@ -111,7 +108,7 @@ def ops_url(config: dict[str, Any], service: str, path: str) -> str:
 async def delete_topology(config: dict[str, Any]) -> None:
     """Remove every queue and exchange the config's prefix may have created."""
     loaded = load(config).config
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         channel = await connection.channel()
         # Rungs declared at run time are not in the config: a parked delivery (1 s) and short Retry-Afters.
@@ -123,7 +120,7 @@ async def delete_topology(config: dict[str, Any]) -> None:
 
 
 async def queue_depth(queue: str) -> int:
-    connection = await aio_pika.connect(AMQP_URL)
+    connection = await connect()
     async with connection:
         channel = await connection.channel()
         declared = await channel.declare_queue(queue, passive=True)
