@@ -36,6 +36,9 @@ from aiohttp import web
 #: Deadline for one publish, call to confirm (s): ingest's default publish_timeout.
 PUBLISH_TIMEOUT = 5.0
 
+#: Seconds a connect may take, TCP and AMQP handshake: a broker that accepts TCP but never answers fails the run.
+CONNECT_TIMEOUT = 10.0
+
 
 async def publish(channel: AbstractChannel, queue: str, body: bytes, message_id: str | None) -> None:
     """Persistent, mandatory, confirmed: raises on a nack, a return or the deadline."""
@@ -44,7 +47,7 @@ async def publish(channel: AbstractChannel, queue: str, body: bytes, message_id:
 
 
 async def confirm_channel(url: str, name: str) -> tuple[aio_pika.abc.AbstractConnection, AbstractChannel]:
-    connection = await aio_pika.connect(url, client_properties={"connection_name": name})
+    connection = await aio_pika.connect(url, timeout=CONNECT_TIMEOUT, client_properties={"connection_name": name})
     return connection, await connection.channel(publisher_confirms=True, on_return_raises=True)
 
 
@@ -85,7 +88,8 @@ async def run_ingest(args: argparse.Namespace, stop: asyncio.Event) -> None:
 async def consume(args: argparse.Namespace, stop: asyncio.Event, name: str,
                   handle: Any) -> None:
     """Consume --source with --prefetch unacked messages, on its own connection, until SIGTERM."""
-    connection = await aio_pika.connect(args.amqp_url, client_properties={"connection_name": name})
+    connection = await aio_pika.connect(args.amqp_url, timeout=CONNECT_TIMEOUT,
+                                        client_properties={"connection_name": name})
     channel = await connection.channel(publisher_confirms=False)
     await channel.set_qos(prefetch_count=args.prefetch)
     queue = await channel.get_queue(args.source, ensure=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 # Importing `common` (bench/common.py) puts the repository root on sys.path.
 from common import (
+    CONNECT_TIMEOUT,
     add_amqp_argument,
     add_output_arguments,
     check_amqp_url,
@@ -70,8 +71,10 @@ async def measure_broker_rate(url: str, messages: int, body_size: int, *, window
     all_consumed = asyncio.Event()
     broker_pids = find_broker_pids()
     try:
-        publisher = await aio_pika.connect(url, client_properties={"connection_name": "bench-rate-publish"})
-        consumer = await aio_pika.connect(url, client_properties={"connection_name": "bench-rate-consume"})
+        publisher = await aio_pika.connect(url, timeout=CONNECT_TIMEOUT,
+                                           client_properties={"connection_name": "bench-rate-publish"})
+        consumer = await aio_pika.connect(url, timeout=CONNECT_TIMEOUT,
+                                          client_properties={"connection_name": "bench-rate-consume"})
         async with publisher, consumer:
             consume_channel = await consumer.channel()
             await consume_channel.set_qos(prefetch_count=prefetch)

@@ -42,6 +42,10 @@ STOP_TIMEOUT = 30.0
 #: Seconds one ingest request may take before the harness counts it as an error.
 REQUEST_TIMEOUT = 60.0
 
+#: Seconds a harness's broker connect may take, TCP and AMQP handshake: a broker that accepts TCP but never
+#: answers fails the run instead of hanging it.
+CONNECT_TIMEOUT = 10.0
+
 #: At a fixed offered rate, a request sent this many seconds behind its schedule counts as late (every slot of
 #: the concurrency was busy): timer jitter on a busy machine stays below it.
 LATE_AFTER = 0.05
@@ -270,7 +274,7 @@ async def delete_topology(config: Any) -> dict[str, int]:
     from hookpipe.topology import all_exchange_names, all_queue_names
 
     left = await delete_queues(config.broker.url, all_queue_names(config))
-    connection = await aio_pika.connect(config.broker.url, timeout=10)
+    connection = await aio_pika.connect(config.broker.url, timeout=CONNECT_TIMEOUT)
     async with connection:
         channel = await connection.channel()
         for exchange in all_exchange_names(config):
@@ -282,7 +286,7 @@ async def declare_quorum_queues(url: str, queues: list[str]) -> None:
     """Durable quorum queues, as hookpipe's router and deliver queues are (the bare baselines use these)."""
     import aio_pika
 
-    connection = await aio_pika.connect(url, timeout=10)
+    connection = await aio_pika.connect(url, timeout=CONNECT_TIMEOUT)
     async with connection:
         channel = await connection.channel()
         for queue in queues:
@@ -295,7 +299,7 @@ async def delete_queues(url: str, queues: list[str]) -> dict[str, int]:
     import aiormq
 
     left: dict[str, int] = {}
-    connection = await aio_pika.connect(url, timeout=10)
+    connection = await aio_pika.connect(url, timeout=CONNECT_TIMEOUT)
     async with connection:
         for queue in queues:
             channel = await connection.channel()
