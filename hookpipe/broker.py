@@ -477,5 +477,7 @@ _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 
 def describe(error: BaseException) -> str:
     """A short description of an error for logs and dead-letter headers, any URL password masked."""
-    text = str(error).strip() or type(error).__name__
+    text = str(error).strip()
+    if not text:  # asyncio's time-outs (aio-pika's connect among them) carry no message
+        text = "no answer in time" if isinstance(error, TimeoutError) else type(error).__name__
     return _URL_PASSWORD.sub(r"\1***@", f"{type(error).__name__}: {text}")[:300]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from hookpipe import broker as service_broker
-from hookpipe.broker import Link, link_problems
+from hookpipe.broker import Link, describe, link_problems
 from tests.support.broker import broker_address, connect, handshake_problem
 from tests.support.mute_broker import MuteBroker
 
@@ -86,3 +86,10 @@ async def test_a_service_link_to_a_mute_broker_is_not_ready_and_says_which_broke
         assert link_problems(link) == [f"test-mute not connected to {logged_url}: {logged_error}"]
     finally:
         await link.close()
+
+
+async def test_a_cli_that_connects_to_a_mute_broker_says_it_got_no_answer(mute: MuteBroker) -> None:
+    # The CLI's commands report a failed connect as describe(error); aio-pika's time-out has no message of its own.
+    with pytest.raises(TimeoutError) as timed_out:
+        await connect(mute.url(password=PASSWORD), timeout=SHORT)
+    assert describe(timed_out.value) == "TimeoutError: no answer in time"
