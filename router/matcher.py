@@ -26,6 +26,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from router.budget import UNLIMITED, MatchBudget
 from router.pattern import BODY, CompiledPattern, PatternField, compile_pattern
 from router.pattern_events import Alternative, DocumentFields, FieldPath, Leaf, field_path
 
@@ -159,10 +160,11 @@ class RouteMatcher(Generic[K]):
     CompiledPattern from router.pattern.compile_pattern, or None to match every document; `sources`, when given
     and not None, restricts the route to documents whose `source` field is one of them.
 
-    `match(document, verified=...)` returns the keys of the matching routes in route order. A route without
-    `sources` sees a document only when `verified` is true (routes that name no sources see only verified
-    sources, docs/configuration.md `routes[]`); a route with `sources` sees documents from those sources, verified
-    or not.
+    `match(document, verified=..., budget=...)` returns the keys of the matching routes in route order; the work
+    that grows with the document is spent from `budget` (router.budget), which raises MatchBudgetExceeded past
+    it. A route without `sources` sees a document only when `verified` is true (routes that name no sources see
+    only verified sources, docs/configuration.md `routes[]`); a route with `sources` sees documents from those
+    sources, verified or not.
     """
 
     def __init__(self, routes: Iterable[tuple[K, RoutePattern] | tuple[K, RoutePattern, Collection[str] | None]],
@@ -245,8 +247,9 @@ class RouteMatcher(Generic[K]):
                 else:
                     bucket.inside_sources |= sources
 
-    def match(self, document: Mapping[str, Any], *, verified: bool = True) -> list[K]:
-        fields = DocumentFields(document)
+    def match(self, document: Mapping[str, Any], *, verified: bool = True,
+              budget: MatchBudget = UNLIMITED) -> list[K]:
+        fields = DocumentFields(document, budget)
         source = document.get(SOURCE)
         found: set[int] = set(self._residual)
         buckets: set[_Bucket] = set()

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from router.budget import UNLIMITED, MatchBudget
+
 Membership = tuple[tuple[int, int], ...]  # (id() of the array, element index), outermost first
 Leaf = tuple[Any, Membership]
 ValueTest = Callable[[Any], bool]
@@ -50,27 +52,28 @@ class FieldPath:
         """The first segment: the top-level key of a match document this field lives under."""
         return self._first
 
-    def leaves(self, document: Mapping[str, Any], *, dotted_top: bool = True) -> list[Leaf]:
+    def leaves(self, document: Mapping[str, Any], *, dotted_top: bool = True,
+               budget: MatchBudget = UNLIMITED) -> list[Leaf]:
         """Every scalar value of the field, with its array membership. `dotted_top=False` promises that no
-        top-level key of the document contains a dot."""
+        top-level key of the document contains a dot. The array elements visited are spent from `budget`."""
         # Fast path: a chain of objects with plain keys, ending on a scalar (most fields of most events).
         if dotted_top and any(key in document for key in self._joined_first):
-            return self._search(document)
+            return self._search(document, budget)
         first = self._first
         if first not in document:
             return []
         node = document[first]
         for key, joined in self._rest:
             if type(node) is not dict or (joined is not None and not node.keys().isdisjoint(joined)):
-                return self._search(document)
+                return self._search(document, budget)
             node = node.get(key, _MISSING)
             if node is _MISSING:
                 return []
         if isinstance(node, _SCALARS):
             return [(node, _NO_MEMBERSHIP)]
-        return self._search(document)
+        return self._search(document, budget)
 
-    def _search(self, document: Mapping[str, Any]) -> list[Leaf]:
+    def _search(self, document: Mapping[str, Any], budget: MatchBudget) -> list[Leaf]:
         """The general walk: arrays, keys spanning several segments, several ways to the same name."""
         found: list[Leaf] = []
         steps, end = self._steps, self._end
@@ -81,12 +84,13 @@ class FieldPath:
                 if isinstance(node, _SCALARS):
                     found.append((node, membership))
                 else:
-                    _collect(node, membership, found)
+                    _collect(node, membership, found, budget)
             elif type(node) is dict or (type(node) is not list and isinstance(node, Mapping)):
                 for key, following in steps[segment]:
                     if key in node:
                         pending.append((node[key], following, membership))
             elif type(node) is list or type(node) is tuple:
+                budget.spend(len(node))
                 array = id(node)
                 for index, element in enumerate(node):
                     if not isinstance(element, _SCALARS):  # a scalar in mid-path has no fields
@@ -100,27 +104,30 @@ def field_path(name: str) -> FieldPath:
     return FieldPath(name)
 
 
-def _collect(node: Any, membership: Membership, found: list[Leaf]) -> None:
+def _collect(node: Any, membership: Membership, found: list[Leaf], budget: MatchBudget) -> None:
     """The scalars at the end of a path: the node itself, or the elements of an array, nested arrays
     flattened. An object there has no value of its own (its fields are longer names)."""
     if isinstance(node, _SCALARS):
         found.append((node, membership))
     elif type(node) is list or type(node) is tuple:
+        budget.spend(len(node))
         array = id(node)
         for index, element in enumerate(node):
             if isinstance(element, _SCALARS):  # scalars of an array share its membership, objects and arrays don't
                 found.append((element, membership))
             elif type(element) is list or type(element) is tuple:
-                _collect(element, (*membership, (array, index)), found)
+                _collect(element, (*membership, (array, index)), found, budget)
 
 
 class DocumentFields:
-    """The values of each field of one document, extracted on first use and shared by every pattern."""
+    """The values of each field of one document, extracted on first use and shared by every pattern; the work
+    that grows with the document is spent from `budget` (router/budget.py), which stops it past its limit."""
 
-    __slots__ = ("_dotted_top", "_trees", "arrayed", "document", "known")
+    __slots__ = ("_dotted_top", "_trees", "arrayed", "budget", "document", "known")
 
-    def __init__(self, document: Mapping[str, Any]) -> None:
+    def __init__(self, document: Mapping[str, Any], budget: MatchBudget = UNLIMITED) -> None:
         self.document = document
+        self.budget = budget
         self.known: dict[str, list[Leaf]] = {}  # field name -> its values, for those read so far
         self.arrayed: set[str] = set()  # the fields read so far with a value in an array of objects or arrays
         self._dotted_top = any("." in key for key in document)  # the match document's five keys: never
@@ -129,7 +136,8 @@ class DocumentFields:
     def leaves(self, path: FieldPath) -> list[Leaf]:
         found = self.known.get(path.name)
         if found is None:
-            found = self.known[path.name] = path.leaves(self.document, dotted_top=self._dotted_top)
+            found = self.known[path.name] = path.leaves(self.document, dotted_top=self._dotted_top,
+                                                                 budget=self.budget)
             for _, membership in found:
                 if membership:
                     self.arrayed.add(path.name)
@@ -139,7 +147,7 @@ class DocumentFields:
     def tree(self, path: FieldPath) -> _FieldTree:
         found = self._trees.get(path.name)
         if found is None:
-            found = self._trees[path.name] = _FieldTree(self.leaves(path))
+            found = self._trees[path.name] = _FieldTree(self.leaves(path), self.budget)
         return found
 
 
@@ -195,6 +203,7 @@ class Alternative:
                     if not test(leaves[0][0]):
                         return False
                     continue
+                fields.budget.spend(len(leaves))
                 for value, _ in leaves:
                     if test(value):
                         break
@@ -215,6 +224,7 @@ def _solve(conditions: tuple[Condition, ...], fields: DocumentFields) -> bool:
     through the field's tree (`_FieldTree`) rather than among all the field's values.
     """
     trees = [fields.tree(condition.path) for condition in conditions]
+    spend = fields.budget.spend
     relevant: list[frozenset[int]] = [frozenset()] * (len(conditions) + 1)
     for position in range(len(conditions) - 1, -1, -1):
         relevant[position] = relevant[position + 1] | trees[position].arrays
@@ -226,13 +236,16 @@ def _solve(conditions: tuple[Condition, ...], fields: DocumentFields) -> bool:
         key = (position, tuple(chosen.items()))
         if key in failed:
             return False
+        spend()
         condition, tree, keep = conditions[position], trees[position], relevant[position + 1]
-        if (condition.absent_ok and not tree.any_consistent(chosen)
+        if (condition.absent_ok and not tree.any_consistent(chosen, spend)
                 and search(position + 1, {array: index for array, index in chosen.items() if array in keep})):
             return True
         test = condition.test
         if test is not None:
-            for node in tree.looked_up(chosen):
+            nodes = tree.looked_up(chosen)
+            spend(len(nodes))
+            for node in nodes:
                 if any(test(value) for value in node.values):
                     extended = {array: index for array, index in chosen.items() if array in keep}
                     for array, index in node.path:
@@ -263,7 +276,8 @@ class _FieldTree:
 
     __slots__ = ("arrays", "elements", "root")
 
-    def __init__(self, leaves: list[Leaf]) -> None:
+    def __init__(self, leaves: list[Leaf], budget: MatchBudget = UNLIMITED) -> None:
+        budget.spend(len(leaves))
         self.root = _Node(_NO_MEMBERSHIP)
         # (array, index) -> the nodes reached through that element: one, unless the document shares a list
         # between two places (only a document built in Python can)
@@ -282,15 +296,16 @@ class _FieldTree:
             node.values.append(value)
         self.arrays = frozenset(array for array, _ in self.elements)
 
-    def any_consistent(self, chosen: dict[int, int]) -> bool:
+    def any_consistent(self, chosen: dict[int, int], spend: Callable[[], None]) -> bool:
         """Whether some value lies in the chosen element of every chosen array it is in (depth first: the
-        first element of an array that is not chosen has one at once)."""
+        first element of an array that is not chosen has one at once). `spend()` is called for each node."""
         pending = [iter((self.root,))]
         while pending:
             node = next(pending[-1], None)
             if node is None:
                 pending.pop()
                 continue
+            spend()
             if node.values:
                 return True
             for array, elements in node.children.items():

@@ -16,6 +16,7 @@ import orjson
 
 from hookpipe.config import Config, ConfigError
 from hookpipe.event import Event
+from router.budget import UNLIMITED, MatchBudget
 from router.matcher import RouteMatcher
 from router.pattern import CompiledPattern, PatternError, compile_pattern
 from router.transform import Transform, TransformConfigError, TransformError, compile_transform
@@ -46,12 +47,15 @@ class Delivery:
 
 
 class MatchDocument(Mapping[str, Any]):
-    """`{id, source, type, headers, body}` for one event; the body is parsed on first access, at most once."""
+    """`{id, source, type, headers, body}` for one event; the body is parsed on first access, at most once, and
+    `budget` checked once it is (a parse cannot be stopped midway, but a large one is not followed by matching
+    when it alone used the budget up)."""
 
-    __slots__ = ("_body", "_body_parsed", "_event")
+    __slots__ = ("_body", "_body_parsed", "_budget", "_event")
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, event: Event, budget: MatchBudget = UNLIMITED) -> None:
         self._event = event
+        self._budget = budget
         self._body: Any = None
         self._body_parsed = False
 
@@ -62,6 +66,7 @@ class MatchDocument(Mapping[str, Any]):
             except orjson.JSONDecodeError:
                 raise UnparsableBody("the body is not JSON") from None
             self._body_parsed = True
+            self._budget.check()
         return self._body
 
     def __getitem__(self, key: str) -> Any:
@@ -97,19 +102,33 @@ class RouteTable:
         self.index: RouteMatcher[int] = RouteMatcher(
             (position, route.matcher, route.sources) for position, route in enumerate(routes)
         )
+        # The destinations each source's events can reach, for `reachable`.
+        self._unrestricted = frozenset(name for route in routes if route.sources is None for name in route.destinations)
+        by_source: dict[str, set[str]] = {}
+        for route in routes:
+            for source in route.sources or ():
+                by_source.setdefault(source, set()).update(route.destinations)
+        self._by_source = {source: frozenset(names) for source, names in by_source.items()}
 
-    def match(self, event: Event) -> tuple[list[str], list[Delivery]]:
+    def reachable(self, event: Event) -> frozenset[str]:
+        """Every destination this event could be delivered to, whatever its body: those of the routes that can
+        see it (cheap, without matching)."""
+        named = self._by_source.get(event.source, frozenset())
+        return named | self._unrestricted if event.verified else named
+
+    def match(self, event: Event, budget: MatchBudget = UNLIMITED) -> tuple[list[str], list[Delivery]]:
         """The names of the matching routes, and one delivery per destination (first route wins).
 
         A replayed event may be restricted (hookpipe replay): `replay_route` evaluates that route alone,
         `replay_destination` keeps only the delivery to that destination. Raises UnparsableBody when a filter
-        looks into a body that is not JSON, and TransformError when a transform cannot be applied: either way
-        nothing of this event is delivered.
+        looks into a body that is not JSON, TransformError when a transform cannot be applied, and
+        MatchBudgetExceeded when the work takes more than `budget` (router.budget): in each case nothing of this
+        event is delivered.
         """
-        document = MatchDocument(event)
+        document = MatchDocument(event, budget)
         matched: list[str] = []
         deliveries: dict[str, Delivery] = {}
-        for position in self.index.match(document, verified=event.verified):
+        for position in self.index.match(document, verified=event.verified, budget=budget):
             route = self.routes[position]
             if not _replay_considers(event, route):
                 continue
@@ -120,6 +139,8 @@ class RouteTable:
             if not new:
                 continue  # an earlier route shapes every delivery of this one: its transform is not needed
             body, content_type = _payload(route, event, document)
+            if route.transform is not None:
+                budget.check()
             for destination in new:
                 deliveries[destination] = Delivery(destination, body, route.name, content_type)
         return matched, list(deliveries.values())
