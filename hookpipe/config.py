@@ -183,9 +183,21 @@ class IngestConfig(_Model):
     publish_timeout: Seconds = 5.0
 
 
+#: Longest `router.match_budget` (s): the events behind a slow one for the same destinations wait as long.
+MAX_MATCH_BUDGET = 60.0
+
+
 class RouterConfig(_Model):
     ops: HostPort = "127.0.0.1:9102"
     unrouted: bool = False
+    match_budget: Seconds = 2.0
+
+    @field_validator("match_budget")
+    @classmethod
+    def _bounded_match_budget(cls, budget: float) -> float:
+        if not 0 < budget <= MAX_MATCH_BUDGET:
+            raise ValueError("must be more than 0 and at most 1m")
+        return budget
 
 
 class DelivererConfig(_Model):

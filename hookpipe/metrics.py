@@ -134,7 +134,7 @@ INGEST_REJECT_REASONS = (
 ROUTER_OUTCOMES = ("routed", "unmatched", "failed")
 
 #: Why the router dead-letters an event.
-ROUTER_DEAD_LETTER_REASONS = ("malformed", "bad_json", "transform_failed", "publish_failed")
+ROUTER_DEAD_LETTER_REASONS = ("malformed", "bad_json", "transform_failed", "match_budget_exceeded", "publish_failed")
 
 #: Outcomes of one delivery attempt.
 DELIVERY_OUTCOMES = ("delivered", "failed")

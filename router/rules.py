@@ -25,6 +25,9 @@ from router.transform import Transform, TransformConfigError, TransformError, co
 TRANSFORMED_CONTENT_TYPE = "application/json"
 
 
+_NOWHERE: frozenset[str] = frozenset()
+
+
 class UnparsableBody(ValueError):
     """A route needs to look into the body, and the body is not JSON."""
 
@@ -109,12 +112,14 @@ class RouteTable:
             for source in route.sources or ():
                 by_source.setdefault(source, set()).update(route.destinations)
         self._by_source = {source: frozenset(names) for source, names in by_source.items()}
+        self._by_verified_source = {source: names | self._unrestricted for source, names in self._by_source.items()}
 
     def reachable(self, event: Event) -> frozenset[str]:
         """Every destination this event could be delivered to, whatever its body: those of the routes that can
-        see it (cheap, without matching)."""
-        named = self._by_source.get(event.source, frozenset())
-        return named | self._unrestricted if event.verified else named
+        see it (looked up, without matching)."""
+        if event.verified:
+            return self._by_verified_source.get(event.source, self._unrestricted)
+        return self._by_source.get(event.source, _NOWHERE)
 
     def match(self, event: Event, budget: MatchBudget = UNLIMITED) -> tuple[list[str], list[Delivery]]:
         """The names of the matching routes, and one delivery per destination (first route wins).

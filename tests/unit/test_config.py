@@ -654,6 +654,17 @@ def test_heartbeat_stays_within_ten_seconds(heartbeat: str) -> None:
     assert problem.startswith("broker.heartbeat: must be between 1s and 10s")
 
 
+@pytest.mark.parametrize("budget", ["0s", 0, "61s", "2m"])
+def test_router_match_budget_is_more_than_zero_and_at_most_a_minute(budget: object) -> None:
+    (problem,) = problems(with_value("router.match_budget", budget))
+    assert problem.startswith("router.match_budget: must be more than 0 and at most 1m")
+
+
+def test_router_match_budget_reads_a_duration_and_defaults_to_two_seconds() -> None:
+    assert parse(valid_config()).config.router.match_budget == 2.0
+    assert parse(with_value("router.match_budget", "10ms")).config.router.match_budget == 0.01
+
+
 @pytest.mark.parametrize(("listen", "message"), [("8080", "expected host:port"), ("127.0.0.1:0", "port must be"),
                                                  ("127.0.0.1:65536", "port must be"), ("[::1]:http", "expected")])
 def test_listen_address_is_host_and_port(listen: str, message: str) -> None:
