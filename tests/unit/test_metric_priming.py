@@ -71,7 +71,7 @@ def test_router_primes_outcomes_dead_letter_reasons_routes_and_destinations() ->
     for outcome in ("routed", "unmatched", "failed"):
         assert value("hookpipe_router_events_total", outcome=outcome) is not None  # other tests may count
         assert value("hookpipe_router_replayed_events_total", outcome=outcome) is not None
-    for reason in ("malformed", "bad_json", "transform_failed", "publish_failed"):
+    for reason in ("malformed", "bad_json", "transform_failed", "match_budget_exceeded", "publish_failed"):
         assert value("hookpipe_router_dead_letters_total", reason=reason) is not None
     for route in config.routes:
         assert value("hookpipe_route_matches_total", route=route.name) == 0
