@@ -62,3 +62,8 @@ class Breaker:
 
     def start_probe(self) -> None:
         self.state = BreakerState.HALF_OPEN
+
+    def probe_lost(self) -> None:
+        """A half-open probe ended without an answer (its consumer is gone: a new connection, a pause, a new
+        consumer on reload): open again, due for the next probe when the running cool-down is over."""
+        self.state = BreakerState.OPEN

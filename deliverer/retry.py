@@ -13,7 +13,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from deliverer.outcomes import AttemptReason, DeadLetterReason
 from hookpipe.config import DestinationConfig
+from hookpipe.event import Event, now_ms
 from hookpipe.topology import JITTER_FACTORS, coarse_rung, rung_for
 
 
@@ -33,19 +35,24 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
+def expired(destination: DestinationConfig, event: Event) -> bool:
+    """Whether the event is older than its destination's `retry.max_age` (dead letter `expired`)."""
+    return now_ms() - event.age_from > destination.retry.max_age * 1000
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """`retry_ms` set: publish to that rung. Else dead-letter with `reason`."""
 
     retry_ms: int | None = None
-    reason: str = ""
+    reason: DeadLetterReason | None = None
 
 
 def decide(
     *,
     attempt: int,
     status: int | None,
-    failure: str,
+    failure: AttemptReason,
     retry_after: float | None,
     age: float,
     destination: DestinationConfig,
@@ -54,18 +61,18 @@ def decide(
 ) -> Decision:
     """The next step after failed attempt number `attempt` (1 = the first try) of an event `age` seconds old.
 
-    `failure` is the attempt's reason (http_status, timeout, connection_error, redirect, blocked_address).
+    `failure` is the failed attempt's reason.
     """
-    if failure == "blocked_address":
-        return Decision(reason="blocked_address")  # the address will not change by waiting
+    if failure == AttemptReason.BLOCKED_ADDRESS:
+        return Decision(reason=DeadLetterReason.BLOCKED_ADDRESS)  # the address will not change by waiting
     if status is not None and status in destination.dead_letter_on:
-        return Decision(reason="dead_letter_on")
+        return Decision(reason=DeadLetterReason.DEAD_LETTER_ON)
     schedule = destination.retry.schedule
     if attempt > len(schedule):
-        return Decision(reason="exhausted")
+        return Decision(reason=DeadLetterReason.EXHAUSTED)
     delay = schedule[attempt - 1] * (rng or random).choice(JITTER_FACTORS)
     if age + delay > destination.retry.max_age:
-        return Decision(reason="expired")
+        return Decision(reason=DeadLetterReason.EXPIRED)
     if retry_after is not None and retry_after > delay:
         # Honour the receiver, never earlier than the schedule: the smallest rung at or above its request. A
         # wait that outlives max_age expires the event now, which also bounds the coarse rungs that can exist
@@ -73,6 +80,6 @@ def decide(
         above = [rung for rung in rungs if rung >= rung_for(retry_after)]
         ms = min(above) if above else coarse_rung(retry_after)
         if age + ms / 1000 > destination.retry.max_age:
-            return Decision(reason="expired")
+            return Decision(reason=DeadLetterReason.EXPIRED)
         return Decision(retry_ms=ms)
     return Decision(retry_ms=rung_for(delay))

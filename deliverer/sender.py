@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import aiohttp
 from yarl import URL
 
+from deliverer.outcomes import AttemptReason
 from deliverer.retry import parse_retry_after
 from deliverer.sessions import SessionPool
 from deliverer.signing import Signer
@@ -33,10 +34,10 @@ MAX_REDIRECTS = 5
 
 @dataclass(frozen=True, slots=True)
 class AttemptResult:
-    """`reason`: ok, http_status, redirect, timeout, connection_error or blocked_address."""
+    """What one attempt came to: delivered (`reason` ok), or why not."""
 
     delivered: bool
-    reason: str
+    reason: AttemptReason
     status: int | None = None
     error: str = ""
     response: bytes = b""  # the first 4 KiB of a failed response's body
@@ -130,32 +131,41 @@ class Sender:
                         # The receiver has accepted: success now, whatever its body does. A short body is still
                         # read, so the connection can be reused.
                         await _read_excerpt(response, EXCERPT_READ_SECONDS)
-                        return AttemptResult(True, "ok", response.status)
+                        return AttemptResult(True, AttemptReason.OK, response.status)
                     excerpt = await _read_excerpt(response, EXCERPT_READ_SECONDS)
                     location = response.headers.get("Location")
                     if 300 <= response.status < 400 and self.config.follow_redirects and location:
                         try:
                             url = response.url.join(URL(location))
                         except ValueError:  # a host yarl cannot encode (IDNA)
-                            return AttemptResult(False, "redirect", response.status, "redirect to an invalid URL")
+                            return AttemptResult(False, AttemptReason.REDIRECT, response.status,
+                                                 "redirect to an invalid URL")
                         if url.scheme not in ("http", "https"):
-                            return AttemptResult(False, "redirect", response.status, "redirect to a non-HTTP URL")
+                            return AttemptResult(False, AttemptReason.REDIRECT, response.status,
+                                                 "redirect to a non-HTTP URL")
                         continue
-                    reason = "redirect" if 300 <= response.status < 400 else "http_status"
+                    redirect = 300 <= response.status < 400
+                    reason = AttemptReason.REDIRECT if redirect else AttemptReason.HTTP_STATUS
                     return AttemptResult(False, reason, response.status, f"HTTP {response.status}", excerpt,
                                          retry_after=parse_retry_after(response.headers.get("Retry-After")))
-            return AttemptResult(False, "redirect", error=f"more than {MAX_REDIRECTS} redirects")
-        except BlockedAddress as error:
-            return AttemptResult(False, "blocked_address", error=str(error))
-        except TimeoutError:
-            return AttemptResult(False, "timeout", error=f"no response within {self.config.timeout}s")
-        except aiohttp.ClientError as error:
-            blocked = blocked_cause(error)
-            if blocked is not None:
-                return AttemptResult(False, "blocked_address", error=str(blocked))
-            return AttemptResult(False, "connection_error", error=f"{type(error).__name__}: {error}"[:500])
-        except OSError as error:
-            return AttemptResult(False, "connection_error", error=f"{type(error).__name__}: {error}"[:500])
+            return AttemptResult(False, AttemptReason.REDIRECT, error=f"more than {MAX_REDIRECTS} redirects")
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            reason, message = failure_of(error, self.config.timeout)
+            return AttemptResult(False, reason, error=message)
+
+
+def failure_of(error: TimeoutError | aiohttp.ClientError | OSError, timeout: float) -> tuple[AttemptReason, str]:
+    """Why an attempt that raised `error` failed, and the message to report: the one mapping from what the
+    network or the SSRF guard raises to a reason. `timeout`: the attempt's deadline (s), for its message."""
+    if isinstance(error, BlockedAddress):
+        return AttemptReason.BLOCKED_ADDRESS, str(error)
+    if isinstance(error, TimeoutError):
+        return AttemptReason.TIMEOUT, f"no response within {timeout}s"
+    # aiohttp wraps the guard's refusal at connect time in its own connection error
+    blocked = blocked_cause(error) if isinstance(error, aiohttp.ClientError) else None
+    if blocked is not None:
+        return AttemptReason.BLOCKED_ADDRESS, str(blocked)
+    return AttemptReason.CONNECTION_ERROR, f"{type(error).__name__}: {error}"[:500]
 
 
 def _origin(url: URL) -> tuple[str, str, int | None]:

@@ -168,6 +168,14 @@ def test_router_dead_letter_reasons_and_outcomes_are_those_the_router_counts() -
 
 
 def test_deliverer_dead_letter_reasons_are_those_retry_decides_and_the_deliverer_gives() -> None:
-    decided = literals(r'Decision\(reason="(\w+)"\)', "deliverer/retry.py")
-    given = literals(r'_dead_letter\(\s*sender, message, AttemptResult\(False, "(\w+)"', "deliverer/service.py")
-    assert decided | given == set(metrics.DEAD_LETTER_REASONS)
+    from deliverer.outcomes import DeadLetterReason
+
+    used = literals(r"DeadLetterReason\.(\w+)", "deliverer/retry.py", "deliverer/service.py", "deliverer/fifo.py")
+    assert {DeadLetterReason[name] for name in used} == set(DeadLetterReason), "a reason no code gives"
+    assert set(DeadLetterReason) == set(metrics.DEAD_LETTER_REASONS)
+
+
+def test_deliverer_attempt_outcomes_are_those_primed() -> None:
+    from deliverer.outcomes import Outcome
+
+    assert set(Outcome) == set(metrics.DELIVERY_OUTCOMES) == {outcome for outcome, _ in metrics.ATTEMPT_RESULTS}

@@ -1,0 +1,58 @@
+"""Attempts and their account: the metrics, and per destination the attempts running and the last failure."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from typing import Any
+
+from deliverer.outcomes import Outcome
+from deliverer.sender import AttemptResult, Sender
+from hookpipe import metrics
+from hookpipe.event import Event, now_ms
+
+log = logging.getLogger("deliverer")
+
+
+class Attempts:
+    """Makes each attempt, and keeps what the ops listener's /status reports (`hookpipe status`)."""
+
+    def __init__(self) -> None:
+        self.running: collections.Counter[str] = collections.Counter()
+        #: Per destination: the last failed attempt (reason, status, error, its time in UTC ms, event id).
+        self.last_errors: dict[str, dict[str, Any]] = {}
+
+    async def attempt(self, sender: Sender, event: Event, attempt: int) -> AttemptResult:
+        """Attempt number `attempt`, paced by the destination's rate limit, counted in the metrics."""
+        gauge = metrics.labelled(metrics.DELIVERIES_IN_FLIGHT, sender.name)
+        gauge.inc()
+        self.running[sender.name] += 1
+        started = time.perf_counter()
+        try:
+            if sender.limiter is not None:
+                await sender.limiter.take()
+            result = await sender.send(event, attempt)
+        finally:
+            gauge.dec()
+            self.running[sender.name] -= 1
+        metrics.labelled(metrics.DELIVERY_ATTEMPT_SECONDS, sender.name).observe(time.perf_counter() - started)
+        if not result.delivered:
+            self.last_errors[sender.name] = {
+                "reason": result.reason, "status": result.status, "error": result.error, "at": now_ms(),
+                "event_id": event.id,
+            }
+        self._count(sender.name, event, result)
+        return result
+
+    @staticmethod
+    def _count(name: str, event: Event, result: AttemptResult) -> None:
+        outcome = Outcome.DELIVERED if result.delivered else Outcome.FAILED
+        if event.replay:  # counted apart; its end-to-end time is hours of archive, not latency
+            metrics.labelled(metrics.REPLAYED_DELIVERY_ATTEMPTS, name, outcome).inc()
+            return
+        metrics.labelled(metrics.DELIVERY_ATTEMPTS, name, outcome, result.status_class).inc()
+        if result.delivered:
+            latency = max(0.0, (now_ms() - event.received_at) / 1000)
+            metrics.labelled(metrics.END_TO_END_SECONDS, name).observe(latency)
+            log.debug("delivered", extra={"event_id": event.id, "destination": name, "status": result.status})

@@ -1,0 +1,109 @@
+"""The deliverer's consumers: one per destination queue, each on its own channel of the consuming connection."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Collection, Coroutine, Mapping
+from typing import Any
+
+from aio_pika.abc import AbstractConnection
+
+from deliverer.sender import Sender
+from hookpipe.broker import Consumption, Link, MessageHandler, consume
+from hookpipe.config import DestinationConfig
+from hookpipe.topology import Names
+
+#: Seconds of deliveries at the destination's rate that may wait unacked in the deliverer: bounded memory, and
+#: far below RabbitMQ's consumer_timeout (30 min) and our own 5-minute bound on an unacked delivery.
+PREFETCH_SECONDS = 60
+
+#: Seconds a stopped consumer's channel stays open after the destination's timeout, so attempts still running
+#: on it can be acked there.
+CLOSE_GRACE = 5
+
+
+def prefetch(destination: DestinationConfig) -> int:
+    """Unacked deliveries per destination: its concurrency, but no more than a minute at its rate limit; one
+    for an in-order (fifo) destination."""
+    if destination.ordering == "fifo":
+        return 1
+    if destination.rate_limit is None:
+        return destination.concurrency
+    return max(1, min(destination.concurrency, math.floor(destination.rate_limit * PREFETCH_SECONDS)))
+
+
+class Consumers:
+    """Starts and stops the consumers of the destinations' queues.
+
+    Parameters: `link` the consuming connection; `names` the topology's; `handler(name)` what handles a
+    delivery from `name`'s queue; `senders` the configured destinations (their settings give the prefetch; one
+    no longer in it is not consumed); `paused` the destinations paused now (read here, never changed);
+    `spawn` runs a background task the service cancels on stop.
+    """
+
+    def __init__(
+        self, link: Link, names: Names, *, handler: Callable[[str], MessageHandler], senders: Mapping[str, Sender],
+        paused: Callable[[], Collection[str]], spawn: Callable[[Coroutine[Any, Any, None]], None],
+    ) -> None:
+        self._link = link
+        self._names = names
+        self._handler = handler
+        self._senders = senders
+        self._paused = paused
+        self._spawn = spawn
+        self.active: dict[str, Consumption] = {}
+        self._opening: AbstractConnection | None = None
+
+    def opening(self, connection: AbstractConnection | None) -> None:
+        """Consume on `connection` while the link sets it up (it is the link's only once that succeeded); None
+        when the set-up is over. What a lost connection consumed is gone with it."""
+        self._opening = connection
+        if connection is not None:
+            self.active = {}
+
+    def paused(self, name: str) -> bool:
+        return name in self._paused()
+
+    def consuming(self, name: str) -> bool:
+        return name in self.active
+
+    async def consume(self, name: str, prefetch_count: int | None = None) -> None:
+        """Consume `name`'s queue with `prefetch_count` unacked at most (None: the destination's prefetch)."""
+        connection = self._link.connection or self._opening
+        if connection is None or self.paused(name) or name in self.active or name not in self._senders:
+            return  # not connected (the next connection's set-up consumes), paused, consuming, or removed
+        count = prefetch(self._senders[name].config) if prefetch_count is None else prefetch_count
+        self.active[name] = await consume(
+            self._link, connection, self._names.deliver_queue(name), self._handler(name), prefetch=count,
+        )
+
+    async def stop(self, name: str) -> None:
+        """Cancel the destination's consumer; its channel closes once attempts still running on it are done."""
+        consumption = self.active.pop(name, None)
+        if consumption is None:
+            return
+        await consumption.cancel()
+        self._spawn(_close_later(consumption, self._senders[name].config.timeout + CLOSE_GRACE))
+
+    async def give_back(self, name: str) -> None:
+        """Cancel the destination's consumer and close its channel now: its unacked messages return to the queue
+        in their place."""
+        consumption = self.active.pop(name, None)
+        if consumption is not None:
+            await consumption.cancel()
+            await consumption.close()
+
+    async def consume_after(self, name: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self.consume(name)
+
+    async def cancel_all(self) -> None:
+        """Stop receiving (on stop): deliveries in flight can still be acked."""
+        for consumption in self.active.values():
+            await consumption.cancel()
+
+
+async def _close_later(consumption: Consumption, delay: float) -> None:
+    await asyncio.sleep(delay)
+    await consumption.close()
