@@ -1,7 +1,8 @@
-"""`python -m deliverer --config FILE`: the same as `hookpipe deliverer --config FILE`."""
+"""`python -m deliverer [--config FILE]`: the same as `hookpipe deliverer [--config FILE]`."""
 
 import sys
 
-from hookpipe.cli import main
+from deliverer.service import DelivererService
+from hookpipe.service import main
 
-sys.exit(main(["deliverer", *sys.argv[1:]]))
+sys.exit(main("deliverer", DelivererService, sys.argv[1:]))

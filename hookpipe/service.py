@@ -7,13 +7,15 @@ connections cleanly (unacked messages go back to their queues). A service that i
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from hookpipe import metrics
 from hookpipe.config import ConfigError, LoadedConfig, load_config
@@ -28,6 +30,9 @@ EXIT_CONFIG_ERROR = 2
 #: Exit status when the service cannot start with a usable config (a port taken, say).
 EXIT_START_FAILED = 1
 
+#: The --config option's help, the same on every command.
+CONFIG_HELP = "pipeline YAML (default: $HOOKPIPE_CONFIG)"
+
 
 class Service(Protocol):
     name: str
@@ -37,19 +42,41 @@ class Service(Protocol):
     async def stop(self) -> None: ...
 
 
+def config_path(value: str | None) -> str:
+    """The config file --config names, else $HOOKPIPE_CONFIG; without either, say so and exit 2."""
+    path = value or os.environ.get("HOOKPIPE_CONFIG")
+    if not path:
+        print("hookpipe: give --config FILE or set HOOKPIPE_CONFIG", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG_ERROR)
+    return path
+
+
+def exit_config_error(problems: Iterable[str]) -> NoReturn:
+    """Print one line per problem of a config (no traceback, no secret) and exit 2."""
+    for problem in problems:
+        print(f"hookpipe: config error: {problem}", file=sys.stderr)
+    raise SystemExit(EXIT_CONFIG_ERROR)
+
+
 def load_or_exit(path: str) -> LoadedConfig:
-    """Load the config, or print one line per problem and exit 2 (no traceback, no secret)."""
+    """Load the config, or print one line per problem and exit 2."""
     try:
         return load_config(path)
     except ConfigError as error:
-        for problem in error.problems:
-            print(f"hookpipe: config error: {problem}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG_ERROR) from None
+        exit_config_error(error.problems)
 
 
-def run_service(name: str, config_path: str, factory: Callable[[LoadedConfig], Service]) -> int:
-    baseline = fingerprint(Path(config_path))  # before reading: a change made meanwhile is reloaded
-    loaded = load_or_exit(config_path)
+def main(name: str, factory: Callable[[LoadedConfig], Service], argv: list[str] | None = None) -> int:
+    """`hookpipe NAME [--config FILE]`, also run as `python -m NAME`: run one service with the config --config
+    or $HOOKPIPE_CONFIG names until SIGTERM or SIGINT."""
+    parser = argparse.ArgumentParser(prog=f"hookpipe {name}")
+    parser.add_argument("--config", help=CONFIG_HELP)
+    return run_service(name, config_path(parser.parse_args(argv).config), factory)
+
+
+def run_service(name: str, path: str, factory: Callable[[LoadedConfig], Service]) -> int:
+    baseline = fingerprint(Path(path))  # before reading: a change made meanwhile is reloaded
+    loaded = load_or_exit(path)
     metrics.CONFIG_LAST_RELOAD_SUCCESSFUL.set(1)
     setup_logging(name, loaded.config.log.level)
     for warning in loaded.warnings:
@@ -57,9 +84,7 @@ def run_service(name: str, config_path: str, factory: Callable[[LoadedConfig], S
     try:
         service = factory(loaded)
     except ConfigError as error:  # a service's own compile step (route patterns, schemes) found a problem
-        for problem in error.problems:
-            print(f"hookpipe: config error: {problem}", file=sys.stderr)
-        return EXIT_CONFIG_ERROR
+        exit_config_error(error.problems)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -74,7 +99,7 @@ def run_service(name: str, config_path: str, factory: Callable[[LoadedConfig], S
             raise SystemExit(EXIT_START_FAILED) from None
         reloader = None
         if isinstance(service, Reloadable):
-            reloader = ConfigReloader(config_path, service.reload, service=name, baseline=baseline)
+            reloader = ConfigReloader(path, service.reload, service=name, baseline=baseline)
             reloader.start()
         else:  # SIGHUP's default action would kill the process: say instead that a restart applies changes
             loop.add_signal_handler(signal.SIGHUP, lambda: log.warning(

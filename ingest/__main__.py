@@ -1,7 +1,8 @@
-"""`python -m ingest --config FILE`: the same as `hookpipe ingest --config FILE`."""
+"""`python -m ingest [--config FILE]`: the same as `hookpipe ingest [--config FILE]`."""
 
 import sys
 
-from hookpipe.cli import main
+from hookpipe.service import main
+from ingest.app import IngestService
 
-sys.exit(main(["ingest", *sys.argv[1:]]))
+sys.exit(main("ingest", IngestService, sys.argv[1:]))

@@ -1,7 +1,8 @@
-"""`python -m router --config FILE`: the same as `hookpipe router --config FILE`."""
+"""`python -m router [--config FILE]`: the same as `hookpipe router [--config FILE]`."""
 
 import sys
 
-from hookpipe.cli import main
+from hookpipe.service import main
+from router.service import RouterService
 
-sys.exit(main(["router", *sys.argv[1:]]))
+sys.exit(main("router", RouterService, sys.argv[1:]))

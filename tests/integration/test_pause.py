@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def hookpipe(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hookpipe.cli", *args], capture_output=True, text=True, timeout=30)
+    return subprocess.run([sys.executable, "-m", "control.cli", *args], capture_output=True, text=True, timeout=30)
 
 
 async def test_a_paused_destination_holds_its_events_until_resumed(prefix, receiver, topology_cleanup, tmp_path):

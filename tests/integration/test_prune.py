@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from control.prune import candidate_rungs, prune_rungs
 from hookpipe.broker import queue_state
-from hookpipe.prune import candidate_rungs, prune_rungs
 from hookpipe.topology import Names, configured_rungs, declare_all, declare_retry_rung
 from tests.support.broker import connect
 from tests.support.pipeline import InProcessPipeline, ingest_url, load, pipeline_config, write_config
@@ -29,7 +29,7 @@ NOT_A_CANDIDATE = 5555  # not on the grid, not named: never looked at
 
 
 def hookpipe(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hookpipe.cli", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "control.cli", *args], capture_output=True, text=True, timeout=60)
 
 
 async def test_prune_deletes_only_empty_unused_rungs(prefix, topology_cleanup, tmp_path):

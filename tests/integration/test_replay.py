@@ -25,7 +25,7 @@ ARCHIVE = {"max_age": "1h", "max_bytes": "64MiB"}
 
 
 def hookpipe(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hookpipe.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "control.cli", *args], capture_output=True, text=True, timeout=120)
 
 
 async def post_events(config: dict[str, Any], count: int) -> None:

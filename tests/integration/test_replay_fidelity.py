@@ -55,7 +55,7 @@ def fidelity_config(prefix: str, receiver_url: str) -> dict[str, Any]:
 
 
 def hookpipe(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hookpipe.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "control.cli", *args], capture_output=True, text=True, timeout=120)
 
 
 async def post_event(config: dict[str, Any]) -> None:

@@ -26,9 +26,9 @@ class Result:
 
 
 async def start_hookpipe(*args: str) -> asyncio.subprocess.Process:
-    """`python -m hookpipe.cli ARGS` started, its output piped."""
+    """`python -m control.cli ARGS` started, its output piped."""
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hookpipe.cli", *args, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        sys.executable, "-m", "control.cli", *args, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
 

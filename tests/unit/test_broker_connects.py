@@ -8,8 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Where broker connects live: the services, their shared core, the benchmarks and the tests.
-FOLDERS = ("hookpipe", "ingest", "router", "deliverer", "bench", "tests")
+#: Where broker connects live: the services, their shared core, the operator tools, the benchmarks and the tests.
+FOLDERS = ("hookpipe", "ingest", "router", "deliverer", "control", "bench", "tests")
 
 #: `module.function` calls that open an AMQP connection.
 CONNECTS = {("aio_pika", "connect"), ("aio_pika", "connect_robust"), ("aiormq", "connect")}
@@ -33,7 +33,7 @@ def test_the_check_finds_a_connect_without_a_timeout_and_passes_one_with() -> No
     assert connects_without_timeout(source) == [2]
 
 
-def test_every_broker_connect_in_services_benchmarks_and_tests_has_a_timeout() -> None:
+def test_every_broker_connect_in_services_tools_benchmarks_and_tests_has_a_timeout() -> None:
     missing = [
         f"{path.relative_to(ROOT)}:{line}"
         for folder in FOLDERS

@@ -8,12 +8,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from control.dlq import DeadLetter, Selection, UnknownDestination, dead_queues, replay_message, requeued_message
+from control.events import stream_offset
+from control.ops_client import ops_base_url, parse_samples
+from control.table import clip, format_age, format_table, format_time
 from hookpipe.config import parse_config
-from hookpipe.dlq import DeadLetter, Selection, UnknownDestination, dead_queues, replay_message, requeued_message
 from hookpipe.event import now_ms
-from hookpipe.events import stream_offset
-from hookpipe.ops_client import ops_base_url, parse_samples
-from hookpipe.table import clip, format_age, format_table, format_time
 from tests.support.wire import as_delivered
 
 
@@ -127,8 +127,8 @@ def test_a_wildcard_ops_listener_is_reached_on_loopback():
 
 
 def test_status_rates_come_from_two_samples_and_a_counter_reset_gives_none():
+    from control.status import Sample, WatchedQueue, _queue_row, _rate
     from hookpipe.broker import QueueState
-    from hookpipe.status import Sample, WatchedQueue, _queue_row, _rate
 
     first = Sample(at=10.0, queues={"q": QueueState(100, 1)}, metrics={})
     last = Sample(at=12.0, queues={"q": QueueState(60, 1)}, metrics={})
@@ -140,7 +140,7 @@ def test_status_rates_come_from_two_samples_and_a_counter_reset_gives_none():
 
 
 def test_status_table_marks_what_a_silent_service_would_have_said_as_unknown():
-    from hookpipe.status import render_status
+    from control.status import render_status
 
     document = {
         "prefix": "hp", "at": 1_000_000, "interval_s": None,

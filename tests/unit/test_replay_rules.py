@@ -7,9 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hookpipe.config import parse_config
-from hookpipe.event import Event
-from hookpipe.replay import (
+from control.replay import (
     ListedEvent,
     ReplayError,
     ReplayOptions,
@@ -19,6 +17,8 @@ from hookpipe.replay import (
     render_listing,
     render_progress,
 )
+from hookpipe.config import parse_config
+from hookpipe.event import Event
 from router.rules import compile_routes
 from tests.support.wire import as_delivered
 

@@ -331,7 +331,7 @@ def test_a_reader_gone_before_the_first_line_ends_config_check_quietly(tmp_path:
 
 def test_a_broken_pipe_that_is_not_stdouts_is_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
     """A connection's BrokenPipeError (a socket the peer closed) is a failure to report, not a reader gone."""
-    from hookpipe import cli
+    from control import cli
 
     def lose_a_connection(_: argparse.Namespace) -> int:
         raise BrokenPipeError(32, "Broken pipe")

@@ -20,19 +20,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import aio_pika
 import aiohttp
 from aio_pika.abc import AbstractConnection
 
-from hookpipe.broker import QueueState, describe, queue_state
+from control.common import BrokerUnreachable, connect
+from control.ops_client import Samples, get_json, ops_session, scrape
+from control.table import NONE, UNKNOWN, clip, format_age, format_rate, format_table
+from hookpipe.broker import QueueState, queue_state
 from hookpipe.config import Config, redact_url
 from hookpipe.event import now_ms
-from hookpipe.ops_client import Samples, get_json, ops_session, scrape
-from hookpipe.table import NONE, UNKNOWN, clip, format_age, format_rate, format_table
 from hookpipe.topology import BREAKER_PARK_SECONDS, Names, configured_rungs, rung_for
-
-#: Time allowed to connect to the broker (s).
-CONNECT_TIMEOUT = 10.0
 
 SERVICES = ("ingest", "router", "deliverer")
 
@@ -105,9 +102,9 @@ async def collect_status(config: Config, *, interval: float) -> dict[str, Any]:
     }
     async with ops_session() as session:
         try:
-            connection = await aio_pika.connect(config.broker.url, timeout=CONNECT_TIMEOUT)
-        except Exception as error:
-            document["broker"]["error"] = describe(error)
+            connection = await connect(config)
+        except BrokerUnreachable as error:
+            document["broker"]["error"] = str(error)
             connection = None
         if connection is None:  # still say what the services say
             first = last = Sample(time.monotonic(), {}, await scrape_services(session, config))

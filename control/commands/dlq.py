@@ -1,12 +1,8 @@
-"""The operator's commands: `hookpipe status`, `hookpipe events show`, `hookpipe dlq list|show|replay|purge`.
-
-This module is the command-line face only (arguments, output, exit statuses); the work is done in
-hookpipe.status, hookpipe.events and hookpipe.dlq. `hookpipe.cli.build_parser` registers the commands with
-`add_operations_commands`.
+"""`hookpipe dlq list|show|replay|purge`: dead letters read in place, sent back, or deleted (the work:
+control.dlq).
 
 Exit statuses: 0 done; 1 the broker cannot be reached, or a replay or purge stopped early (nothing was lost:
-run it again); 2 a usage or config problem (unknown destination, purge without --yes); 3 `events show` found
-nothing.
+run it again); 2 a usage or config problem (unknown destination, purge without --yes).
 """
 
 from __future__ import annotations
@@ -16,23 +12,28 @@ import asyncio
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
-import aio_pika
-import orjson
 from aio_pika.abc import AbstractConnection
 
-from hookpipe import dlq
-from hookpipe.broker import Publisher, describe, queue_state
-from hookpipe.cli import CONFIG_HELP
-from hookpipe.config import Config, redact_url
+from control import dlq
+from control.common import (
+    CONFIG_HELP,
+    CONNECT_TIMEOUT,
+    EXIT_BROKER,
+    EXIT_USAGE,
+    BrokerUnreachable,
+    load,
+    print_json,
+    rate,
+    with_broker,
+)
+from control.ops_client import ops_session, scrape
+from control.table import NONE, clip, format_age, format_table
+from hookpipe.broker import Publisher, queue_state
+from hookpipe.config import Config
 from hookpipe.event import now_ms
-from hookpipe.table import NONE, clip, format_age, format_table
 from hookpipe.topology import Names
-from hookpipe.units import parse_duration, parse_rate
-
-#: Time allowed to connect to the broker (s).
-CONNECT_TIMEOUT = 10.0
 
 #: Deadline of one replay or tail publish, from call to confirm (s).
 PUBLISH_TIMEOUT = 10.0
@@ -40,47 +41,8 @@ PUBLISH_TIMEOUT = 10.0
 #: Characters of a dead letter's error shown in `dlq show`'s table (`--json` has it whole).
 ERROR_WIDTH = 60
 
-EXIT_BROKER = 1
-EXIT_USAGE = 2
 
-
-T = TypeVar("T")
-
-
-class BrokerUnreachable(Exception):
-    pass
-
-
-def add_operations_commands(commands: Any) -> None:
-    """Add `status`, `events` and `dlq` to the `hookpipe` sub-commands."""
-    status = commands.add_parser(
-        "status", help="queues, rates and each destination's breaker, pause and dead letters at a glance",
-        description="Depth and consumers of every queue (passive declares), rates over --interval (queue depth "
-                    "change, and the services' counters from /metrics), and per destination the breaker state, "
-                    "paused flag, dead-letter count and last error (the deliverer's /status). A service that does "
-                    "not answer is shown as unknown; exit 1 only when the broker cannot be reached.",
-    )
-    status.add_argument("--config", help=CONFIG_HELP)
-    status.add_argument("--interval", default="1s", type=_duration,
-                        help="time between the two samples the rates come from (default 1s; 0: no rates)")
-    status.add_argument("--json", action="store_true", help="one JSON object")
-    status.set_defaults(run=_status)
-
-    events = commands.add_parser("events", help="find events")
-    events_commands = events.add_subparsers(dest="events_command", required=True)
-    show = events_commands.add_parser(
-        "show", help="where an event is: when it was archived, where and why it was dead-lettered",
-        description="Reads the archive stream from --since to its end and every dead queue in place (nothing is "
-                    "removed). Exit 0 when found, 3 when not.",
-    )
-    show.add_argument("id", help="the event id (the provider's delivery id, or hookpipe's UUIDv7)")
-    show.add_argument("--config", help=CONFIG_HELP)
-    show.add_argument("--since", default="first",
-                      help="where the archive read starts: first (default), a time such as 2026-11-27T06:00:00Z, "
-                           "or a duration such as 2h")
-    show.add_argument("--json", action="store_true", help="one JSON object")
-    show.set_defaults(run=_events_show)
-
+def add_parser(commands: Any) -> None:
     dead = commands.add_parser("dlq", help="dead letters: list, show, replay, purge")
     dead_commands = dead.add_subparsers(dest="dlq_command", required=True)
     listing = dead_commands.add_parser(
@@ -109,7 +71,7 @@ def add_operations_commands(commands: Any) -> None:
                     "there at the start are handled. Interrupting it loses nothing; running it again finishes.",
     )
     _selection_arguments(replay, ids=True)
-    replay.add_argument("--rate", type=_rate, help="most replays per second, such as 50/s (default: no limit)")
+    replay.add_argument("--rate", type=rate, help="most replays per second, such as 50/s (default: no limit)")
     replay.add_argument("--json", action="store_true", help="one JSON object")
     replay.set_defaults(run=_dlq_replay)
 
@@ -134,31 +96,6 @@ def _selection_arguments(parser: argparse.ArgumentParser, *, ids: bool) -> None:
         parser.add_argument("--id", help="only the dead letters of this event id")
 
 
-def _duration(text: str) -> float:
-    """A duration such as `500ms` or `2s`; a bare number is seconds (`0`)."""
-    try:
-        return parse_duration(float(text) if text.replace(".", "", 1).isdigit() else text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _rate(text: str) -> float:
-    try:
-        return parse_rate(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-# --- shared plumbing ---
-
-
-def _config(args: argparse.Namespace) -> Config:
-    from hookpipe.cli import _config_path
-    from hookpipe.service import load_or_exit
-
-    return load_or_exit(_config_path(args.config)).config
-
-
 def _queues(config: Config, destination: str | None) -> list[dlq.DeadQueue]:
     try:
         return dlq.dead_queues(config, destination)
@@ -169,75 +106,8 @@ def _queues(config: Config, destination: str | None) -> list[dlq.DeadQueue]:
         raise SystemExit(EXIT_USAGE) from None
 
 
-def _with_broker(config: Config, work: Callable[[AbstractConnection], Awaitable[T]]) -> T:
-    """Run `work` with a connection, or exit 1 saying why the broker cannot be reached."""
-
-    async def run() -> T:
-        try:
-            connection = await aio_pika.connect(config.broker.url, timeout=CONNECT_TIMEOUT)
-        except Exception as error:
-            raise BrokerUnreachable(describe(error)) from None
-        async with connection:
-            return await work(connection)
-
-    try:
-        return asyncio.run(run())
-    except (BrokerUnreachable, aio_pika.exceptions.AMQPError, ConnectionError) as error:
-        print(f"hookpipe: cannot reach the broker at {redact_url(config.broker.url)}: {error}", file=sys.stderr)
-        raise SystemExit(EXIT_BROKER) from None
-
-
-def _print_json(document: Any) -> None:
-    print(orjson.dumps(document).decode())
-
-
-# --- hookpipe status ---
-
-
-def _status(args: argparse.Namespace) -> int:
-    from hookpipe.status import collect_status, render_status
-
-    config = _config(args)
-    try:
-        document = asyncio.run(collect_status(config, interval=args.interval))
-    except Exception as error:  # the broker went away between two samples
-        print(f"hookpipe: cannot read the status from {redact_url(config.broker.url)}: {describe(error)}",
-              file=sys.stderr)
-        return EXIT_BROKER
-    if args.json:
-        _print_json(document)
-    else:
-        print(render_status(document))
-    return 0 if document["broker"]["reachable"] else EXIT_BROKER
-
-
-# --- hookpipe events show ---
-
-
-def _events_show(args: argparse.Namespace) -> int:
-    from hookpipe.events import EXIT_NOT_FOUND, locate, render_location, stream_offset
-
-    config = _config(args)
-    try:
-        stream_offset(args.since)
-    except ValueError as error:
-        print(f"hookpipe: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    document = _with_broker(config, lambda connection: locate(connection, config, args.id, since=args.since))
-    if args.json:
-        _print_json(document)
-    else:
-        print(render_location(document))
-    return 0 if document["found"] else EXIT_NOT_FOUND
-
-
-# --- hookpipe dlq ---
-
-
 def _dlq_list(args: argparse.Namespace) -> int:
-    from hookpipe.ops_client import ops_session, scrape
-
-    config = _config(args)
+    config = load(args.config)
     queues = _queues(config, None)
 
     async def collect(connection: AbstractConnection) -> dict[str, Any]:
@@ -268,9 +138,9 @@ def _dlq_list(args: argparse.Namespace) -> int:
         return {"reasons_from": source, "metrics_reachable": None if args.scan else
                 {"deliverer": deliverer is not None, "router": router is not None}, "queues": rows}
 
-    document = _with_broker(config, collect)
+    document = with_broker(config, collect)
     if args.json:
-        _print_json(document)
+        print_json(document)
         return 0
     heading = "REASONS (IN THE QUEUE NOW)" if args.scan else "REASONS (DEAD-LETTERED SINCE THE SERVICE STARTED)"
     print("\n".join(format_table(["DESTINATION", "QUEUE", "DEPTH", heading], [
@@ -287,19 +157,19 @@ def _reasons(reasons: dict[str, int] | None) -> str:
 
 
 def _dlq_show(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = load(args.config)
     queues = _queues(config, args.destination)
     selection = dlq.Selection(reason=args.reason)
 
     async def collect(connection: AbstractConnection) -> list[dlq.Peek]:
         return [await dlq.peek(connection, queue) for queue in queues]
 
-    peeks = _with_broker(config, collect)
+    peeks = with_broker(config, collect)
     letters = [letter for found in peeks for letter in found.letters if selection.matches(letter)]
     shown = letters[: max(0, args.limit)]
     now = now_ms()
     if args.json:
-        _print_json({
+        print_json({
             "queues": [{"destination": p.queue.destination, "queue": p.queue.queue, "exists": p.exists,
                         "depth": p.depth, "read": len(p.letters)} for p in peeks],
             "matched": len(letters), "letters": [letter.document(now) for letter in shown],
@@ -325,7 +195,7 @@ def _scan_command(
     act: Callable[[Publisher, AbstractConnection, dlq.DeadQueue, dlq.Selection], Awaitable[dlq.ScanReport]],
     verb: str,
 ) -> int:
-    config = _config(args)
+    config = load(args.config)
     queues = _queues(config, args.destination)
     selection = dlq.Selection(reason=args.reason, id=args.id)
 
@@ -341,9 +211,9 @@ def _scan_command(
         finally:
             await publisher.close()
 
-    reports = _with_broker(config, work)
+    reports = with_broker(config, work)
     if args.json:
-        _print_json({"reports": [{
+        print_json({"reports": [{
             "destination": r.queue.destination, "queue": r.queue.queue, "exists": r.exists, "depth": r.depth,
             "scanned": r.scanned, verb: r.selected, "kept": r.kept, "failed": r.failed or None,
         } for r in reports]})
@@ -371,7 +241,7 @@ def _dlq_replay(args: argparse.Namespace) -> int:
 
 def _dlq_purge(args: argparse.Namespace) -> int:
     if not args.yes:
-        config = _config(args)
+        config = load(args.config)
         queues = _queues(config, args.destination)
         selection = dlq.Selection(reason=args.reason, id=args.id)
 
@@ -379,7 +249,7 @@ def _dlq_purge(args: argparse.Namespace) -> int:
             peeks = [await dlq.peek(connection, queue) for queue in queues]
             return sum(1 for found in peeks for letter in found.letters if selection.matches(letter))
 
-        would = _with_broker(config, count)
+        would = with_broker(config, count)
         print(f"hookpipe: would purge {would} dead letters; add --yes to delete them", file=sys.stderr)
         return EXIT_USAGE
     return _scan_command(args, dlq.purge, "purged")

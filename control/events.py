@@ -4,7 +4,7 @@ The archive stream is read from `since` (default: its first message) to its end.
 consumer is told of, so the read stops at the first message received after the command started (everything
 older has been seen), or when no message has come for ARCHIVE_IDLE_SECONDS (nothing newer was ingested).
 Each dead queue (every destination's and the router's) is read in place, bounded by its depth at the start
-(hookpipe.dlq.peek: nothing is removed). Events waiting in a destination's queue or a retry rung are not looked
+(control.dlq.peek: nothing is removed). Events waiting in a destination's queue or a retry rung are not looked
 for: reading them would take them from the deliverer.
 """
 
@@ -17,11 +17,11 @@ from typing import Any
 
 from aio_pika.abc import AbstractConnection
 
+from control.dlq import DeadLetter, dead_queues, peek
+from control.table import NONE, format_age, format_time
 from hookpipe.broker import QueueReader, queue_state
 from hookpipe.config import Config
-from hookpipe.dlq import DeadLetter, dead_queues, peek
 from hookpipe.event import HEADER_RECEIVED_AT, HEADER_REPLAY, HEADER_SOURCE, now_ms
-from hookpipe.table import NONE, format_age, format_time
 from hookpipe.topology import Names
 from hookpipe.units import parse_moment
 

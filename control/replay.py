@@ -22,15 +22,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
+from control.common import connect
+from control.table import NONE, format_table, format_time
 from hookpipe import units
 from hookpipe.broker import Publisher, PublishFailed, QueueReader, queue_state
 from hookpipe.config import Config
 from hookpipe.event import HEADER_RECEIVED_AT, Event, MalformedEvent
 from hookpipe.ratelimit import TokenBucket
-from hookpipe.table import NONE, format_table, format_time
 from hookpipe.topology import Names
 from router.rules import RouteTable, UnparsableBody, compile_routes
 from router.transform import TransformError
@@ -188,7 +188,7 @@ class Replay:
         return self.summary
 
     async def _read(self, publisher: Publisher) -> None:
-        connection = await aio_pika.connect(self.config.broker.url, timeout=10)
+        connection = await connect(self.config)
         async with connection:
             if await queue_state(connection, self.names.archive) is None:
                 raise ReplayError(f"no archive stream '{self.names.archive}' on the broker yet")

@@ -1,0 +1,1 @@
+"""The `hookpipe` sub-commands, one module per group; each adds its commands with `add_parser(commands)`."""

@@ -1,0 +1,61 @@
+"""`hookpipe destination pause|resume NAME`: stop or restart deliveries to one destination on every deliverer."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import aio_pika
+import orjson
+from aio_pika.abc import AbstractConnection
+
+from control.common import CONFIG_HELP, EXIT_USAGE, load, with_broker
+from hookpipe.topology import Names, declare_control, set_pause_flag
+
+#: Deadline of the command's broadcast publish, from call to confirm (s).
+PUBLISH_TIMEOUT = 10.0
+
+
+def add_parser(commands: Any) -> None:
+    destination = commands.add_parser("destination", help="control a destination on the running deliverers")
+    destination_commands = destination.add_subparsers(dest="action", required=True)
+    for action, text in (("pause", "stop delivering; events wait in the queue"), ("resume", "deliver again")):
+        command = destination_commands.add_parser(action, help=text)
+        command.add_argument("destination")
+        command.add_argument("--config", help=CONFIG_HELP)
+        command.set_defaults(run=_destination_command)
+
+
+def _destination_command(args: argparse.Namespace) -> int:
+    """Pause or resume a destination: recorded in its flag queue (what a deliverer reads when it starts or
+    reconnects), then broadcast to every running deliverer."""
+    config = load(args.config)
+    if args.destination not in config.destinations:
+        print(f"hookpipe: no destination named '{args.destination}' in the config; destinations: "
+              f"{', '.join(config.destinations) or 'none'}", file=sys.stderr)
+        return EXIT_USAGE
+    names = Names(config.broker.prefix)
+    paused = args.action == "pause"
+
+    async def send(connection: AbstractConnection) -> bool:
+        """True when a running deliverer heard the command."""
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        await set_pause_flag(channel, names, args.destination, paused=paused)
+        exchange = await declare_control(channel, names)
+        command = orjson.dumps({"action": args.action, "destination": args.destination})
+        try:
+            await exchange.publish(aio_pika.Message(command), routing_key="", mandatory=True, timeout=PUBLISH_TIMEOUT)
+        except aio_pika.exceptions.PublishError:  # no deliverer bound a command queue: none is running
+            return False
+        return True
+
+    heard = with_broker(config, send, failure="cannot reach the broker")
+    state = "paused" if paused else "resumed"
+    where = "on every running deliverer" if heard else "(no deliverer is running now)"
+    if not paused and config.destinations[args.destination].paused:
+        later = "the config's `paused: true` pauses it again whenever a deliverer starts"
+    else:
+        later = f"deliverers that start later find it {state}"
+    print(f"destination '{args.destination}' {state} {where}; {later}")
+    return 0
