@@ -90,7 +90,7 @@ class FieldPath:
                     if key in node:
                         pending.append((node[key], following, membership))
             elif type(node) is list or type(node) is tuple:
-                budget.spend(len(node))
+                budget.spend(len(node))  # for the array at once: one pass over it costs little
                 array = id(node)
                 for index, element in enumerate(node):
                     if not isinstance(element, _SCALARS):  # a scalar in mid-path has no fields
@@ -243,9 +243,8 @@ def _solve(conditions: tuple[Condition, ...], fields: DocumentFields) -> bool:
             return True
         test = condition.test
         if test is not None:
-            nodes = tree.looked_up(chosen)
-            spend(len(nodes))
-            for node in nodes:
+            for node in tree.looked_up(chosen, spend):
+                spend()
                 if any(test(value) for value in node.values):
                     extended = {array: index for array, index in chosen.items() if array in keep}
                     for array, index in node.path:
@@ -277,12 +276,13 @@ class _FieldTree:
     __slots__ = ("arrays", "elements", "root")
 
     def __init__(self, leaves: list[Leaf], budget: MatchBudget = UNLIMITED) -> None:
-        budget.spend(len(leaves))
+        spend = budget.spend
         self.root = _Node(_NO_MEMBERSHIP)
         # (array, index) -> the nodes reached through that element: one, unless the document shares a list
         # between two places (only a document built in Python can)
         self.elements: dict[tuple[int, int], list[_Node]] = {}
         for value, membership in leaves:
+            spend()
             node = self.root
             for depth, (array, index) in enumerate(membership):
                 elements = node.children.get(array)
@@ -316,12 +316,13 @@ class _FieldTree:
                     pending.append(iter((elements[index],)))
         return False
 
-    def looked_up(self, chosen: dict[int, int]) -> list[_Node]:
+    def looked_up(self, chosen: dict[int, int], spend: Callable[[], None]) -> list[_Node]:
         """The nodes holding the values a condition may use once array elements are chosen, as event-ruler's
         default finder (StructuredFinder) looks them up: for the first chosen array holding any of the field's
         values, only its values in the chosen element, consistent with every other choice; the field's values
         outside that array are not considered at all (so `{"a": [{"b": "x", ...}], "a.b": "W"}` hides "W" once
-        an element of `a` is chosen). When no chosen array holds any of its values, all of them."""
+        an element of `a` is chosen). When no chosen array holds any of its values, all of them. `spend()` is
+        called for each node visited."""
         starts = [self.root]
         for array, index in chosen.items():
             if array in self.arrays:
@@ -330,6 +331,7 @@ class _FieldTree:
                 break
         found: list[_Node] = []
         while starts:
+            spend()
             node = starts.pop()
             if node.values:
                 found.append(node)
