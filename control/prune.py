@@ -3,7 +3,7 @@
 Rungs are created two ways (docs/architecture.md, "Topology"): from the config's schedules, and at run time (a long
 Retry-After rounds up to a coarse grid; the breaker parks prefetched deliveries for a second). A schedule change or an
 old Retry-After leaves rungs behind. Plain AMQP cannot list queues, so without the management API the candidates are the
-rungs this config can create at run time (a bounded set: hookpipe.topology.runtime_rungs) plus any `--rung MS` given;
+rungs this config can create at run time (a bounded set: hookpipe.rungs.runtime_rungs) plus any `--rung MS` given;
 with `--management-url`, every `{prefix}.retry.{ms}` queue the broker has.
 
 A rung is deleted only while it is empty and has no consumer, and never if the config's schedules use it.
@@ -27,7 +27,8 @@ from aio_pika.abc import AbstractConnection
 
 from hookpipe.broker import queue_state
 from hookpipe.config import Config
-from hookpipe.topology import Names, configured_rungs, declare_retry_rung, runtime_rungs
+from hookpipe.rungs import configured_rungs, runtime_rungs
+from hookpipe.topology import Names, declare_retry_rung
 
 #: Seconds between deleting the empty rungs' exchanges and checking their queues again.
 SETTLE_SECONDS = 1.0

@@ -29,7 +29,8 @@ from control.table import NONE, UNKNOWN, clip, format_age, format_rate, format_t
 from hookpipe.broker import QueueState, queue_state
 from hookpipe.config import Config, redact_url
 from hookpipe.event import now_ms
-from hookpipe.topology import BREAKER_PARK_SECONDS, Names, configured_rungs, rung_for
+from hookpipe.rungs import BREAKER_PARK_SECONDS, configured_rungs, rung_for
+from hookpipe.topology import Names
 
 SERVICES = ("ingest", "router", "deliverer")
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from deliverer.outcomes import AttemptReason, DeadLetterReason
 from hookpipe.config import DestinationConfig
 from hookpipe.event import Event, now_ms
-from hookpipe.topology import JITTER_FACTORS, coarse_rung, rung_for
+from hookpipe.rungs import JITTER_FACTORS, coarse_rung, rung_for
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -38,12 +38,8 @@ from hookpipe.broker import Link, MessageHandler, Publisher, link_problems
 from hookpipe.config import DestinationConfig, LoadedConfig
 from hookpipe.event import Event, MalformedEvent, now_ms
 from hookpipe.ops import ops_app, start_site
-from hookpipe.topology import (
-    BREAKER_PARK_SECONDS,
-    Names,
-    configured_rungs,
-    rung_for,
-)
+from hookpipe.rungs import BREAKER_PARK_SECONDS, configured_rungs, rung_for
+from hookpipe.topology import Names
 
 __all__ = ["FIFO_WAIT_IN_PLACE", "FIXED_SETTINGS", "DelivererService", "prefetch"]
 

@@ -8,7 +8,7 @@ import pytest
 
 from deliverer.retry import decide, parse_retry_after
 from hookpipe.config import DestinationConfig, parse_config
-from hookpipe.topology import coarse_rung, coarse_rungs_up_to, configured_rungs
+from hookpipe.rungs import coarse_rung, coarse_rungs_up_to, configured_rungs
 
 
 def destination(**settings: object) -> DestinationConfig:
