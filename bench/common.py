@@ -271,7 +271,7 @@ async def delete_topology(config: Any) -> dict[str, int]:
     (a queue never declared, such as the unrouted one, is skipped)."""
     import aio_pika
 
-    from hookpipe.topology import all_exchange_names, all_queue_names
+    from hookpipe.amqp.topology import all_exchange_names, all_queue_names
 
     left = await delete_queues(config.broker.url, all_queue_names(config))
     connection = await aio_pika.connect(config.broker.url, timeout=CONNECT_TIMEOUT)

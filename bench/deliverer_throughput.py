@@ -8,7 +8,7 @@ The harness runs a receiver on 127.0.0.1 (aiohttp, in this process) that answers
 delivery's Standard Webhooks signature and counts deliveries, duplicates and retried attempts. It writes one
 temporary config under its own topology prefix `bench-<hex>` with three destinations, `c1`, `c10` and `c100`,
 whose `concurrency` is 1, 10 and 100, all pointing at the receiver. Each run preloads N delivery messages
-(`hookpipe.event.Event(...).to_message()`, published with confirms to the deliver exchange, key = destination)
+(`encode_event(hookpipe.event.Event(...))`, published with confirms to the deliver exchange, key = destination)
 into ONE destination's queue while no deliverer runs, then starts a fresh `python -m deliverer --config FILE`
 and times the arrivals at the receiver: the deliverer works through a full backlog, as it does when it lags the
 router. The window runs from the max(c, N/20)-th arrival to the (N-c)-th, so the destination's concurrency is
@@ -221,6 +221,7 @@ def bench_config(prefix: str, broker_url: str, receiver_port: int, secret: str, 
 
 def build_messages(run_prefix: str, count: int, body_size: int) -> list[Any]:
     """`count` delivery messages as the router publishes them: ids `{run_prefix}{n:08d}`, JSON bodies."""
+    from hookpipe.amqp.codec import encode_event
     from hookpipe.event import Event, now_ms
 
     messages = []
@@ -231,7 +232,7 @@ def build_messages(run_prefix: str, count: int, body_size: int) -> list[Any]:
             content_type="application/json", body=make_body(event_id, body_size),
             headers={"content-type": "application/json", "user-agent": "hookpipe-bench", "x-bench-id": event_id},
         )
-        messages.append(event.to_message())
+        messages.append(encode_event(event))
     return messages
 
 
@@ -239,7 +240,7 @@ class Broker:
     """The harness's own AMQP connection: declares the destinations' queues, preloads and inspects them."""
 
     def __init__(self, url: str, config: Any) -> None:
-        from hookpipe.topology import Names
+        from hookpipe.amqp.topology import Names
 
         self.url = url
         self.config = config
@@ -249,7 +250,7 @@ class Broker:
     async def open(self) -> None:
         import aio_pika
 
-        from hookpipe.topology import declare_destination
+        from hookpipe.amqp.topology import declare_destination
 
         try:
             self.connection = await aio_pika.connect(self.url, timeout=10,
@@ -290,7 +291,7 @@ class Broker:
             await channel.get_exchange(self.names.deliver, ensure=True)
             underlay = await channel.get_underlay_channel()
 
-            async def publish(message: Any) -> None:  # a hookpipe.wire.Outgoing, as the router publishes it
+            async def publish(message: Any) -> None:  # a hookpipe.amqp.wire.Outgoing, as the router publishes it
                 async with window:
                     await underlay.basic_publish(message.body, exchange=self.names.deliver, routing_key=destination,
                                                  properties=message.properties, mandatory=True, timeout=30)

@@ -260,8 +260,8 @@ class HookpipePipeline(Pipeline):
     async def start(self, receiver_base: str, deadline: float) -> None:
         import yaml
 
+        from hookpipe.amqp.topology import Names
         from hookpipe.config import ConfigError, load_config
-        from hookpipe.topology import Names
 
         self.tmp = Path(tempfile.mkdtemp(prefix="hookpipe-bench-"))
         prefix = f"bench-{secrets.token_hex(5)}"

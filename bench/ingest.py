@@ -461,8 +461,8 @@ def table(report: dict[str, Any]) -> str:
 async def run(args: argparse.Namespace) -> int:
     import yaml
 
+    from hookpipe.amqp.topology import Names
     from hookpipe.config import ConfigError, load_config
-    from hookpipe.topology import Names
 
     deadline = time.monotonic() + args.timeout
     seed = args.seed if args.seed is not None else secrets.randbelow(10**6)

@@ -2,7 +2,7 @@
 
 Each module of `control.commands` adds its group with `add_parser(commands)` and sets `run` on its parsers:
 `run(args)` returns the exit status. The service commands (`hookpipe ingest|router|deliverer`) hand their
-options on to the service's own parser (`hookpipe.service.main`), the one `python -m ingest` uses too.
+options on to the service's own parser (`hookpipe.runtime.service.main`), the one `python -m ingest` uses too.
 """
 
 from __future__ import annotations

@@ -16,10 +16,10 @@ import aio_pika
 import orjson
 from aio_pika.abc import AbstractConnection
 
-from hookpipe.broker import describe
+from hookpipe.amqp.broker import describe
 from hookpipe.config import Config, redact_url
-from hookpipe.service import CONFIG_HELP, config_path, load_or_exit
-from hookpipe.units import parse_duration, parse_rate
+from hookpipe.config.units import parse_duration, parse_rate
+from hookpipe.runtime.service import CONFIG_HELP, config_path, load_or_exit
 
 __all__ = ["CONFIG_HELP", "config_path"]
 

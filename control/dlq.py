@@ -3,7 +3,7 @@
 Each destination's dead letters wait in `{prefix}.dead.{destination}`; the router's in `{prefix}.router.dead`,
 reachable here as the pseudo-destination `router` (replayed into the router queue, so they are routed again).
 A dead letter is the delivery message as it was, plus `x-hookpipe-dead-*` headers saying why
-(hookpipe.deadletter), or, for a message that crashed its consumer too often, RabbitMQ's own `x-death` header
+(hookpipe.amqp.deadletter), or, for a message that crashed its consumer too often, RabbitMQ's own `x-death` header
 (reason `poison` here).
 
 What a caller may rely on:
@@ -29,13 +29,14 @@ from typing import Any
 
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
-from hookpipe.broker import Publisher, PublishFailed, QueueReader, queue_state, settle
+from hookpipe.amqp.broker import Publisher, PublishFailed, QueueReader, queue_state, settle
+from hookpipe.amqp.codec import HEADER_ATTEMPT, HEADER_RECEIVED_AT, HEADER_REQUEUED_AT, HEADER_SOURCE
+from hookpipe.amqp.deadletter import HEADER_AT, HEADER_ATTEMPTS, HEADER_ERROR, HEADER_REASON, HEADER_STATUS
+from hookpipe.amqp.topology import Names
+from hookpipe.amqp.wire import Outgoing, outgoing
 from hookpipe.config import Config
-from hookpipe.deadletter import HEADER_AT, HEADER_ATTEMPTS, HEADER_ERROR, HEADER_REASON, HEADER_STATUS
-from hookpipe.event import HEADER_ATTEMPT, HEADER_RECEIVED_AT, HEADER_REQUEUED_AT, HEADER_SOURCE, now_ms
+from hookpipe.event import now_ms
 from hookpipe.ratelimit import TokenBucket
-from hookpipe.topology import Names
-from hookpipe.wire import Outgoing, outgoing
 
 #: The pseudo-destination naming the router's dead letters (a configured destination of that name wins).
 ROUTER = "router"
@@ -49,7 +50,7 @@ IDLE_SECONDS = 2.0
 #: Messages replayed or purged concurrently (each waits for its own confirm before its ack): the prefetch.
 SCAN_WINDOW = 50
 
-#: Headers hookpipe.deadletter adds; a replay strips them (all start with this).
+#: Headers hookpipe.amqp.deadletter adds; a replay strips them (all start with this).
 DEAD_HEADER_PREFIX = "x-hookpipe-dead-"
 
 #: Headers RabbitMQ sets when it dead-letters or redelivers a message; a replay starts without them.

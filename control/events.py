@@ -19,11 +19,12 @@ from aio_pika.abc import AbstractConnection
 
 from control.dlq import DeadLetter, dead_queues, peek
 from control.table import NONE, format_age, format_time
-from hookpipe.broker import QueueReader, queue_state
+from hookpipe.amqp.broker import QueueReader, queue_state
+from hookpipe.amqp.codec import HEADER_RECEIVED_AT, HEADER_REPLAY, HEADER_SOURCE
+from hookpipe.amqp.topology import Names
 from hookpipe.config import Config
-from hookpipe.event import HEADER_RECEIVED_AT, HEADER_REPLAY, HEADER_SOURCE, now_ms
-from hookpipe.topology import Names
-from hookpipe.units import parse_moment
+from hookpipe.config.units import parse_moment
+from hookpipe.event import now_ms
 
 #: The archive read ends when no message has come for this long (s).
 ARCHIVE_IDLE_SECONDS = 2.0

@@ -14,7 +14,7 @@ import aiohttp
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from hookpipe.ops import ops_base_url
+from hookpipe.runtime.ops_listener import ops_base_url
 
 #: Time allowed for one request to an ops listener (s): they answer from memory, on a private address.
 OPS_TIMEOUT = 3.0

@@ -25,10 +25,10 @@ from urllib.parse import quote, unquote, urlsplit
 import aiohttp
 from aio_pika.abc import AbstractConnection
 
-from hookpipe.broker import queue_state
+from hookpipe.amqp.broker import queue_state
+from hookpipe.amqp.topology import Names, declare_retry_rung
 from hookpipe.config import Config
 from hookpipe.rungs import configured_rungs, runtime_rungs
-from hookpipe.topology import Names, declare_retry_rung
 
 #: Seconds between deleting the empty rungs' exchanges and checking their queues again.
 SETTLE_SECONDS = 1.0

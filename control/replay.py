@@ -26,12 +26,12 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from control.common import connect
 from control.table import NONE, format_table, format_time
-from hookpipe import units
-from hookpipe.broker import Publisher, PublishFailed, QueueReader, queue_state
-from hookpipe.config import Config
-from hookpipe.event import HEADER_RECEIVED_AT, Event, MalformedEvent
+from hookpipe.amqp.broker import Publisher, PublishFailed, QueueReader, queue_state
+from hookpipe.amqp.codec import HEADER_RECEIVED_AT, MalformedEvent, decode_event, encode_event
+from hookpipe.amqp.topology import Names
+from hookpipe.config import Config, units
+from hookpipe.event import Event
 from hookpipe.ratelimit import TokenBucket
-from hookpipe.topology import Names
 from router.rules import RouteTable, UnparsableBody, compile_routes
 from router.transform import TransformError
 
@@ -233,7 +233,7 @@ class Replay:
         rules route it."""
         options = self.options
         try:
-            event = Event.from_message(message)
+            event = decode_event(message)
         except MalformedEvent:
             self.summary.skipped += 1
             return None
@@ -261,7 +261,7 @@ class Replay:
         try:
             for attempt in range(1, PUBLISH_ATTEMPTS + 1):
                 try:
-                    await publisher.publish(event.to_message(), exchange="", routing_key=self.names.router_queue)
+                    await publisher.publish(encode_event(event), exchange="", routing_key=self.names.router_queue)
                 except PublishFailed:
                     if attempt == PUBLISH_ATTEMPTS:
                         self.summary.failed += 1

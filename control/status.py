@@ -26,11 +26,11 @@ from aio_pika.abc import AbstractConnection
 from control.common import BrokerUnreachable, connect
 from control.ops_client import Samples, get_json, ops_session, scrape
 from control.table import NONE, UNKNOWN, clip, format_age, format_rate, format_table
-from hookpipe.broker import QueueState, queue_state
+from hookpipe.amqp.broker import QueueState, queue_state
+from hookpipe.amqp.topology import Names
 from hookpipe.config import Config, redact_url
 from hookpipe.event import now_ms
 from hookpipe.rungs import BREAKER_PARK_SECONDS, configured_rungs, rung_for
-from hookpipe.topology import Names
 
 SERVICES = ("ingest", "router", "deliverer")
 

@@ -3,6 +3,6 @@
 import sys
 
 from deliverer.service import DelivererService
-from hookpipe.service import main
+from hookpipe.runtime.service import main
 
 sys.exit(main("deliverer", DelivererService, sys.argv[1:]))

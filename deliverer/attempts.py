@@ -9,8 +9,8 @@ from typing import Any
 
 from deliverer.outcomes import Outcome
 from deliverer.sender import AttemptResult, Sender
-from hookpipe import metrics
 from hookpipe.event import Event, now_ms
+from hookpipe.runtime import metrics
 
 log = logging.getLogger("deliverer")
 

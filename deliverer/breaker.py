@@ -15,8 +15,8 @@ from typing import Protocol
 
 from deliverer.circuit import Breaker, BreakerState
 from deliverer.sender import AttemptResult
-from hookpipe import metrics
 from hookpipe.config import BreakerConfig
+from hookpipe.runtime import metrics
 
 log = logging.getLogger("deliverer")
 

@@ -10,9 +10,9 @@ from typing import Any
 from aio_pika.abc import AbstractConnection
 
 from deliverer.sender import Sender
-from hookpipe.broker import Consumption, Link, MessageHandler, consume
+from hookpipe.amqp.broker import Consumption, Link, MessageHandler, consume
+from hookpipe.amqp.topology import Names
 from hookpipe.config import DestinationConfig
-from hookpipe.topology import Names
 
 #: Seconds of deliveries at the destination's rate that may wait unacked in the deliverer: bounded memory, and
 #: far below RabbitMQ's consumer_timeout (30 min) and our own 5-minute bound on an unacked delivery.

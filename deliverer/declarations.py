@@ -7,9 +7,9 @@ from collections.abc import Mapping
 
 from aio_pika.abc import AbstractConnection
 
-from hookpipe.broker import Link, PublishFailed, describe
+from hookpipe.amqp.broker import Link, PublishFailed, describe
+from hookpipe.amqp.topology import Names, declare_destination, declare_retry_rung
 from hookpipe.config import ConfigError
-from hookpipe.topology import Names, declare_destination, declare_retry_rung
 
 #: Seconds a reload waits for the broker before refusing the new config (it needs to declare what is new).
 RELOAD_CONNECT_TIMEOUT = 10.0

@@ -18,8 +18,8 @@ from aio_pika.abc import AbstractIncomingMessage
 from deliverer.outcomes import DeadLetterReason
 from deliverer.retry import Decision, expired
 from deliverer.sender import AttemptResult, Sender
-from hookpipe import metrics
 from hookpipe.event import Event
+from hookpipe.runtime import metrics
 
 log = logging.getLogger("deliverer")
 

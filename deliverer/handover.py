@@ -1,7 +1,7 @@
 """Where a delivery goes once its attempt is over: acked, to a retry rung, or dead-lettered.
 
 A delivery is acked only after success, or after the retry or dead-letter message that replaces it is confirmed
-(hookpipe.broker.hand_over); otherwise it is requeued after REQUEUE_DELAY.
+(hookpipe.amqp.broker.hand_over); otherwise it is requeued after REQUEUE_DELAY.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from aio_pika.abc import AbstractIncomingMessage
 from deliverer.declarations import Declarations
 from deliverer.outcomes import DeadLetterReason, Parked
 from deliverer.sender import AttemptResult
-from hookpipe import metrics
-from hookpipe.broker import Publisher, PublishFailed, ack, hand_over, requeue
-from hookpipe.deadletter import dead_letter
+from hookpipe.amqp.broker import Publisher, PublishFailed, ack, hand_over, requeue
+from hookpipe.amqp.codec import encode_event
+from hookpipe.amqp.deadletter import dead_letter
+from hookpipe.amqp.topology import Names
 from hookpipe.event import Event
-from hookpipe.topology import Names
+from hookpipe.runtime import metrics
 
 log = logging.getLogger("deliverer")
 
@@ -55,7 +56,7 @@ class Handover:
             except PublishFailed:
                 await self.requeue_later(message)
                 return
-        if not await hand_over(self._publisher, message, event.to_message(), exchange=self._names.retry(ms),
+        if not await hand_over(self._publisher, message, encode_event(event), exchange=self._names.retry(ms),
                                routing_key=name, requeue_delay=REQUEUE_DELAY):
             # Rungs may be gone (`hookpipe topology prune` removes empty ones): declare each again on its next
             # use (jitter may pick another rung next time, and a declaration is idempotent and cheap).

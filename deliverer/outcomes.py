@@ -1,6 +1,6 @@
 """The closed sets of the delivery hop: what an attempt came to, and why a delivery is dead-lettered.
 
-Their values are metric label values (hookpipe.metrics primes the same sets) and the dead-letter header's value:
+Their values are metric label values (hookpipe.runtime.metrics primes the same sets) and the dead-letter header's value:
 renaming a value breaks dashboards, alerts and `hookpipe dlq` filters, so a value never changes.
 """
 
@@ -10,7 +10,7 @@ from enum import StrEnum
 
 
 class Outcome(StrEnum):
-    """An attempt's `outcome` label (hookpipe.metrics.DELIVERY_OUTCOMES)."""
+    """An attempt's `outcome` label (hookpipe.runtime.metrics.DELIVERY_OUTCOMES)."""
 
     DELIVERED = "delivered"
     FAILED = "failed"
@@ -34,7 +34,8 @@ class Parked(StrEnum):
 
 
 class DeadLetterReason(StrEnum):
-    """Why a delivery is dead-lettered (the `x-hookpipe-dead-reason` header; hookpipe.metrics.DEAD_LETTER_REASONS)."""
+    """Why a delivery is dead-lettered: the `x-hookpipe-dead-reason` header (see
+    hookpipe.runtime.metrics.DEAD_LETTER_REASONS)."""
 
     EXHAUSTED = "exhausted"  # every scheduled retry failed
     EXPIRED = "expired"  # older than the destination's retry.max_age, or would be by its next retry

@@ -14,9 +14,9 @@ import orjson
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
 from deliverer.sender import Sender
-from hookpipe import metrics
-from hookpipe.broker import Link, queue_exists
-from hookpipe.topology import Names, declare_control
+from hookpipe.amqp.broker import Link, queue_exists
+from hookpipe.amqp.topology import Names, declare_control
+from hookpipe.runtime import metrics
 
 log = logging.getLogger("deliverer")
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from deliverer.consumers import prefetch
 from hookpipe.config import Config, ConfigError, DestinationConfig
-from hookpipe.reload import BROKER_SETTINGS, changed_settings
 from hookpipe.rungs import configured_rungs
+from hookpipe.runtime.reload import BROKER_SETTINGS, changed_settings
 
 #: Settings the deliverer holds for its whole run (a reload changing one is refused: restart to apply it).
 FIXED_SETTINGS = (*BROKER_SETTINGS, "deliverer.ops")

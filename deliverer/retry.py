@@ -1,7 +1,7 @@
 """What happens after a failed attempt: retry after which delay, or dead-letter for which reason (no I/O).
 
 Retries wait in RabbitMQ, not in memory: each delay is a quorum queue `{prefix}.retry.{ms}` whose message TTL
-dead-letters the message back to its destination's queue (docs/architecture.md, "Topology"); hookpipe.topology
+dead-letters the message back to its destination's queue (docs/architecture.md, "Topology"); hookpipe.amqp.topology
 derives the rungs from the config's schedules, in jitter buckets.
 """
 

@@ -18,8 +18,8 @@ from deliverer.sessions import SessionPool
 from deliverer.signing import Signer
 from deliverer.ssrf import AddressPolicy, BlockedAddress, blocked_cause, connect_host
 from hookpipe import __version__
+from hookpipe.amqp.deadletter import RESPONSE_EXCERPT
 from hookpipe.config import DestinationConfig
-from hookpipe.deadletter import RESPONSE_EXCERPT
 from hookpipe.event import Event
 from hookpipe.ratelimit import TokenBucket
 

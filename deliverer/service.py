@@ -33,13 +33,14 @@ from deliverer.reload import FIXED_SETTINGS, config_change, destination_change
 from deliverer.retry import Decision, decide, expired
 from deliverer.sender import AttemptResult, Sender
 from deliverer.sessions import SessionPool
-from hookpipe import metrics
-from hookpipe.broker import Link, MessageHandler, Publisher, link_problems
+from hookpipe.amqp.broker import Link, MessageHandler, Publisher, link_problems
+from hookpipe.amqp.codec import MalformedEvent, decode_event
+from hookpipe.amqp.topology import Names
 from hookpipe.config import DestinationConfig, LoadedConfig
-from hookpipe.event import Event, MalformedEvent, now_ms
-from hookpipe.ops import ops_app, start_site
+from hookpipe.event import Event, now_ms
 from hookpipe.rungs import BREAKER_PARK_SECONDS, configured_rungs, rung_for
-from hookpipe.topology import Names
+from hookpipe.runtime import metrics
+from hookpipe.runtime.ops_listener import ops_app, start_site
 
 __all__ = ["FIFO_WAIT_IN_PLACE", "FIXED_SETTINGS", "DelivererService", "prefetch"]
 
@@ -197,7 +198,7 @@ class DelivererService:
     async def _deliver(self, sender: Sender, message: AbstractIncomingMessage) -> None:
         """Decode, attempt, decide: ack, retry or dead-letter."""
         try:
-            event = Event.from_message(message)
+            event = decode_event(message)
         except MalformedEvent as error:
             await self.handover.dead_letter(sender.name, message, DeadLetterReason.MALFORMED, 0, error=str(error))
             return

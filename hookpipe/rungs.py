@@ -1,6 +1,6 @@
 """Retry rungs: which delay queues a config needs, as plain arithmetic (no broker).
 
-A retry waits in a rung, a quorum queue whose message TTL is the delay in ms (hookpipe.topology declares it).
+A retry waits in a rung, a quorum queue whose message TTL is the delay in ms (hookpipe.amqp.topology declares it).
 The rungs are derived from the config: every delay of every destination's schedule, stretched by each jitter
 factor. A `Retry-After` no configured rung covers gets a rung of a coarse grid, so a receiver cannot make us
 declare a queue per value it sends.

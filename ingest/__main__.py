@@ -2,7 +2,7 @@
 
 import sys
 
-from hookpipe.service import main
+from hookpipe.runtime.service import main
 from ingest.app import IngestService
 
 sys.exit(main("ingest", IngestService, sys.argv[1:]))

@@ -18,10 +18,10 @@ import aiormq.exceptions
 import orjson
 from aio_pika.abc import AbstractConnection
 from aiohttp import web
-from aiohttp.web_protocol import RequestPayloadError
 
-from hookpipe import metrics
-from hookpipe.broker import Publisher, PublishFailed, describe, link_problems, queue_exists
+from hookpipe.amqp.broker import Publisher, PublishFailed, describe, link_problems, queue_exists
+from hookpipe.amqp.codec import encode_event
+from hookpipe.amqp.topology import Names, declare_archive, declare_ingest_path
 from hookpipe.config import (
     CREDENTIAL_HEADERS,
     ArchiveConfig,
@@ -33,11 +33,12 @@ from hookpipe.config import (
 )
 from hookpipe.event import MAX_SHORT_STRING, Event, now_ms, uuid7
 from hookpipe.jsonpath import parse_path
-from hookpipe.ops import ops_app, start_site
 from hookpipe.ratelimit import TokenBucket
-from hookpipe.reload import BROKER_SETTINGS, changed_settings
-from hookpipe.topology import Names, declare_archive, declare_ingest_path
+from hookpipe.runtime import metrics
+from hookpipe.runtime.ops_listener import ops_app, start_site
+from hookpipe.runtime.reload import BROKER_SETTINGS, changed_settings
 from ingest import handshakes
+from ingest.body import RETRY_AFTER_SECONDS, read_body
 from ingest.dedup import RecentIds
 from ingest.limits import Admission, InFlight
 from ingest.refusals import UNKNOWN_SOURCE_LABEL, IngestRunner, expect_continue, json_route_errors, refuse
@@ -45,9 +46,6 @@ from ingest.replays import UsedNonces
 from ingest.verify import InboundRequest, Rejected, Scheme, build_scheme
 
 log = logging.getLogger("ingest")
-
-#: Seconds a provider is asked to wait before retrying after a 503.
-RETRY_AFTER_SECONDS = 5
 
 #: How often ingest checks that the router queue exists (s). A mandatory publish cannot tell: the archive
 #: stream is bound to the same exchange, so a missing router queue returns nothing.
@@ -62,9 +60,6 @@ HOP_BY_HOP_HEADERS = frozenset(
 #: Bytes of inbound headers kept with an event. They travel in the AMQP content header frame, which must fit
 #: in one frame (RabbitMQ's frame_max is 128 KiB); real providers send a few KiB.
 MAX_KEPT_HEADER_BYTES = 32 * 1024
-
-#: Bytes read from the body at a time.
-READ_CHUNK = 64 * 1024
 
 #: Settings ingest holds for its whole run (a reload changing one is refused: restart to apply it): the broker
 #: connection, the listeners and the limits they were started with, and the archive stream declared on connect.
@@ -189,7 +184,7 @@ class IngestService:
         self._watch_task = asyncio.create_task(self._watch_router_queue(), name="ingest:readiness")
         # auto_decompress=False: the signed bytes are the bytes sent, and no zip bomb is ever inflated.
         # keepalive_timeout: a connection must deliver a request's headers within the read deadline, so a client
-        # trickling headers (slowloris) is cut; the body has its own deadline in _read_body.
+        # trickling headers (slowloris) is cut; the body has its own deadline in ingest.body.read_body.
         # IngestRunner: what aiohttp refuses itself (unparsable HTTP) is answered as JSON and counted too.
         self._runners.append(await start_site(
             self.app, self.config.ingest.listen, runner_class=IngestRunner, auto_decompress=False,
@@ -306,10 +301,10 @@ class IngestService:
             return self._answer_handshake(source, subscription)
         if not _identity_encoded(request):
             raise Rejected("unsupported_encoding", status=415)
+        body = await read_body(request, source.max_body, admission, self.config.ingest.read_timeout)
+        headers = _lower_case_headers(request)
         inbound = InboundRequest(
-            method=request.method, query_string=query,
-            headers=_lower_case_headers(request), body=await self._read_body(request, source.max_body, admission),
-            now=self.clock(),
+            method=request.method, query_string=query, headers=headers, body=body, now=self.clock()
         )
         source.scheme.verify(inbound)
         if source.nonces is not None and source.scheme.nonce is not None and not source.nonces.first_use(
@@ -343,7 +338,7 @@ class IngestService:
         try:
             started = time.perf_counter()
             await self.publisher.publish(
-                event.to_message(), exchange=self.names.ingested, routing_key=event.routing_key
+                encode_event(event), exchange=self.names.ingested, routing_key=event.routing_key
             )
             metrics.INGEST_PUBLISH_SECONDS.observe(time.perf_counter() - started)
             published = True
@@ -366,40 +361,6 @@ class IngestService:
         # nosniff: Meta's challenge is echoed from the query; a browser must never read it as anything but text.
         return web.Response(body=answer.body, status=answer.status, content_type=answer.content_type,
                             headers={"X-Content-Type-Options": "nosniff"})
-
-    async def _read_body(self, request: web.Request, limit: int, admission: Admission) -> bytes:
-        """The body, its bytes counted in flight as they arrive; a body still on the wire takes a waiting slot."""
-        if request.content_length is not None and request.content_length > limit:
-            raise Rejected("too_large", status=413)
-        if request.content.is_eof():  # the whole body came with the headers (most webhooks): nothing to wait for
-            body = request.content.read_nowait()
-            if len(body) > limit:
-                raise Rejected("too_large", status=413)
-            if not admission.try_hold(len(body)):
-                raise Rejected("overloaded", status=503, retry_after=RETRY_AFTER_SECONDS)
-            return body
-        if not admission.try_wait():
-            raise Rejected("slow_bodies", status=503, retry_after=RETRY_AFTER_SECONDS)
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            async with asyncio.timeout(self.config.ingest.read_timeout):
-                async for chunk in request.content.iter_chunked(READ_CHUNK):
-                    size += len(chunk)
-                    if size > limit:
-                        raise Rejected("too_large", status=413)
-                    if not admission.try_hold(len(chunk)):
-                        raise Rejected("overloaded", status=503, retry_after=RETRY_AFTER_SECONDS)
-                    chunks.append(chunk)
-        except TimeoutError:
-            raise Rejected("read_timeout", status=408) from None
-        except RequestPayloadError:  # broken framing the parser reports through the body (chunked encoding)
-            raise Rejected("bad_request", status=400) from None
-        except ConnectionResetError:  # nobody to answer; counted with nginx's status for it, not as our error
-            raise Rejected("client_closed", status=499) from None
-        finally:
-            admission.stop_waiting()
-        return b"".join(chunks)
 
     @staticmethod
     def _accepted_response(source: Source, event_id: str) -> web.Response:

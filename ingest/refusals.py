@@ -12,7 +12,7 @@ import logging
 from aiohttp import HttpVersion11, web
 from aiohttp.typedefs import Handler
 
-from hookpipe import metrics
+from hookpipe.runtime import metrics
 from ingest.verify import Rejected
 
 log = logging.getLogger("ingest")

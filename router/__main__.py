@@ -2,7 +2,7 @@
 
 import sys
 
-from hookpipe.service import main
+from hookpipe.runtime.service import main
 from router.service import RouterService
 
 sys.exit(main("router", RouterService, sys.argv[1:]))

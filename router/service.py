@@ -13,7 +13,7 @@ transformed in a worker thread, so heartbeats, confirms and /healthz keep being 
 budget stops the work itself (router/budget.py), in the thread too. Deliveries still leave in the order the events
 were consumed, per destination (router/order.py).
 
-Reload (hookpipe/reload.py calls `reload`): the new routes are compiled and every destination new to the config
+Reload (hookpipe/runtime/reload.py calls `reload`): the new routes are compiled and every destination new to the config
 gets its queue and binding declared before the routing state is swapped, in one assignment. An event reads the
 state once, when it starts, so events in flight finish with the rules they started with.
 """
@@ -28,8 +28,7 @@ from dataclasses import dataclass, replace
 
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
-from hookpipe import metrics
-from hookpipe.broker import (
+from hookpipe.amqp.broker import (
     Consumption,
     Link,
     Publisher,
@@ -41,13 +40,15 @@ from hookpipe.broker import (
     link_problems,
     requeue,
 )
+from hookpipe.amqp.codec import MalformedEvent, decode_event, encode_event
+from hookpipe.amqp.deadletter import dead_letter
+from hookpipe.amqp.topology import Names, declare_destination, declare_ingest_path, declare_unrouted
+from hookpipe.amqp.wire import Outgoing
 from hookpipe.config import Config, ConfigError, LoadedConfig
-from hookpipe.deadletter import dead_letter
-from hookpipe.event import Event, MalformedEvent
-from hookpipe.ops import ops_app, start_site
-from hookpipe.reload import BROKER_SETTINGS, changed_settings
-from hookpipe.topology import Names, declare_destination, declare_ingest_path, declare_unrouted
-from hookpipe.wire import Outgoing
+from hookpipe.event import Event
+from hookpipe.runtime import metrics
+from hookpipe.runtime.ops_listener import ops_app, start_site
+from hookpipe.runtime.reload import BROKER_SETTINGS, changed_settings
 from router.budget import MatchBudget, MatchBudgetExceeded
 from router.order import DeliveryOrder
 from router.rules import Delivery, RouteTable, UnparsableBody, compile_routes
@@ -240,7 +241,7 @@ class RouterService:
     async def _process(self, message: AbstractIncomingMessage) -> None:
         state = self._state  # read once: a reload meanwhile does not change how this event is routed
         try:
-            event = Event.from_message(message)
+            event = decode_event(message)
         except MalformedEvent as error:
             await self._dead_letter(message, "malformed", str(error))
             return
@@ -319,7 +320,7 @@ class RouterService:
     async def _unmatched(self, message: AbstractIncomingMessage, event: Event, *, keep: bool) -> None:
         _count(event, "unmatched")
         if keep:
-            await hand_over(self.publisher, message, event.to_message(), exchange="",
+            await hand_over(self.publisher, message, encode_event(event), exchange="",
                             routing_key=self.names.unrouted, requeue_delay=PUBLISH_RETRY_DELAYS[0])
             return
         await ack(message)
@@ -358,4 +359,4 @@ def _delivery_message(event: Event, delivery: Delivery) -> Outgoing:
     """The AMQP message for one delivery: the event with the delivery's body (and content type, if transformed)."""
     if delivery.content_type is not None:
         event = replace(event, content_type=delivery.content_type)
-    return event.to_message(body=delivery.body)
+    return encode_event(event, body=delivery.body)

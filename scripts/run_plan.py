@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 
 from hookpipe.config import Config, ConfigError, load_config
-from hookpipe.ops import ops_base_url, split_host_port
+from hookpipe.runtime.ops_listener import ops_base_url, split_host_port
 
 REPO = Path(__file__).resolve().parent.parent
 

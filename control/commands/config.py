@@ -26,7 +26,7 @@ def checked_config(path: str) -> tuple[LoadedConfig, dict[str, Source], RouteTab
     """Load the config and compile it as the services do when they start; on any problem print one line each
     and exit 2."""
     from hookpipe.config import ConfigError
-    from hookpipe.service import exit_config_error, load_or_exit
+    from hookpipe.runtime.service import exit_config_error, load_or_exit
     from ingest.app import compile_sources
     from router.rules import compile_routes
 

@@ -11,7 +11,7 @@ import orjson
 from aio_pika.abc import AbstractConnection
 
 from control.common import CONFIG_HELP, EXIT_USAGE, load, with_broker
-from hookpipe.topology import Names, declare_control, set_pause_flag
+from hookpipe.amqp.topology import Names, declare_control, set_pause_flag
 
 #: Deadline of the command's broadcast publish, from call to confirm (s).
 PUBLISH_TIMEOUT = 10.0

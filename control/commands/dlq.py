@@ -30,10 +30,10 @@ from control.common import (
 )
 from control.ops_client import ops_session, scrape
 from control.table import NONE, clip, format_age, format_table
-from hookpipe.broker import Publisher, queue_state
+from hookpipe.amqp.broker import Publisher, queue_state
+from hookpipe.amqp.topology import Names
 from hookpipe.config import Config
 from hookpipe.event import now_ms
-from hookpipe.topology import Names
 
 #: Deadline of one replay or tail publish, from call to confirm (s).
 PUBLISH_TIMEOUT = 10.0

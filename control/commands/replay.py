@@ -18,8 +18,8 @@ from control.replay import (
     parse_moment,
     render_listing,
 )
-from hookpipe.broker import describe
-from hookpipe.units import parse_rate
+from hookpipe.amqp.broker import describe
+from hookpipe.config.units import parse_rate
 
 
 def add_parser(commands: Any) -> None:

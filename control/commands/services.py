@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hookpipe.service import main
+from hookpipe.runtime.service import main
 
 #: The attribute of the parsed arguments that holds a service command's own options, handed on to its parser.
 FORWARDED = "service_argv"

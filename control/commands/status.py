@@ -9,7 +9,7 @@ from typing import Any
 
 from control.common import CONFIG_HELP, EXIT_BROKER, duration, load, print_json
 from control.status import collect_status, render_status
-from hookpipe.broker import describe
+from hookpipe.amqp.broker import describe
 from hookpipe.config import redact_url
 
 

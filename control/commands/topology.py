@@ -10,8 +10,8 @@ from aio_pika.abc import AbstractConnection
 
 from control.common import CONFIG_HELP, load, with_broker
 from control.prune import PruneReport, candidate_rungs, listed_rungs, prune_rungs
+from hookpipe.amqp.topology import declare_all
 from hookpipe.config import redact_url
-from hookpipe.topology import declare_all
 
 
 def add_parser(commands: Any) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import aio_pika
 import aiormq
 
-from hookpipe.broker import describe
+from hookpipe.amqp.broker import describe
 from tests.chaos.load import ProviderLoad
 from tests.chaos.pipeline import chaos_config, delete_topology, drain, peak_rss_mib, work_queues
 from tests.chaos.receiver import CountingReceiver

@@ -18,7 +18,7 @@ import aio_pika
 import aiormq
 
 from deliverer.service import prefetch as deliverer_prefetch
-from hookpipe.topology import Names, all_exchange_names, all_queue_names
+from hookpipe.amqp.topology import Names, all_exchange_names, all_queue_names
 from router.service import PREFETCH as ROUTER_PREFETCH
 from tests.chaos.rabbit import message_ids, queue_depth
 from tests.chaos.receiver import CountingReceiver

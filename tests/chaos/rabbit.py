@@ -6,7 +6,7 @@ from __future__ import annotations
 import aio_pika
 import aiormq
 
-from hookpipe.broker import queue_state
+from hookpipe.amqp.broker import queue_state
 
 
 async def queue_depth(url: str, queue: str) -> int:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hookpipe.broker import describe
+from hookpipe.amqp.broker import describe
 from tests.chaos.load import ProviderLoad
 from tests.chaos.pipeline import chaos_config, delete_topology, drain, unconfirmed_windows
 from tests.chaos.receiver import CountingReceiver

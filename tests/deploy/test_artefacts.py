@@ -72,7 +72,7 @@ def test_image_is_multi_stage_non_root_and_runs_a_service_with_a_healthcheck() -
     assert user.split()[1].split(":")[0] not in ("0", "root"), user
     assert 'ENTRYPOINT ["hookpipe"]' in lines
     assert 'CMD ["ingest"]' in lines
-    assert any("hookpipe.healthcheck" in line for line in lines)
+    assert any("hookpipe.runtime.healthcheck" in line for line in lines)
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     assert "*" in ignored and "!hookpipe/" in ignored, "the build context holds only what the image installs"
 

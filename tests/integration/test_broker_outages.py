@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from hookpipe.topology import Names, declare_ingest_path
+from hookpipe.amqp.topology import Names, declare_ingest_path
 from ingest.app import IngestService
 from tests.support.broker import connect
 from tests.support.pipeline import AMQP_URL, InProcessPipeline, ingest_url, load, ops_url, pipeline_config

@@ -1,4 +1,4 @@
-"""hookpipe.confirms against a real broker: pipelined publishes are each confirmed, arrive whole and in order,
+"""hookpipe.amqp.confirms against a real broker: pipelined publishes are each confirmed, arrive whole and in order,
 and every way a publish can fail surfaces as PublishFailed with its reason, never as a hang or a cancellation."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractConnection
 
-from hookpipe.broker import Publisher, PublishFailed
-from hookpipe.wire import outgoing
+from hookpipe.amqp.broker import Publisher, PublishFailed
+from hookpipe.amqp.wire import outgoing
 from tests.support.broker import connect
 from tests.support.pipeline import AMQP_URL
 

@@ -10,7 +10,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
-from hookpipe.broker import Consumption, Link, consume
+from hookpipe.amqp.broker import Consumption, Link, consume
 from tests.support.broker import connect
 from tests.support.pipeline import AMQP_URL
 

@@ -96,7 +96,7 @@ async def test_rotated_bearer_tokens_are_both_accepted_and_credentials_are_not_s
     assert await queue_depth(f"{prefix}.router") == 2
     import aio_pika
 
-    from hookpipe.event import Event
+    from hookpipe.amqp.codec import decode_event
     from tests.support.broker import connect
 
     connection = await connect()
@@ -104,7 +104,7 @@ async def test_rotated_bearer_tokens_are_both_accepted_and_credentials_are_not_s
         queue = await (await connection.channel()).get_queue(f"{prefix}.router")
         message = await queue.get(no_ack=True)
         assert message is not None
-        stored = Event.from_message(message).headers
+        stored = decode_event(message).headers
         assert "authorization" not in stored and "cookie" not in stored
         assert message.headers["x-hookpipe-source"] == "partner"
         assert message.headers["x-hookpipe-verified"] is True

@@ -13,9 +13,9 @@ import pytest
 from aiohttp import web
 
 from control.prune import candidate_rungs, prune_rungs
-from hookpipe.broker import queue_state
+from hookpipe.amqp.broker import queue_state
+from hookpipe.amqp.topology import Names, declare_all, declare_retry_rung
 from hookpipe.rungs import configured_rungs
-from hookpipe.topology import Names, declare_all, declare_retry_rung
 from tests.support.broker import connect
 from tests.support.pipeline import InProcessPipeline, ingest_url, load, pipeline_config, write_config
 from tests.support.rabbitmq_node import NodeUnavailable, start_private_rabbitmq

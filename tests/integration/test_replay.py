@@ -13,7 +13,7 @@ import aio_pika
 import aiohttp
 import pytest
 
-from hookpipe import metrics
+from hookpipe.runtime import metrics
 from tests.support.broker import connect
 from tests.support.pipeline import InProcessPipeline, ingest_url, pipeline_config, queue_depth, write_config
 from tests.support.receiver import Receiver

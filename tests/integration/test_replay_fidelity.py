@@ -14,6 +14,7 @@ import aio_pika
 import aiohttp
 import pytest
 
+from hookpipe.amqp.codec import decode_event
 from hookpipe.event import Event
 from tests.support.pipeline import AMQP_URL, InProcessPipeline, ingest_url, pipeline_config, write_config
 
@@ -80,7 +81,7 @@ async def take_one(queue: str) -> Event:
         assert message is not None, f"nothing in {queue}"
         await message.ack()
         assert await declared.get(fail=False) is None, f"more than one message in {queue}"
-        return Event.from_message(message)
+        return decode_event(message)
 
 
 async def test_a_replayed_event_is_the_archived_event_marked_as_a_replay(prefix, receiver, topology_cleanup, tmp_path):

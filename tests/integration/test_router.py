@@ -8,7 +8,7 @@ import aio_pika
 import aiohttp
 import pytest
 
-from hookpipe.topology import Names
+from hookpipe.amqp.topology import Names
 from tests.support.broker import connect
 from tests.support.pipeline import DESTINATION_SECRET, InProcessPipeline, ingest_url, pipeline_config
 from tests.support.receiver import Receiver

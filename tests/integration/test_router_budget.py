@@ -18,8 +18,8 @@ import aiohttp
 import orjson
 import pytest
 
-from hookpipe import metrics
-from hookpipe.topology import Names
+from hookpipe.amqp.topology import Names
+from hookpipe.runtime import metrics
 from tests.support.broker import connect
 from tests.support.pipeline import InProcessPipeline, ingest_url, ops_url, pipeline_config
 from tests.support.receiver import Receiver

@@ -22,9 +22,9 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from hookpipe.amqp.topology import Names
 from hookpipe.config import ConfigError
-from hookpipe.reload import ConfigReloader
-from hookpipe.topology import Names
+from hookpipe.runtime.reload import ConfigReloader
 from router.service import RouterService
 from tests.support.pipeline import (
     DESTINATION_SECRET,
@@ -182,7 +182,7 @@ async def test_changed_routes_file_applies_to_new_events_with_none_lost_and_no_r
     assert set(after_refusal) <= second.ids()
     assert _reloads("ok") == ok_before + 1
     problems = [record.problem for record in caplog.records  # type: ignore[attr-defined]
-                if record.name == "hookpipe.reload" and record.levelno == logging.ERROR]
+                if record.name == "hookpipe.runtime.reload" and record.levelno == logging.ERROR]
     assert len(problems) == 3
     assert problems[0] == "broker.prefix: cannot change on reload; restart the service to apply it"
     assert problems[1].startswith("routes[0].filter.type: ")

@@ -17,8 +17,8 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
+from hookpipe.amqp.topology import Names
 from hookpipe.config import whsec_key
-from hookpipe.topology import Names
 from tests.support.broker import connect
 from tests.support.pipeline import (
     DESTINATION_SECRET,

@@ -18,7 +18,7 @@ import aio_pika
 import aiormq.exceptions
 from aio_pika.abc import AbstractConnection
 
-from hookpipe.broker import describe
+from hookpipe.amqp.broker import describe
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
+from hookpipe.amqp.topology import Names, all_exchange_names, all_queue_names
 from hookpipe.config import LoadedConfig, parse_config
-from hookpipe.topology import Names, all_exchange_names, all_queue_names
 from tests.support.broker import AMQP_URL, connect
 
 #: The signing secret tests' destinations use (Standard Webhooks form).

@@ -1,4 +1,4 @@
-"""Messages as a consumer reads them: a hookpipe.wire.Outgoing through pamqp's decoder, without a broker."""
+"""Messages as a consumer reads them: a hookpipe.amqp.wire.Outgoing through pamqp's decoder, without a broker."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import aio_pika
 import aiormq.abc
 from pamqp import commands, frame, header
 
-from hookpipe.wire import Outgoing
+from hookpipe.amqp.wire import Outgoing
 
 
 def as_delivered(message: Outgoing | aio_pika.Message, *, routing_key: str = "stripe.invoice.paid",

@@ -1,10 +1,10 @@
-"""hookpipe.acks: batched acks never cover a delivery still in flight."""
+"""hookpipe.amqp.acks: batched acks never cover a delivery still in flight."""
 
 from __future__ import annotations
 
 import asyncio
 
-from hookpipe.acks import AckBatcher
+from hookpipe.amqp.acks import AckBatcher
 
 
 class RecordingChannel:

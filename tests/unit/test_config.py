@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from hookpipe.config import VERIFY_KEYS, ConfigError, LoadedConfig, load_config, parse_config
-from hookpipe.units import format_duration, parse_duration, parse_rate, parse_size
+from hookpipe.config.units import format_duration, parse_duration, parse_rate, parse_size
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[2]

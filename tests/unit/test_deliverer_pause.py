@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from deliverer.pause import Action, Pauses, read_command
-from hookpipe.topology import Names
+from hookpipe.amqp.topology import Names
 
 
 def body(**command: object) -> bytes:

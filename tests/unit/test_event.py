@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hookpipe.event import (
+from hookpipe.amqp.codec import (
     HEADER_ATTEMPT,
     HEADER_INBOUND,
     HEADER_INBOUND_TABLE,
@@ -21,13 +21,11 @@ from hookpipe.event import (
     HEADER_REPLAY,
     HEADER_SOURCE,
     HEADER_VERIFIED,
-    MAX_SHORT_STRING,
-    Event,
     MalformedEvent,
-    now_ms,
-    truncate_utf8,
-    uuid7,
+    decode_event,
+    encode_event,
 )
+from hookpipe.event import MAX_SHORT_STRING, Event, now_ms, truncate_utf8, uuid7
 from tests.support.wire import as_delivered
 
 RECEIVED_AT = 1_700_000_000_123
@@ -125,9 +123,9 @@ def test_truncate_utf8_never_splits_a_character(character: str) -> None:
 # --- AMQP message --------------------------------------------------------------------------------------
 
 
-def test_to_message_is_persistent_and_carries_the_metadata_in_properties() -> None:
+def test_encode_event_is_persistent_and_carries_the_metadata_in_properties() -> None:
     event = make_event()
-    message = as_delivered(event.to_message())
+    message = as_delivered(encode_event(event))
     assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
     assert message.message_id == event.id
     assert message.type == "invoice.paid"
@@ -135,13 +133,13 @@ def test_to_message_is_persistent_and_carries_the_metadata_in_properties() -> No
     assert message.timestamp == datetime.fromtimestamp(RECEIVED_AT // 1000, UTC)
 
 
-def test_to_message_body_is_the_raw_payload_byte_for_byte() -> None:
+def test_encode_event_body_is_the_raw_payload_byte_for_byte() -> None:
     body = b"\xef\xbb\xbf{ \"a\" : 1 }\r\n\x00\xff"
-    assert make_event(body=body).to_message().body == body
+    assert encode_event(make_event(body=body)).body == body
 
 
-def test_to_message_headers_carry_source_received_at_verified_and_inbound_headers() -> None:
-    headers = as_delivered(make_event(verified=False).to_message()).headers
+def test_encode_event_headers_carry_source_received_at_verified_and_inbound_headers() -> None:
+    headers = as_delivered(encode_event(make_event(verified=False))).headers
     assert headers == {
         HEADER_SOURCE: "stripe",
         HEADER_RECEIVED_AT: RECEIVED_AT,
@@ -154,34 +152,34 @@ def test_every_header_is_a_string_integer_or_boolean_which_the_archive_stream_ke
     """A RabbitMQ 3.10 stream drops nested tables and arrays from the messages it stores (docs/architecture.md,
     "What flows"): an event read back from the archive must lose nothing."""
     event = make_event(attempt=2, replay=True, replay_route="r", replay_destination="d", requeued_at=RECEIVED_AT)
-    message = as_delivered(event.to_message())
+    message = as_delivered(encode_event(event))
     assert {type(value) for value in message.headers.values()} <= {str, int, bool}
     stored = {name: value for name, value in message.headers.items() if not isinstance(value, dict | list)}
     message.headers.clear()
     message.headers.update(stored)  # what the stream would hand back
-    assert Event.from_message(message) == event
+    assert decode_event(message) == event
 
 
 def test_an_event_without_inbound_headers_carries_no_inbound_header() -> None:
-    assert HEADER_INBOUND not in as_delivered(make_event(headers={}).to_message()).headers
+    assert HEADER_INBOUND not in as_delivered(encode_event(make_event(headers={}))).headers
 
 
 def test_an_event_queued_with_the_inbound_headers_as_a_nested_table_still_reads() -> None:
     """Messages published before the headers became JSON are still in queues during an upgrade."""
-    headers = as_delivered(make_event().to_message()).headers
+    headers = as_delivered(encode_event(make_event())).headers
     del headers[HEADER_INBOUND]
     headers[HEADER_INBOUND_TABLE] = {"user-agent": "Stripe/1.0", "x-trace": "abc"}
     legacy = aio_pika.Message(b"{}", headers=headers, message_id="evt_1")
-    assert Event.from_message(as_delivered(legacy)).headers == {"user-agent": "Stripe/1.0", "x-trace": "abc"}
+    assert decode_event(as_delivered(legacy)).headers == {"user-agent": "Stripe/1.0", "x-trace": "abc"}
 
 
 @pytest.mark.parametrize("value", ["not json", '["a", "b"]', '{"a": 1}', '{"a": null}', "", 7],
                          ids=["not-json", "array", "number-value", "null-value", "empty", "not-a-string"])
 def test_inbound_headers_that_are_not_a_json_object_of_strings_are_malformed(value: str | int) -> None:
-    headers = as_delivered(make_event().to_message()).headers
+    headers = as_delivered(encode_event(make_event())).headers
     headers[HEADER_INBOUND] = value
     with pytest.raises(MalformedEvent, match=HEADER_INBOUND):
-        Event.from_message(as_delivered(aio_pika.Message(b"{}", headers=headers, message_id="evt_1")))
+        decode_event(as_delivered(aio_pika.Message(b"{}", headers=headers, message_id="evt_1")))
 
 
 @settings(max_examples=200, deadline=None)
@@ -190,35 +188,35 @@ def test_any_inbound_headers_survive_the_wire_unchanged(headers: dict[str, str])
     # Quotes, backslashes, control characters and non-ASCII included (hypothesis draws no lone surrogates, which
     # ingest replaces before it builds an event).
     event = make_event(headers=headers)
-    assert Event.from_message(as_delivered(event.to_message())) == event
+    assert decode_event(as_delivered(encode_event(event))) == event
 
 
-def test_to_message_adds_attempt_and_replay_only_when_set() -> None:
-    first = as_delivered(make_event().to_message()).headers
+def test_encode_event_adds_attempt_and_replay_only_when_set() -> None:
+    first = as_delivered(encode_event(make_event())).headers
     assert HEADER_ATTEMPT not in first and HEADER_REPLAY not in first
-    later = as_delivered(make_event(attempt=3, replay=True).to_message()).headers
+    later = as_delivered(encode_event(make_event(attempt=3, replay=True))).headers
     assert later[HEADER_ATTEMPT] == 3
     assert later[HEADER_REPLAY] is True
-    assert as_delivered(make_event(attempt=3).to_message(attempt=4)).headers[HEADER_ATTEMPT] == 4
+    assert as_delivered(encode_event(make_event(attempt=3), attempt=4)).headers[HEADER_ATTEMPT] == 4
 
 
-def test_to_message_can_carry_a_transformed_body() -> None:
+def test_encode_event_can_carry_a_transformed_body() -> None:
     event = make_event()
-    message = event.to_message(body=b'{"amount": 5}')
+    message = encode_event(event, body=b'{"amount": 5}')
     assert message.body == b'{"amount": 5}'
     assert event.body != message.body
     assert message.message_id == event.id
 
 
-def test_to_message_copies_the_inbound_headers() -> None:
+def test_encode_event_copies_the_inbound_headers() -> None:
     event = make_event()
-    message = event.to_message()
+    message = encode_event(event)
     event.headers["x-later"] = "changed"
     assert "x-later" not in orjson.loads(as_delivered(message).headers[HEADER_INBOUND])  # type: ignore[arg-type]
 
 
 def test_untyped_event_has_no_amqp_type() -> None:
-    assert as_delivered(make_event(type=None).to_message()).type is None
+    assert as_delivered(encode_event(make_event(type=None))).type is None
 
 
 @pytest.mark.parametrize(
@@ -232,7 +230,7 @@ def test_untyped_event_has_no_amqp_type() -> None:
     ids=["typical", "minimal", "retried-replay", "unicode-headers"],
 )
 def test_event_survives_the_wire_unchanged(event: Event) -> None:
-    assert Event.from_message(as_delivered(event.to_message())) == event
+    assert decode_event(as_delivered(encode_event(event))) == event
 
 
 def test_with_attempt_returns_a_copy() -> None:
@@ -244,31 +242,31 @@ def test_with_attempt_returns_a_copy() -> None:
 
 @pytest.mark.parametrize("missing", [HEADER_SOURCE, HEADER_RECEIVED_AT, "message_id"])
 def test_message_without_hookpipe_metadata_is_malformed(missing: str) -> None:
-    complete = as_delivered(make_event().to_message())
+    complete = as_delivered(encode_event(make_event()))
     headers = {name: value for name, value in complete.headers.items() if name != missing}
     message_id = None if missing == "message_id" else complete.message_id
     message = aio_pika.Message(body=complete.body, message_id=message_id, headers=headers)
     with pytest.raises(MalformedEvent):
-        Event.from_message(as_delivered(message))
+        decode_event(as_delivered(message))
 
 
 def test_message_with_a_non_integer_received_at_is_malformed() -> None:
-    message = as_delivered(make_event().to_message())
+    message = as_delivered(encode_event(make_event()))
     message.headers[HEADER_RECEIVED_AT] = "1700000000123"
     with pytest.raises(MalformedEvent):
-        Event.from_message(message)
+        decode_event(message)
 
 
 def test_message_without_headers_is_malformed() -> None:
     message = aio_pika.Message(body=b"{}", message_id="x")
     with pytest.raises(MalformedEvent):
-        Event.from_message(as_delivered(message))
+        decode_event(as_delivered(message))
 
 
 def test_a_replayed_dead_letter_counts_its_max_age_from_when_it_was_sent_back() -> None:
     event = Event(id="e1", source="demo", type=None, received_at=1_000, verified=True, content_type=None,
                   body=b"", requeued_at=5_000, replay=True, replay_route="r", replay_destination="d")
-    assert Event.from_message(as_delivered(event.to_message())) == event
+    assert decode_event(as_delivered(encode_event(event))) == event
     assert event.age_from == 5_000
     assert Event(id="e2", source="demo", type=None, received_at=1_000, verified=True, content_type=None,
                  body=b"").age_from == 1_000

@@ -1,12 +1,12 @@
-"""The image's HEALTHCHECK (`python -m hookpipe.healthcheck`) against a real ops listener on 127.0.0.1."""
+"""The image's HEALTHCHECK (`python -m hookpipe.runtime.healthcheck`) against a real ops listener on 127.0.0.1."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
-from hookpipe import healthcheck
-from hookpipe.ops import ops_app, start_site
+from hookpipe.runtime import healthcheck
+from hookpipe.runtime.ops_listener import ops_app, start_site
 from tests.support.pipeline import free_port, pipeline_config, write_config
 
 

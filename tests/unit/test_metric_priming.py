@@ -1,5 +1,5 @@
 """Every series a dashboard or alert reads for a configured name or a closed-set value exists at 0 before the
-first event, and the closed sets hookpipe/metrics.py primes are the values the services actually count."""
+first event, and the closed sets hookpipe/runtime/metrics.py primes are the values the services actually count."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import yaml
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
-from hookpipe import metrics
 from hookpipe.config import Config
+from hookpipe.runtime import metrics
 from tests.support import dashboards
 from tests.support.pipeline import load, pipeline_config
 
@@ -117,7 +117,7 @@ def queried_metrics() -> set[str]:
 
 
 def by_name() -> dict[str, MetricWrapperBase]:
-    """Exported name (`_total` for counters) -> metric, for every metric in hookpipe/metrics.py."""
+    """Exported name (`_total` for counters) -> metric, for every metric in hookpipe/runtime/metrics.py."""
     return {value._name + ("_total" if isinstance(value, Counter) else ""): value
             for value in vars(metrics).values() if isinstance(value, MetricWrapperBase)}
 
@@ -130,7 +130,7 @@ def test_every_labelled_counter_and_gauge_a_panel_or_alert_reads_is_primed_for_e
     unprimed = []
     for name in sorted(queried_metrics()):
         metric = known.get(name.removesuffix("_bucket").removesuffix("_count"))
-        assert metric is not None, f"{name}: read by a dashboard or alert but not defined in hookpipe/metrics.py"
+        assert metric is not None, f"{name}: read by a dashboard or alert but not defined in hookpipe.runtime.metrics"
         if isinstance(metric, Histogram) or not metric._labelnames or name in SET_BY_THEIR_SERVICE:
             continue
         samples = [sample for family in metric.collect() for sample in family.samples]
@@ -158,7 +158,7 @@ def literals(pattern: str, *paths: str) -> set[str]:
 def test_ingest_reject_reasons_are_every_reason_ingest_raises() -> None:
     raised = literals(r'Rejected\(\s*"(\w+)"', "ingest") - {"unknown_source", "not_found"}
     primed = set(metrics.INGEST_REJECT_REASONS)
-    assert not raised - primed, f"add to hookpipe.metrics.INGEST_REJECT_REASONS: {sorted(raised - primed)}"
+    assert not raised - primed, f"add to hookpipe.runtime.metrics.INGEST_REJECT_REASONS: {sorted(raised - primed)}"
     assert not primed - raised, f"no longer raised; remove from INGEST_REJECT_REASONS: {sorted(primed - raised)}"
 
 

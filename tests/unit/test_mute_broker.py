@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from hookpipe import broker as service_broker
-from hookpipe.broker import Link, describe, link_problems
+from hookpipe.amqp import broker as service_broker
+from hookpipe.amqp.broker import Link, describe, link_problems
 from tests.support.broker import broker_address, connect, handshake_problem
 from tests.support.mute_broker import MuteBroker
 
@@ -72,7 +72,7 @@ async def test_a_service_link_to_a_mute_broker_is_not_ready_and_says_which_broke
     mute: MuteBroker, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(service_broker, "CONNECT_TIMEOUT", SHORT)
-    caplog.set_level(logging.WARNING, logger="hookpipe.broker")
+    caplog.set_level(logging.WARNING, logger="hookpipe.amqp.broker")
     link = Link(mute.url(password=PASSWORD), name="test-mute", heartbeat=2)
     link.start()
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
-from hookpipe import metrics
+from hookpipe.runtime import metrics
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "observability.md"
 
@@ -16,7 +16,7 @@ _TYPES = {Counter: "counter", Gauge: "gauge", Histogram: "histogram"}
 
 
 def defined() -> dict[str, tuple[str, tuple[str, ...]]]:
-    """name -> (type, labels) of every metric in hookpipe/metrics.py."""
+    """name -> (type, labels) of every metric in hookpipe/runtime/metrics.py."""
     found = {}
     for value in vars(metrics).values():
         if isinstance(value, MetricWrapperBase):

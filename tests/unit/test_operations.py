@@ -128,7 +128,7 @@ def test_a_wildcard_ops_listener_is_reached_on_loopback():
 
 def test_status_rates_come_from_two_samples_and_a_counter_reset_gives_none():
     from control.status import Sample, WatchedQueue, _queue_row, _rate
-    from hookpipe.broker import QueueState
+    from hookpipe.amqp.broker import QueueState
 
     first = Sample(at=10.0, queues={"q": QueueState(100, 1)}, metrics={})
     last = Sample(at=12.0, queues={"q": QueueState(60, 1)}, metrics={})

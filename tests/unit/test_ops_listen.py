@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hookpipe.ops import ops_app, ops_base_url, split_host_port, start_site
+from hookpipe.runtime.ops_listener import ops_app, ops_base_url, split_host_port, start_site
 from tests.support.pipeline import free_port
 
 

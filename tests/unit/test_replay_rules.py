@@ -17,6 +17,7 @@ from control.replay import (
     render_listing,
     render_progress,
 )
+from hookpipe.amqp.codec import encode_event
 from hookpipe.config import parse_config
 from hookpipe.event import Event
 from router.rules import compile_routes
@@ -60,7 +61,7 @@ def test_a_replay_restricted_to_a_destination_keeps_only_its_delivery() -> None:
 
 def test_replay_restrictions_ride_on_the_message() -> None:
     event = replace(EVENT, replay=True, replay_route="paid", replay_destination=None)
-    message = as_delivered(event.to_message())
+    message = as_delivered(encode_event(event))
     assert message.headers["x-hookpipe-replay"] is True
     assert message.headers["x-hookpipe-replay-route"] == "paid"
     assert "x-hookpipe-replay-destination" not in message.headers

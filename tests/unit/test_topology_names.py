@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from hookpipe.amqp.topology import archive_arguments, stream_max_age
 from hookpipe.config import ArchiveConfig
-from hookpipe.topology import archive_arguments, stream_max_age
 
 
 def test_stream_max_age_uses_the_largest_exact_unit() -> None:

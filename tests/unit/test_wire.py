@@ -1,4 +1,4 @@
-"""hookpipe.wire: outgoing properties are encoded exactly as pamqp encodes them, and read back unchanged."""
+"""hookpipe.amqp.wire: outgoing properties are encoded exactly as pamqp encodes them, and read back unchanged."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pamqp import commands
 
-from hookpipe.wire import outgoing
+from hookpipe.amqp.wire import outgoing
 from tests.support.wire import as_delivered
 
 short_text = st.text(max_size=40).filter(lambda text: len(text.encode()) <= 255)

@@ -6,7 +6,7 @@ tag, so it may only be sent up to a tag below which *every* delivery of the chan
 sent for an event still in flight would break the router's and the deliverer's guarantees
 (docs/architecture.md, "Guarantees and how each hop keeps them").
 
-How: `consume()` (hookpipe.broker) registers each delivery's tag, in delivery order, before its handler runs.
+How: `consume()` (hookpipe.amqp.broker) registers each delivery's tag, in delivery order, before its handler runs.
 Acks asked for during one turn of the event loop are flushed together at the end of that turn: one multiple
 ack up to the highest asked-for tag below the lowest tag still in flight, and a single ack for each asked-for
 tag above it. Nothing waits for a slow delivery: a tag above an unsettled one is acked on its own. Nacks go out
@@ -104,7 +104,7 @@ _batchers: weakref.WeakKeyDictionary[Any, AckBatcher] = weakref.WeakKeyDictionar
 
 
 def batcher_of(message: AbstractIncomingMessage) -> AckBatcher | None:
-    """The batcher of the channel `message` came on, when it came through hookpipe.broker.consume()."""
+    """The batcher of the channel `message` came on, when it came through hookpipe.amqp.broker.consume()."""
     return _batchers.get(message.channel)
 
 

@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from hookpipe import metrics
-from hookpipe.broker import describe
+from hookpipe.amqp.broker import describe
 from hookpipe.config import Config, ConfigError, LoadedConfig, load_config
+from hookpipe.runtime import metrics
 
-log = logging.getLogger("hookpipe.reload")
+log = logging.getLogger("hookpipe.runtime.reload")
 
 #: Seconds between checks of the config file. Reading and hashing a file of a few KiB each second is cheap,
 #: and a change takes effect within about a second.

@@ -1,4 +1,4 @@
-"""`python -m hookpipe.healthcheck [SERVICE...]`: exit 0 once a service's ops listener answers /healthz.
+"""`python -m hookpipe.runtime.healthcheck [SERVICE...]`: exit 0 once a service's ops listener answers /healthz.
 
 The container image's HEALTHCHECK. One image runs whichever service its command names, while the config file
 names an ops address for each of the three; in a container only one of them listens, so by default every
@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 
 from hookpipe.config import ConfigError, load_config
-from hookpipe.ops import ops_base_url
+from hookpipe.runtime.ops_listener import ops_base_url
 
 #: Services whose ops listener may answer, in the order tried.
 SERVICES = ("ingest", "router", "deliverer")

@@ -2,7 +2,7 @@
 
 SIGTERM and SIGINT stop a service: it stops taking work, finishes what is in flight, and closes its broker
 connections cleanly (unacked messages go back to their queues). A service that implements
-`hookpipe.reload.Reloadable` also reloads its config on SIGHUP and when the file changes.
+`hookpipe.runtime.reload.Reloadable` also reloads its config on SIGHUP and when the file changes.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NoReturn, Protocol
 
-from hookpipe import metrics
 from hookpipe.config import ConfigError, LoadedConfig, load_config
-from hookpipe.logs import setup_logging
-from hookpipe.reload import ConfigReloader, Reloadable, fingerprint
+from hookpipe.runtime import metrics
+from hookpipe.runtime.logs import setup_logging
+from hookpipe.runtime.reload import ConfigReloader, Reloadable, fingerprint
 
 log = logging.getLogger("hookpipe")
 

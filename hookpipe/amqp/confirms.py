@@ -24,7 +24,7 @@ import aiormq
 import aiormq.abc
 import aiormq.exceptions
 
-from hookpipe.wire import Outgoing, short_string
+from hookpipe.amqp.wire import Outgoing, short_string
 
 _FRAME_METHOD, _FRAME_HEADER, _FRAME_BODY = 1, 2, 3
 _FRAME_END = b"\xce"

@@ -33,10 +33,11 @@ from aio_pika.abc import (
     AbstractQueue,
 )
 
-from hookpipe import acks, metrics
+from hookpipe.amqp import acks
+from hookpipe.amqp.confirms import ChannelGone, ConfirmedChannel
+from hookpipe.amqp.wire import Outgoing
 from hookpipe.config import redact_url
-from hookpipe.confirms import ChannelGone, ConfirmedChannel
-from hookpipe.wire import Outgoing
+from hookpipe.runtime import metrics
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +256,7 @@ class Publisher:
     ) -> None:
         """Publish and wait for the broker's confirm; raises PublishFailed on anything else.
 
-        `message` comes from hookpipe.wire (persistent, properties encoded once). `exchange=""` is the default
+        `message` comes from hookpipe.amqp.wire (persistent, properties encoded once). `exchange=""` is the default
         exchange, which routes by queue name.
         """
         loop = asyncio.get_running_loop()
@@ -446,7 +447,7 @@ def link_problems(*links: Link) -> list[str]:
 
 
 async def ack(message: AbstractIncomingMessage) -> None:
-    """Ack `message`, batched with the other acks of its channel (hookpipe.acks); logs a failure, as settle."""
+    """Ack `message`, batched with the other acks of its channel (hookpipe.amqp.acks); logs a failure, as settle."""
     batcher = acks.batcher_of(message)
     if batcher is None or message.delivery_tag is None:
         await settle(message.ack())

@@ -9,8 +9,8 @@ from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
 
+from hookpipe.amqp.wire import Outgoing, outgoing
 from hookpipe.event import now_ms
-from hookpipe.wire import Outgoing, outgoing
 
 HEADER_REASON = "x-hookpipe-dead-reason"
 HEADER_ERROR = "x-hookpipe-dead-error"
