@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aio_pika.abc import AbstractConnection
+from aio_pika.abc import AbstractChannel, AbstractConnection
 
-from hookpipe.amqp.broker import Link, PublishFailed, describe
+from hookpipe.amqp.broker import Link, PublishFailed, declare_for_reload
 from hookpipe.amqp.topology import Names, declare_destination, declare_retry_rung
-from hookpipe.config import ConfigError
-
-#: Seconds a reload waits for the broker before refusing the new config (it needs to declare what is new).
-RELOAD_CONNECT_TIMEOUT = 10.0
 
 
 class Declarations:
@@ -30,26 +26,25 @@ class Declarations:
     async def declare(self, connection: AbstractConnection, destinations: Mapping[str, str], rungs: list[int]) -> None:
         """Declare `destinations` (name -> ordering) and retry `rungs` on one channel of `connection`."""
         async with connection.channel() as channel:
-            for name, ordering in destinations.items():
-                await declare_destination(channel, self._names, name, ordering=ordering)
-            for ms in rungs:
-                await declare_retry_rung(channel, self._names, ms)
+            await self._declare_on(channel, destinations, rungs)
         self.rungs.update(rungs)
 
+    async def _declare_on(self, channel: AbstractChannel, destinations: Mapping[str, str], rungs: list[int]) -> None:
+        for name, ordering in destinations.items():
+            await declare_destination(channel, self._names, name, ordering=ordering)
+        for ms in rungs:
+            await declare_retry_rung(channel, self._names, ms)
+
     async def declare_for_reload(self, destinations: Mapping[str, str], rungs: list[int]) -> None:
-        """Declare what a new config adds; a broker that is away or refuses refuses the reload (ConfigError: the
-        running config stays, and the next change or SIGHUP tries again)."""
+        """Declare what a new config adds (hookpipe.amqp.broker.declare_for_reload: refused when it cannot)."""
         if not destinations and not rungs:
             return
-        if not await self._link.wait_ready(RELOAD_CONNECT_TIMEOUT):
-            raise ConfigError(["broker: not connected, so what the new config adds cannot be declared; "
-                               "send SIGHUP to retry"])
-        connection = self._link.connection
-        try:
-            assert connection is not None
-            await self.declare(connection, destinations, rungs)
-        except Exception as error:
-            raise ConfigError([f"broker: cannot declare what the new config adds: {describe(error)}"]) from None
+
+        async def declare(channel: AbstractChannel) -> None:
+            await self._declare_on(channel, destinations, rungs)
+
+        await declare_for_reload(self._link, declare, what="what the new config adds")
+        self.rungs.update(rungs)
 
     async def declare_rung(self, ms: int) -> None:
         """Declare one retry rung (one a Retry-After asked for); PublishFailed when not connected."""

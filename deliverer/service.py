@@ -19,6 +19,7 @@ from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from aiohttp import web
 
 from deliverer.attempts import Attempts
 from deliverer.breaker import DestinationBreaker
@@ -85,7 +86,7 @@ class DelivererService:
         self.in_order = InOrder(attempt=self.attempts.attempt, next_step=self._next_step, ends=self.handover,
                                 give_back=self._give_back, wait_in_place=FIFO_WAIT_IN_PLACE)
         self._reload_lock = asyncio.Lock()
-        self._ops: object = None
+        self._ops: web.AppRunner | None = None
 
     @property
     def paused(self) -> set[str]:
@@ -122,7 +123,7 @@ class DelivererService:
         for task in list(self._background):
             task.cancel()
         if self._ops is not None:
-            await self._ops.cleanup()  # type: ignore[attr-defined]
+            await self._ops.cleanup()
 
     async def readiness(self) -> list[str]:
         return link_problems(self.publisher.link, self.consumer)

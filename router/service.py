@@ -26,7 +26,8 @@ from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aiohttp import web
 
 from hookpipe.amqp.broker import (
     Consumption,
@@ -35,7 +36,7 @@ from hookpipe.amqp.broker import (
     PublishFailed,
     ack,
     consume,
-    describe,
+    declare_for_reload,
     hand_over,
     link_problems,
     requeue,
@@ -71,8 +72,6 @@ SHUTDOWN_GRACE = 20.0
 #: Settings the router cannot change while it runs (a reload changing one is refused).
 FIXED_SETTINGS = (*BROKER_SETTINGS, "router.ops")
 
-#: Wait before retrying the declarations of a reload after the broker connection dropped (s).
-RELOAD_DECLARE_RETRY = 1.0
 
 #: Bodies larger than this (bytes) are parsed, matched and transformed in a worker thread, smaller ones on the event
 #: loop. The hop to a thread and back costs about 30 µs of CPU, as much as parsing and matching a whole 10 KiB
@@ -115,7 +114,7 @@ class RouterService:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._order = DeliveryOrder()
         self._matching = ThreadPoolExecutor(MATCH_THREADS, thread_name_prefix="hookpipe-router-match")
-        self._ops: object = None
+        self._ops: web.AppRunner | None = None
 
     @property
     def config(self) -> Config:
@@ -162,7 +161,7 @@ class RouterService:
         await self.publisher.close()
         self._matching.shutdown(wait=False, cancel_futures=True)  # a match under way ends within its budget
         if self._ops is not None:
-            await self._ops.cleanup()  # type: ignore[attr-defined]
+            await self._ops.cleanup()
 
     async def readiness(self) -> list[str]:
         return link_problems(self.publisher.link, self.consumer)
@@ -198,30 +197,15 @@ class RouterService:
         })
 
     async def _declare_for_reload(self, destinations: dict[str, str], *, unrouted: bool) -> None:
-        """Declare what a new config adds (`destinations`: name -> ordering), on the publishing connection;
-        retried while the broker is away."""
-        link = self.publisher.link
-        while True:
-            if not link.is_ready:
-                log.warning("waiting for the broker to declare what the new config adds",
-                            extra={"destinations": destinations})
-            await link.wait_ready()
-            connection = link.connection
-            if connection is None:
-                continue
-            where = "router.unrouted"
-            try:
-                async with connection.channel(publisher_confirms=False) as channel:
-                    if unrouted:
-                        await declare_unrouted(channel, self.names)
-                    for name, ordering in destinations.items():
-                        where = f"destinations.{name}"
-                        await declare_destination(channel, self.names, name, ordering=ordering)
-                return
-            except Exception as error:
-                if link.is_ready:  # the broker refused a declaration: retrying would not help
-                    raise ConfigError([f"{where}: cannot declare its queue: {describe(error)}"]) from None
-                await asyncio.sleep(RELOAD_DECLARE_RETRY)
+        """Declare what a new config adds (`destinations`: name -> ordering), on the publishing connection."""
+        async def declare(channel: AbstractChannel) -> None:
+            if unrouted:
+                await declare_unrouted(channel, self.names)
+            for name, ordering in destinations.items():
+                await declare_destination(channel, self.names, name, ordering=ordering)
+
+        queues = [f"destinations.{name}" for name in destinations] + (["router.unrouted"] if unrouted else [])
+        await declare_for_reload(self.publisher.link, declare, what=f"the queues of {', '.join(queues)}")
 
     # --- one event ---
 

@@ -36,10 +36,14 @@ from aio_pika.abc import (
 from hookpipe.amqp import acks
 from hookpipe.amqp.confirms import ChannelGone, ConfirmedChannel
 from hookpipe.amqp.wire import Outgoing
-from hookpipe.config import redact_url
+from hookpipe.config import ConfigError, redact_url
 from hookpipe.runtime import metrics
 
 log = logging.getLogger(__name__)
+
+#: Seconds a reload waits for the broker before refusing the new config: it must declare what the config adds,
+#: and a service waiting longer would hold every later reload behind this one.
+RELOAD_CONNECT_TIMEOUT = 10.0
 
 #: First wait before reconnecting (s); doubles per failure up to RECONNECT_MAX_DELAY, so a broker restart is
 #: picked up within seconds while a long outage is not hammered.
@@ -482,3 +486,24 @@ def describe(error: BaseException) -> str:
     if not text:  # asyncio's time-outs (aio-pika's connect among them) carry no message
         text = "no answer in time" if isinstance(error, TimeoutError) else type(error).__name__
     return _URL_PASSWORD.sub(r"\1***@", f"{type(error).__name__}: {text}")[:300]
+
+
+async def declare_for_reload(
+    link: Link, declare: Callable[[AbstractChannel], Awaitable[None]], *, what: str
+) -> None:
+    """Run `declare` on a channel of `link`'s connection, for what a new config adds (`what` names it).
+
+    Every service declares the same way on reload: a broker away for RELOAD_CONNECT_TIMEOUT, or one that refuses
+    a declaration, refuses the reload with ConfigError. The running config stays, the reload is counted as
+    failed, and the next change of the file or SIGHUP tries again.
+    """
+    if not await link.wait_ready(RELOAD_CONNECT_TIMEOUT):
+        raise ConfigError([f"broker: not connected, so {what} cannot be declared; send SIGHUP to retry"])
+    connection = link.connection
+    try:
+        if connection is None:
+            raise ConnectionError("the connection closed")
+        async with connection.channel(publisher_confirms=False) as channel:
+            await declare(channel)
+    except Exception as error:
+        raise ConfigError([f"broker: cannot declare {what}: {describe(error)}"]) from None
