@@ -36,6 +36,7 @@ from hookpipe.amqp.topology import Names
 from hookpipe.amqp.wire import Outgoing, outgoing
 from hookpipe.config import Config
 from hookpipe.event import now_ms
+from hookpipe.outcomes import BrokerDeadLetterReason
 from hookpipe.ratelimit import TokenBucket
 
 #: The pseudo-destination naming the router's dead letters (a configured destination of that name wins).
@@ -56,8 +57,8 @@ DEAD_HEADER_PREFIX = "x-hookpipe-dead-"
 #: Headers RabbitMQ sets when it dead-letters or redelivers a message; a replay starts without them.
 BROKER_HEADERS = ("x-death", "x-first-death-", "x-last-death-", "x-delivery-count")
 
-#: RabbitMQ's dead-letter reasons, as our reasons.
-BROKER_REASONS = {"delivery_limit": "poison"}
+#: RabbitMQ's dead-letter reasons (`x-death`), as our reasons.
+BROKER_REASONS = {"delivery_limit": BrokerDeadLetterReason.POISON.value}
 
 
 class UnknownDestination(ValueError):

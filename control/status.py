@@ -30,6 +30,7 @@ from hookpipe.amqp.broker import QueueState, queue_state
 from hookpipe.amqp.topology import Names
 from hookpipe.config import Config, redact_url
 from hookpipe.event import now_ms
+from hookpipe.outcomes import DeliveryOutcome
 from hookpipe.rungs import BREAKER_PARK_SECONDS, configured_rungs, rung_for
 
 SERVICES = ("ingest", "router", "deliverer")
@@ -149,6 +150,13 @@ def _counters(sample: Sample, service: str, names: tuple[str, ...], **labels: st
     return None if None in values else sum(value for value in values if value is not None)
 
 
+def _attempt_rate(first: Sample, last: Sample, destination: str, outcome: DeliveryOutcome) -> float | None:
+    """Attempts per second to `destination` that came to `outcome`, live and replayed."""
+    before, after = (_counters(sample, "deliverer", DELIVERY_ATTEMPTS, destination=destination, outcome=outcome)
+                     for sample in (first, last))
+    return _rate(first, last, before, after)
+
+
 def _accepted(sample: Sample) -> float | None:
     samples = sample.metrics.get("ingest")
     if samples is None:
@@ -211,7 +219,6 @@ def _destinations(config: Config, first: Sample, last: Sample, deliverer: Any) -
         queue = last.queues.get(names.deliver_queue(name))
         dead = last.queues.get(names.dead_queue(name))
         state = live.get(name) or {}
-        attempts = DELIVERY_ATTEMPTS
         result[name] = {
             "messages": None if queue is None else queue.messages,
             "consumers": None if queue is None else queue.consumers,
@@ -222,12 +229,8 @@ def _destinations(config: Config, first: Sample, last: Sample, deliverer: Any) -
             "consecutive_failures": state.get("consecutive_failures"),
             "in_flight": state.get("in_flight"),
             "last_error": state.get("last_error"),
-            "delivered_per_s": _rate(first, last,
-                                     _counters(first, "deliverer", attempts, destination=name, outcome="delivered"),
-                                     _counters(last, "deliverer", attempts, destination=name, outcome="delivered")),
-            "failed_per_s": _rate(first, last,
-                                  _counters(first, "deliverer", attempts, destination=name, outcome="failed"),
-                                  _counters(last, "deliverer", attempts, destination=name, outcome="failed")),
+            "delivered_per_s": _attempt_rate(first, last, name, DeliveryOutcome.DELIVERED),
+            "failed_per_s": _attempt_rate(first, last, name, DeliveryOutcome.FAILED),
         }
     return result
 

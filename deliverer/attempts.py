@@ -7,9 +7,9 @@ import logging
 import time
 from typing import Any
 
-from deliverer.outcomes import Outcome
 from deliverer.sender import AttemptResult, Sender
 from hookpipe.event import Event, now_ms
+from hookpipe.outcomes import DeliveryOutcome
 from hookpipe.runtime import metrics
 
 log = logging.getLogger("deliverer")
@@ -47,7 +47,7 @@ class Attempts:
 
     @staticmethod
     def _count(name: str, event: Event, result: AttemptResult) -> None:
-        outcome = Outcome.DELIVERED if result.delivered else Outcome.FAILED
+        outcome = DeliveryOutcome.DELIVERED if result.delivered else DeliveryOutcome.FAILED
         if event.replay:  # counted apart; its end-to-end time is hours of archive, not latency
             metrics.labelled(metrics.REPLAYED_DELIVERY_ATTEMPTS, name, outcome).inc()
             return

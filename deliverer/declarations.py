@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
-from hookpipe.amqp.broker import Link, PublishFailed, declare_for_reload
+from hookpipe.amqp.broker import Link, PublishFailed, PublishFailure, declare_for_reload
 from hookpipe.amqp.topology import Names, declare_destination, declare_retry_rung
 
 
@@ -50,7 +50,7 @@ class Declarations:
         """Declare one retry rung (one a Retry-After asked for); PublishFailed when not connected."""
         connection = self._link.connection
         if connection is None:
-            raise PublishFailed("disconnected")
+            raise PublishFailed(PublishFailure.DISCONNECTED)
         await self.declare(connection, {}, [ms])
 
     def forget_rungs(self) -> None:

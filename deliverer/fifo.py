@@ -15,10 +15,10 @@ from typing import Protocol
 
 from aio_pika.abc import AbstractIncomingMessage
 
-from deliverer.outcomes import DeadLetterReason
 from deliverer.retry import Decision, expired
 from deliverer.sender import AttemptResult, Sender
 from hookpipe.event import Event
+from hookpipe.outcomes import DeadLetterReason
 from hookpipe.runtime import metrics
 
 log = logging.getLogger("deliverer")

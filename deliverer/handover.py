@@ -12,13 +12,14 @@ import logging
 from aio_pika.abc import AbstractIncomingMessage
 
 from deliverer.declarations import Declarations
-from deliverer.outcomes import DeadLetterReason, Parked
+from deliverer.outcomes import Parked
 from deliverer.sender import AttemptResult
 from hookpipe.amqp.broker import Publisher, PublishFailed, ack, hand_over, requeue
 from hookpipe.amqp.codec import encode_event
 from hookpipe.amqp.deadletter import dead_letter
 from hookpipe.amqp.topology import Names
 from hookpipe.event import Event
+from hookpipe.outcomes import DeadLetterReason
 from hookpipe.runtime import metrics
 
 log = logging.getLogger("deliverer")
@@ -87,7 +88,7 @@ class Handover:
             metrics.DELIVERY_GONE.labels(destination=name).inc()
             log.error("destination answered 410 Gone: it wants no more deliveries; check its URL",
                       extra={"destination": name})
-        dead = dead_letter(message, reason.value, error=error, status=status,
+        dead = dead_letter(message, reason, error=error, status=status,
                            response=result.response if result is not None else b"", attempts=attempts)
         if await hand_over(self._publisher, message, dead, exchange="", routing_key=self._names.dead_queue(name),
                            requeue_delay=REQUEUE_DELAY):

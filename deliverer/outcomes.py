@@ -1,19 +1,13 @@
-"""The closed sets of the delivery hop: what an attempt came to, and why a delivery is dead-lettered.
+"""The closed sets only the delivery hop knows: what an attempt came to, and why a delivery waits without one.
 
-Their values are metric label values (hookpipe.runtime.metrics primes the same sets) and the dead-letter header's value:
-renaming a value breaks dashboards, alerts and `hookpipe dlq` filters, so a value never changes.
+What an attempt counts as (hookpipe.outcomes.DeliveryOutcome) and why a delivery is dead-lettered
+(hookpipe.outcomes.DeadLetterReason) are metric label values the core primes, so they live in hookpipe.outcomes.
+These values appear in log lines and in the deliverer's status (`last_error.reason`): a value never changes.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-
-
-class Outcome(StrEnum):
-    """An attempt's `outcome` label (hookpipe.runtime.metrics.DELIVERY_OUTCOMES)."""
-
-    DELIVERED = "delivered"
-    FAILED = "failed"
 
 
 class AttemptReason(StrEnum):
@@ -31,14 +25,3 @@ class Parked(StrEnum):
     """Why a delivery went to a retry rung without an attempt (the retry log's `reason`)."""
 
     BREAKER_OPEN = "breaker_open"  # prefetched before its destination's breaker opened
-
-
-class DeadLetterReason(StrEnum):
-    """Why a delivery is dead-lettered: the `x-hookpipe-dead-reason` header (see
-    hookpipe.runtime.metrics.DEAD_LETTER_REASONS)."""
-
-    EXHAUSTED = "exhausted"  # every scheduled retry failed
-    EXPIRED = "expired"  # older than the destination's retry.max_age, or would be by its next retry
-    DEAD_LETTER_ON = "dead_letter_on"  # an answer the destination lists as final
-    BLOCKED_ADDRESS = "blocked_address"  # the address will not change by waiting
-    MALFORMED = "malformed"  # not an event hookpipe can read

@@ -13,9 +13,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from deliverer.outcomes import AttemptReason, DeadLetterReason
+from deliverer.outcomes import AttemptReason
 from hookpipe.config import DestinationConfig
 from hookpipe.event import Event, now_ms
+from hookpipe.outcomes import DeadLetterReason
 from hookpipe.rungs import JITTER_FACTORS, coarse_rung, rung_for
 
 

@@ -28,7 +28,7 @@ from deliverer.consumers import Consumers, prefetch
 from deliverer.declarations import Declarations
 from deliverer.fifo import FIFO_WAIT_IN_PLACE, InOrder
 from deliverer.handover import Handover
-from deliverer.outcomes import DeadLetterReason, Parked
+from deliverer.outcomes import Parked
 from deliverer.pause import Pauses
 from deliverer.reload import FIXED_SETTINGS, config_change, destination_change
 from deliverer.retry import Decision, decide, expired
@@ -39,6 +39,7 @@ from hookpipe.amqp.codec import MalformedEvent, decode_event
 from hookpipe.amqp.topology import Names
 from hookpipe.config import DestinationConfig, LoadedConfig
 from hookpipe.event import Event, now_ms
+from hookpipe.outcomes import DeadLetterReason
 from hookpipe.rungs import BREAKER_PARK_SECONDS, configured_rungs, rung_for
 from hookpipe.runtime import metrics
 from hookpipe.runtime.ops_listener import ops_app, start_site

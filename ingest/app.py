@@ -33,6 +33,7 @@ from hookpipe.config import (
 )
 from hookpipe.event import MAX_SHORT_STRING, Event, now_ms, uuid7
 from hookpipe.jsonpath import parse_path
+from hookpipe.outcomes import IngestRejection
 from hookpipe.ratelimit import TokenBucket
 from hookpipe.runtime import metrics
 from hookpipe.runtime.ops_listener import ops_app, start_site
@@ -266,10 +267,10 @@ class IngestService:
         label = self._label(request)
         try:
             if source is None:
-                raise Rejected("unknown_source", status=404)
+                raise Rejected(IngestRejection.UNKNOWN_SOURCE, status=404)
             admission = self.in_flight.admit(request.remote or "")
             if admission is None:
-                raise Rejected("overloaded", status=503, retry_after=RETRY_AFTER_SECONDS)
+                raise Rejected(IngestRejection.OVERLOADED, status=503, retry_after=RETRY_AFTER_SECONDS)
             try:
                 response = await self._accept(request, source, admission)
             finally:
@@ -279,11 +280,12 @@ class IngestService:
         except PublishFailed as failure:
             log.warning("publish failed; asking the provider to retry",
                         extra={"source": label, "reason": failure.reason, "error": str(failure)})
-            return refuse(request, label, Rejected("broker_unavailable", 503, retry_after=RETRY_AFTER_SECONDS))
+            unavailable = Rejected(IngestRejection.BROKER_UNAVAILABLE, 503, retry_after=RETRY_AFTER_SECONDS)
+            return refuse(request, label, unavailable)
         except Exception:
             # A bug must cost one request, not the process; the provider retries a 5xx.
             log.exception("unexpected error accepting a request", extra={"source": label})
-            return refuse(request, label, Rejected("internal_error", status=500))
+            return refuse(request, label, Rejected(IngestRejection.INTERNAL_ERROR, status=500))
         metrics.labelled(metrics.INGEST_REQUESTS, label, str(response.status)).inc()
         return response
 
@@ -294,13 +296,13 @@ class IngestService:
         subscription = handshakes.before_verification(source.config, request.method, query)
         # Meta's subscription check is a GET whatever `methods` says; it still counts against the rate limit.
         if subscription is None and request.method not in source.config.methods:
-            raise Rejected("method_not_allowed", status=405)
+            raise Rejected(IngestRejection.METHOD_NOT_ALLOWED, status=405)
         if source.rate_limit is not None and not source.rate_limit.try_take():
-            raise Rejected("rate_limited", status=429, retry_after=math.ceil(source.rate_limit.wait_time()))
+            raise Rejected(IngestRejection.RATE_LIMITED, 429, retry_after=math.ceil(source.rate_limit.wait_time()))
         if subscription is not None:
             return self._answer_handshake(source, subscription)
         if not _identity_encoded(request):
-            raise Rejected("unsupported_encoding", status=415)
+            raise Rejected(IngestRejection.UNSUPPORTED_ENCODING, status=415)
         body = await read_body(request, source.max_body, admission, self.config.ingest.read_timeout)
         headers = _lower_case_headers(request)
         inbound = InboundRequest(
@@ -310,19 +312,19 @@ class IngestService:
         if source.nonces is not None and source.scheme.nonce is not None and not source.nonces.first_use(
             source.scheme.nonce(inbound), inbound.body, inbound.now
         ):
-            raise Rejected("replayed")
+            raise Rejected(IngestRejection.REPLAYED)
         handshake = handshakes.after_verification(source.config, inbound)
         if handshake is not None:
             return self._answer_handshake(source, handshake)
         if not self._router_queue_present:  # the watcher logged it once
-            raise Rejected("broker_unavailable", status=503, retry_after=RETRY_AFTER_SECONDS)
+            raise Rejected(IngestRejection.BROKER_UNAVAILABLE, status=503, retry_after=RETRY_AFTER_SECONDS)
         event_id, event_type, provided = identify(source, inbound)
         kept_headers = {k: _storable(v) for k, v in inbound.headers.items()
                         if k not in source.dropped_headers and not k.startswith("x-hookpipe-")}
         if sum(len(k) + len(v) for k, v in kept_headers.items()) > MAX_KEPT_HEADER_BYTES or any(
             len(k.encode()) > MAX_SHORT_STRING for k in kept_headers
         ):
-            raise Rejected("headers_too_large", status=431)
+            raise Rejected(IngestRejection.HEADERS_TOO_LARGE, status=431)
         event = Event(
             id=event_id, source=source.name, type=event_type, received_at=now_ms(),
             verified=not source.config.unverified, content_type=_content_type(request),
@@ -397,7 +399,7 @@ def _content_type(request: web.Request) -> str | None:
     except UnicodeEncodeError:  # bytes that are not UTF-8 (aiohttp hands them over as surrogates)
         fits = False
     if not fits:
-        raise Rejected("malformed_content_type", status=400)
+        raise Rejected(IngestRejection.MALFORMED_CONTENT_TYPE, status=400)
     return value
 
 
@@ -425,7 +427,7 @@ def identify(source: Source, request: InboundRequest) -> tuple[str, str | None, 
     event_id = _configured(source.config.id, source.id_path, request) or scheme_id
     event_type = _configured(source.config.type, source.type_path, request) or scheme_type
     if event_id is not None and (not 0 < len(event_id.encode()) <= MAX_SHORT_STRING or not event_id.isprintable()):
-        raise Rejected("malformed_id", status=400)
+        raise Rejected(IngestRejection.MALFORMED_ID, status=400)
     if event_type is not None and (len(event_type.encode()) > MAX_SHORT_STRING or not event_type.isprintable()):
-        raise Rejected("malformed_type", status=400)
+        raise Rejected(IngestRejection.MALFORMED_TYPE, status=400)
     return (event_id, event_type or None, True) if event_id else (uuid7(), event_type or None, False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from enum import StrEnum
 from urllib.parse import parse_qs
 
 import orjson
@@ -17,12 +18,22 @@ from hookpipe.config import SourceConfig
 from ingest.verify import InboundRequest
 
 
+class Handshake(StrEnum):
+    """Which handshake a request was: the `handshake` field of the `handshake answered` log line."""
+
+    META_SUBSCRIBE = "meta_subscribe"
+    BAD_VERIFY_TOKEN = "bad_verify_token"  # a Meta subscription check with another token; also the 403's `error`
+    GITHUB_PING = "github_ping"
+    SLACK_URL_VERIFICATION = "slack_url_verification"
+    ZOOM_URL_VALIDATION = "zoom_url_validation"
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     status: int
     body: bytes
+    reason: Handshake  # for the log line
     content_type: str = "application/json"
-    reason: str = "handshake"  # for metrics and logs
 
 
 def before_verification(source: SourceConfig, method: str, query_string: str) -> Answer | None:
@@ -36,15 +47,15 @@ def before_verification(source: SourceConfig, method: str, query_string: str) ->
         return None
     presented = (params.get("hub.verify_token") or [""])[0].encode()
     if not hmac.compare_digest(presented, token.encode()):
-        return Answer(403, orjson.dumps({"error": "bad_verify_token"}), reason="bad_verify_token")
-    return Answer(200, params["hub.challenge"][0].encode(), "text/plain", reason="meta_subscribe")
+        return Answer(403, orjson.dumps({"error": Handshake.BAD_VERIFY_TOKEN.value}), Handshake.BAD_VERIFY_TOKEN)
+    return Answer(200, params["hub.challenge"][0].encode(), Handshake.META_SUBSCRIBE, "text/plain")
 
 
 def after_verification(source: SourceConfig, request: InboundRequest) -> Answer | None:
     """Slack `url_verification`, Zoom `endpoint.url_validation`, GitHub `ping`: answered, not published."""
     scheme = source.verify.scheme
     if scheme == "github" and request.headers.get("x-github-event") == "ping":
-        return Answer(200, orjson.dumps({"ok": True}), reason="github_ping")
+        return Answer(200, orjson.dumps({"ok": True}), Handshake.GITHUB_PING)
     zoom_token = source.handshake.zoom_secret_token if source.handshake else None
     if scheme != "slack" and zoom_token is None:
         return None  # no handshake possible: do not parse the body for nothing
@@ -52,11 +63,11 @@ def after_verification(source: SourceConfig, request: InboundRequest) -> Answer 
     if not isinstance(body, dict):
         return None
     if scheme == "slack" and body.get("type") == "url_verification" and isinstance(body.get("challenge"), str):
-        return Answer(200, orjson.dumps({"challenge": body["challenge"]}), reason="slack_url_verification")
+        return Answer(200, orjson.dumps({"challenge": body["challenge"]}), Handshake.SLACK_URL_VERIFICATION)
     if zoom_token is not None and body.get("event") == "endpoint.url_validation":
         plain = (body.get("payload") or {}).get("plainToken")
         if isinstance(plain, str):
             encrypted = hmac.new(zoom_token.encode(), plain.encode(), hashlib.sha256).hexdigest()
             return Answer(200, orjson.dumps({"plainToken": plain, "encryptedToken": encrypted}),
-                          reason="zoom_url_validation")
+                          Handshake.ZOOM_URL_VALIDATION)
     return None

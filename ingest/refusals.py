@@ -12,6 +12,7 @@ import logging
 from aiohttp import HttpVersion11, web
 from aiohttp.typedefs import Handler
 
+from hookpipe.outcomes import IngestRejection
 from hookpipe.runtime import metrics
 from ingest.verify import Rejected
 
@@ -34,7 +35,7 @@ def refuse(request: web.BaseRequest, label: str, rejection: Rejected, *, detail:
             extra["detail"] = detail[:MAX_DETAIL]
         log.info("request refused", extra=extra)
     headers = {"Retry-After": str(rejection.retry_after)} if rejection.retry_after is not None else {}
-    if rejection.status in (408, 413) or rejection.reason == "slow_bodies":
+    if rejection.status in (408, 413) or rejection.reason == IngestRejection.SLOW_BODIES:
         # The rest of the body is never read: close rather than drain it.
         headers["Connection"] = "close"
     return web.json_response({"error": rejection.reason}, status=rejection.status, headers=headers or None)
@@ -49,8 +50,8 @@ async def json_route_errors(request: web.Request, handler: Handler) -> web.Strea
         if error.status < 400:
             raise
         if error.status == 404:
-            return refuse(request, UNKNOWN_SOURCE_LABEL, Rejected("not_found", status=404))
-        return refuse(request, UNKNOWN_SOURCE_LABEL, Rejected("bad_request", status=error.status))
+            return refuse(request, UNKNOWN_SOURCE_LABEL, Rejected(IngestRejection.NOT_FOUND, status=404))
+        return refuse(request, UNKNOWN_SOURCE_LABEL, Rejected(IngestRejection.BAD_REQUEST, status=error.status))
 
 
 async def expect_continue(request: web.Request, label: str) -> web.StreamResponse | None:
@@ -61,7 +62,7 @@ async def expect_continue(request: web.Request, label: str) -> web.StreamRespons
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         request.writer.output_size = 0  # the interim answer is not the response: errors may still be sent
         return None
-    return refuse(request, label, Rejected("unsupported_expectation", status=417))
+    return refuse(request, label, Rejected(IngestRejection.UNSUPPORTED_EXPECTATION, status=417))
 
 
 class JsonErrorHandler(web.RequestHandler):
@@ -76,9 +77,9 @@ class JsonErrorHandler(web.RequestHandler):
         if status >= 500:
             log.error("unexpected error handling a request", exc_info=exc)
         if status >= 500:
-            rejection = Rejected("internal_error", status=status)
+            rejection = Rejected(IngestRejection.INTERNAL_ERROR, status=status)
         else:  # the parser's refusals: bad request line, broken framing, a line too long...
-            rejection = Rejected("bad_request", status=status)
+            rejection = Rejected(IngestRejection.BAD_REQUEST, status=status)
         detail = message or (str(exc) if exc is not None else None)
         response = refuse(request, UNKNOWN_SOURCE_LABEL, rejection, detail=detail)
         response.force_close()  # the connection's framing is lost

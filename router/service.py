@@ -47,6 +47,7 @@ from hookpipe.amqp.topology import Names, declare_destination, declare_ingest_pa
 from hookpipe.amqp.wire import Outgoing
 from hookpipe.config import Config, ConfigError, LoadedConfig
 from hookpipe.event import Event
+from hookpipe.outcomes import RouterDeadLetterReason, RouterOutcome
 from hookpipe.runtime import metrics
 from hookpipe.runtime.ops_listener import ops_app, start_site
 from hookpipe.runtime.reload import BROKER_SETTINGS, changed_settings
@@ -227,19 +228,20 @@ class RouterService:
         try:
             event = decode_event(message)
         except MalformedEvent as error:
-            await self._dead_letter(message, "malformed", str(error))
+            await self._dead_letter(message, RouterDeadLetterReason.MALFORMED, str(error))
             return
         ticket = self._order.take(state.routes.reachable(event))  # before any await: in consumption order
         try:
             matched, deliveries = await self._match(state, event, ticket)
         except UnparsableBody as error:
-            await self._dead_letter(message, "bad_json", str(error))
+            await self._dead_letter(message, RouterDeadLetterReason.BAD_JSON, str(error))
             return
         except TransformError as error:
-            await self._dead_letter(message, "transform_failed", str(error))
+            await self._dead_letter(message, RouterDeadLetterReason.TRANSFORM_FAILED, str(error))
             return
         except MatchBudgetExceeded as error:
-            await self._dead_letter(message, "match_budget_exceeded", f"{error} (body {len(event.body)} bytes)")
+            await self._dead_letter(
+                message, RouterDeadLetterReason.MATCH_BUDGET_EXCEEDED, f"{error} (body {len(event.body)} bytes)")
             return
         if not event.replay:
             for route in matched:
@@ -257,10 +259,11 @@ class RouterService:
             await asyncio.sleep(delay)
             failed = await self._publish_all(event, failed)
         if failed:
-            _count(event, "failed")
-            await self._dead_letter(message, "publish_failed", ", ".join(d.destination for d in failed))
+            _count(event, RouterOutcome.FAILED)
+            await self._dead_letter(
+                message, RouterDeadLetterReason.PUBLISH_FAILED, ", ".join(d.destination for d in failed))
             return
-        _count(event, "routed")
+        _count(event, RouterOutcome.ROUTED)
         await ack(message)
 
     async def _match(self, state: RoutingState, event: Event, ticket: int) -> tuple[list[str], list[Delivery]]:
@@ -302,14 +305,16 @@ class RouterService:
         return failed
 
     async def _unmatched(self, message: AbstractIncomingMessage, event: Event, *, keep: bool) -> None:
-        _count(event, "unmatched")
+        _count(event, RouterOutcome.UNMATCHED)
         if keep:
             await hand_over(self.publisher, message, encode_event(event), exchange="",
                             routing_key=self.names.unrouted, requeue_delay=PUBLISH_RETRY_DELAYS[0])
             return
         await ack(message)
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str, error: str) -> None:
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, reason: RouterDeadLetterReason, error: str
+    ) -> None:
         dead = dead_letter(message, reason, error=error)
         metrics.ROUTER_DEAD_LETTERS.labels(reason=reason).inc()
         log.error("event dead-lettered", extra={"event_id": message.message_id, "reason": reason, "error": error})
@@ -324,7 +329,7 @@ def _match_large(routes: RouteTable, event: Event, seconds: float) -> tuple[list
     return routes.match(event, budget)
 
 
-def _count(event: Event, outcome: str) -> None:
+def _count(event: Event, outcome: RouterOutcome) -> None:
     """Replayed events are counted apart, so live traffic's figures stay what they were."""
     counter = metrics.ROUTER_REPLAYED_EVENTS if event.replay else metrics.ROUTER_EVENTS
     metrics.labelled(counter, outcome).inc()

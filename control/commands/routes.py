@@ -10,6 +10,7 @@ import orjson
 from control.commands.config import checked_config
 from control.common import CONFIG_HELP, config_path
 from control.match_documents import header, raw_event, read_events
+from hookpipe.outcomes import RouterDeadLetterReason
 
 if TYPE_CHECKING:
     from hookpipe.event import Event
@@ -94,7 +95,8 @@ def _routing_report(label: str, event: Event, routes: RouteTable) -> dict[str, A
     try:
         matched, deliveries = routes.match(event)
     except (UnparsableBody, TransformError) as error:
-        reason = "bad_json" if isinstance(error, UnparsableBody) else "transform_failed"
+        reason = (RouterDeadLetterReason.BAD_JSON if isinstance(error, UnparsableBody)
+                  else RouterDeadLetterReason.TRANSFORM_FAILED)
         return report | {"routes": [], "deliveries": [], "dead_letter": {"reason": reason, "error": str(error)}}
     return report | {"routes": matched, "deliveries": [
         {"destination": delivery.destination, "route": delivery.route,

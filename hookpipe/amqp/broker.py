@@ -21,6 +21,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, cast
 
 import aio_pika
@@ -67,11 +68,21 @@ CLOSE_TIMEOUT = 10.0
 OnOpen = Callable[[AbstractConnection], Awaitable[None]]
 
 
-class PublishFailed(Exception):
-    """A publish that the broker did not confirm. `reason`: nacked, returned, timeout or disconnected."""
+class PublishFailure(StrEnum):
+    """Why a publish was not confirmed: `PublishFailed.reason`, the `reason` field of the log lines that report
+    it, and the start of its message (`publish nacked: ...`)."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"publish {reason}" + (f": {detail}" if detail else ""))
+    DISCONNECTED = "disconnected"  # no usable channel before the deadline, or it closed before the confirm
+    NACKED = "nacked"  # the broker refused it
+    RETURNED = "returned"  # no queue bound for its exchange and routing key (every publish is mandatory)
+    TIMEOUT = "timeout"  # no confirm before the deadline
+
+
+class PublishFailed(Exception):
+    """A publish that the broker did not confirm, and why."""
+
+    def __init__(self, reason: PublishFailure, detail: str = "") -> None:
+        super().__init__(f"publish {reason.value}" + (f": {detail}" if detail else ""))
         self.reason = reason
 
 
@@ -239,7 +250,7 @@ class Publisher:
     async def _usable_channel(self, deadline: float) -> ConfirmedChannel:
         loop = asyncio.get_running_loop()
         if not await self.link.wait_ready(max(0.0, deadline - loop.time())):
-            raise PublishFailed("disconnected", "broker not reachable before the deadline")
+            raise PublishFailed(PublishFailure.DISCONNECTED, "broker not reachable before the deadline")
         channel = self._channel
         if channel is not None and not channel.is_closed:
             return channel
@@ -249,11 +260,11 @@ class Publisher:
                 return self._channel
             connection = self.link.connection
             if connection is None:
-                raise PublishFailed("disconnected")
+                raise PublishFailed(PublishFailure.DISCONNECTED)
             try:
                 return await asyncio.wait_for(self._open_channel(connection), deadline - loop.time())
             except (TimeoutError, aiormq.exceptions.AMQPError, RuntimeError) as error:
-                raise PublishFailed("disconnected", describe(error)) from None
+                raise PublishFailed(PublishFailure.DISCONNECTED, describe(error)) from None
 
     async def publish(
         self, message: Outgoing, *, exchange: str, routing_key: str, timeout: float | None = None
@@ -273,13 +284,14 @@ class Publisher:
             async with asyncio.timeout_at(deadline):
                 await channel.publish(message, exchange=exchange, routing_key=routing_key)
         except aiormq.exceptions.PublishError:
-            raise PublishFailed("returned", f"no queue bound for {exchange or '(default)'}/{routing_key}") from None
+            unbound = f"no queue bound for {exchange or '(default)'}/{routing_key}"
+            raise PublishFailed(PublishFailure.RETURNED, unbound) from None
         except aiormq.exceptions.DeliveryError:
-            raise PublishFailed("nacked") from None
+            raise PublishFailed(PublishFailure.NACKED) from None
         except TimeoutError:
-            raise PublishFailed("timeout") from None
+            raise PublishFailed(PublishFailure.TIMEOUT) from None
         except ChannelGone as error:
-            raise PublishFailed("disconnected", str(error)) from None
+            raise PublishFailed(PublishFailure.DISCONNECTED, str(error)) from None
 
 
 MessageHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]

@@ -11,6 +11,7 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from hookpipe.amqp.wire import Outgoing, outgoing
 from hookpipe.event import now_ms
+from hookpipe.outcomes import DeadLetterReason, RouterDeadLetterReason
 
 HEADER_REASON = "x-hookpipe-dead-reason"
 HEADER_ERROR = "x-hookpipe-dead-error"
@@ -25,7 +26,7 @@ RESPONSE_EXCERPT = 4096
 
 def dead_letter(
     message: AbstractIncomingMessage,
-    reason: str,
+    reason: RouterDeadLetterReason | DeadLetterReason,
     *,
     error: str = "",
     status: int | None = None,
@@ -34,7 +35,7 @@ def dead_letter(
 ) -> Outgoing:
     """A persistent copy of `message` carrying the reason it was dead-lettered."""
     headers: dict[str, Any] = dict(message.headers or {})
-    headers[HEADER_REASON] = reason
+    headers[HEADER_REASON] = reason.value  # a plain str: hookpipe.amqp.wire encodes exact types only
     headers[HEADER_AT] = now_ms()
     if error:
         headers[HEADER_ERROR] = error[:1000]

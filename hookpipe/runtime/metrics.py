@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, TypeVar
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
+from hookpipe.outcomes import DeadLetterReason, DeliveryOutcome, IngestRejection, RouterDeadLetterReason, RouterOutcome
+
 if TYPE_CHECKING:
     from hookpipe.config import Config
 
@@ -118,33 +120,22 @@ BROKER_CONNECTED = Gauge(
 # A labelled counter has no series until its first increment, so a dashboard panel reads "No data" and
 # `rate()`/`increase()` miss that first event. Each service calls its `prime_*` at start and after every
 # reload, creating at 0 every series whose labels the config or a closed set below fixes. Series of names a
-# reload removed stay (their last value); label values are never event ids or URLs.
+# reload removed stay (their last value); label values are never event ids or URLs. The closed sets
+# come from hookpipe.outcomes.
 
-#: Reject reasons of ingest (`ingest.verify.Rejected`); `unknown_source` and `not_found` (a path outside
-#: /ingest/{source}) only ever have `source="_unknown"`.
-INGEST_REJECT_REASONS = (
-    "method_not_allowed", "read_timeout", "too_large", "unsupported_encoding", "rate_limited",
-    "headers_too_large", "missing_header", "malformed_header", "bad_signature", "stale_timestamp",
-    "future_timestamp", "replayed", "malformed_id", "malformed_type", "malformed_content_type", "bad_request",
-    "unsupported_expectation", "client_closed", "scheme_not_implemented", "internal_error", "overloaded",
-    "slow_bodies", "broker_unavailable",
+#: Reject reasons ingest counts per configured source: every one but those only a request to no configured
+#: source can get, which only ever have `source="_unknown"`.
+INGEST_REJECT_REASONS = tuple(
+    reason for reason in IngestRejection
+    if reason not in (IngestRejection.UNKNOWN_SOURCE, IngestRejection.NOT_FOUND)
 )
-
-#: Outcomes of an event at the router, live or replayed.
-ROUTER_OUTCOMES = ("routed", "unmatched", "failed")
-
-#: Why the router dead-letters an event.
-ROUTER_DEAD_LETTER_REASONS = ("malformed", "bad_json", "transform_failed", "match_budget_exceeded", "publish_failed")
-
-#: Outcomes of one delivery attempt.
-DELIVERY_OUTCOMES = ("delivered", "failed")
 
 #: (outcome, status class) pairs an attempt can count: success is a 2xx; a failure is any other answer
 #: (a redirect not followed, 4xx, 5xx) or none at all.
-ATTEMPT_RESULTS = (("delivered", "2xx"), ("failed", "3xx"), ("failed", "4xx"), ("failed", "5xx"), ("failed", "none"))
-
-#: Why the deliverer dead-letters a delivery.
-DEAD_LETTER_REASONS = ("exhausted", "expired", "dead_letter_on", "blocked_address", "malformed")
+ATTEMPT_RESULTS = (
+    (DeliveryOutcome.DELIVERED, "2xx"), (DeliveryOutcome.FAILED, "3xx"), (DeliveryOutcome.FAILED, "4xx"),
+    (DeliveryOutcome.FAILED, "5xx"), (DeliveryOutcome.FAILED, "none"),
+)
 
 
 def prime_ingest(config: Config) -> None:
@@ -158,10 +149,10 @@ def prime_ingest(config: Config) -> None:
 
 def prime_router(config: Config) -> None:
     """Outcomes (live and replayed), dead letters by reason, matches per route and deliveries per destination."""
-    for outcome in ROUTER_OUTCOMES:
+    for outcome in RouterOutcome:
         ROUTER_EVENTS.labels(outcome=outcome)
         ROUTER_REPLAYED_EVENTS.labels(outcome=outcome)
-    for reason in ROUTER_DEAD_LETTER_REASONS:
+    for reason in RouterDeadLetterReason:
         ROUTER_DEAD_LETTERS.labels(reason=reason)
     for route in config.routes:
         ROUTE_MATCHES.labels(route=route.name)
@@ -177,10 +168,10 @@ def prime_deliverer(config: Config) -> None:
     for destination in config.destinations:
         for outcome, status_class in ATTEMPT_RESULTS:
             DELIVERY_ATTEMPTS.labels(destination=destination, outcome=outcome, status_class=status_class)
-        for outcome in DELIVERY_OUTCOMES:
+        for outcome in DeliveryOutcome:
             REPLAYED_DELIVERY_ATTEMPTS.labels(destination=destination, outcome=outcome)
         RETRIES_SCHEDULED.labels(destination=destination)
-        for reason in DEAD_LETTER_REASONS:
+        for reason in DeadLetterReason:
             DEAD_LETTERS.labels(destination=destination, reason=reason)
         DELIVERY_GONE.labels(destination=destination)
         DELIVERIES_IN_FLIGHT.labels(destination=destination)

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from hookpipe.config import VerifyConfig
+from hookpipe.outcomes import IngestRejection
 
 _NOT_PARSED = object()
 
@@ -63,10 +64,10 @@ class InboundRequest:
 
 
 class Rejected(Exception):
-    """The request is refused. `reason` is one of the documented reject reasons; `status` the HTTP status."""
+    """The request is refused: `reason` says why (its value is the answer's `error`), `status` the HTTP status."""
 
-    def __init__(self, reason: str, status: int = 401, *, retry_after: int | None = None) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: IngestRejection, status: int = 401, *, retry_after: int | None = None) -> None:
+        super().__init__(reason.value)
         self.reason = reason
         self.status = status
         self.retry_after = retry_after  # seconds, sent as Retry-After (429 and 503)
@@ -138,7 +139,7 @@ def _not_implemented(_: VerifyConfig) -> Scheme:
     # The config accepts every scheme of hookpipe.config.VERIFY_KEYS; one not built yet refuses every request
     # rather than let unverified input through.
     def verify(_: InboundRequest) -> None:
-        raise Rejected("scheme_not_implemented", status=501)
+        raise Rejected(IngestRejection.SCHEME_NOT_IMPLEMENTED, status=501)
 
     return Scheme(verify=verify)
 
@@ -164,9 +165,9 @@ def require_header(request: InboundRequest, name: str) -> str:
     """The header's value; Rejected('missing_header') when absent, 'malformed_header' when blank."""
     value = request.headers.get(name)
     if value is None:
-        raise Rejected("missing_header")
+        raise Rejected(IngestRejection.MISSING_HEADER)
     if not value.strip():
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     return value.strip()
 
 
@@ -174,7 +175,7 @@ def parse_timestamp(text: str) -> int:
     """Unix seconds from a header; Rejected('malformed_header') unless it is a plain integer."""
     text = text.strip()
     if not text.isascii() or not text.isdigit() or len(text) > 12:
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     return int(text)
 
 
@@ -184,6 +185,6 @@ def check_freshness(timestamp: float, now: float, tolerance: float, *, future: b
     if tolerance == float("inf"):
         return
     if timestamp < now - tolerance:
-        raise Rejected("stale_timestamp")
+        raise Rejected(IngestRejection.STALE_TIMESTAMP)
     if future and timestamp > now + tolerance:
-        raise Rejected("future_timestamp")
+        raise Rejected(IngestRejection.FUTURE_TIMESTAMP)

@@ -10,6 +10,7 @@ import base64
 import binascii
 
 from hookpipe.config import VerifyConfig
+from hookpipe.outcomes import IngestRejection
 from ingest.verify import InboundRequest, Rejected, Scheme, matches_any, require_header
 
 
@@ -17,15 +18,15 @@ def verify_basic_auth(request: InboundRequest, credentials: tuple[bytes, ...]) -
     kind, _, encoded = require_header(request, "authorization").partition(" ")
     encoded = encoded.strip()
     if kind.lower() != "basic" or not encoded or not encoded.isascii():
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     try:
         presented = base64.b64decode(encoded, validate=True)
     except binascii.Error:
-        raise Rejected("malformed_header") from None
+        raise Rejected(IngestRejection.MALFORMED_HEADER) from None
     if b":" not in presented:
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     if not matches_any([presented], credentials):
-        raise Rejected("bad_signature")
+        raise Rejected(IngestRejection.BAD_SIGNATURE)
 
 
 def build(config: VerifyConfig) -> Scheme:

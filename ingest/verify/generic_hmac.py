@@ -14,6 +14,7 @@ import hmac
 from dataclasses import dataclass
 
 from hookpipe.config import VerifyConfig
+from hookpipe.outcomes import IngestRejection
 from ingest.verify import (
     InboundRequest,
     Rejected,
@@ -56,7 +57,7 @@ def encode_digest(digest: bytes, encoding: str) -> bytes:
 def verify_hmac(request: InboundRequest, settings: HmacSettings) -> None:
     value = require_header(request, settings.header)
     if not value.isascii() or not value.startswith(settings.prefix):
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     presented = value.removeprefix(settings.prefix).strip()
     if settings.encoding == "hex":
         presented = presented.lower()
@@ -70,7 +71,7 @@ def verify_hmac(request: InboundRequest, settings: HmacSettings) -> None:
         encode_digest(hmac.new(key, signed, settings.algorithm).digest(), settings.encoding) for key in settings.keys
     ]
     if not matches_any([presented.encode()], expected):
-        raise Rejected("bad_signature")
+        raise Rejected(IngestRejection.BAD_SIGNATURE)
 
 
 def build(config: VerifyConfig) -> Scheme:

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 
 from hookpipe.config import VerifyConfig
+from hookpipe.outcomes import IngestRejection
 from ingest.verify import Identity, InboundRequest, Rejected, Scheme, matches_any, require_header
 
 SIGNATURE_HEADER = "x-hub-signature-256"
@@ -30,12 +31,12 @@ def expected_signature(key: bytes, body: bytes) -> bytes:
 def verify_github(request: InboundRequest, keys: list[bytes]) -> None:
     presented = require_header(request, SIGNATURE_HEADER)
     if not presented.startswith(SIGNATURE_PREFIX) or not presented.isascii():
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     if not request.body:
         # GitHub always sends a body, and the official verifier refuses an empty one.
-        raise Rejected("bad_signature")
+        raise Rejected(IngestRejection.BAD_SIGNATURE)
     if not matches_any([presented.encode()], [expected_signature(key, request.body) for key in keys]):
-        raise Rejected("bad_signature")
+        raise Rejected(IngestRejection.BAD_SIGNATURE)
 
 
 def identify_github(request: InboundRequest) -> Identity:

@@ -10,6 +10,7 @@ from the triggering API request when that carries one. Older GitLab versions sen
 from __future__ import annotations
 
 from hookpipe.config import VerifyConfig
+from hookpipe.outcomes import IngestRejection
 from ingest.verify import Identity, InboundRequest, Rejected, Scheme, matches_any, require_header
 
 TOKEN_HEADER = "x-gitlab-token"
@@ -23,7 +24,7 @@ def verify_gitlab(request: InboundRequest, tokens: tuple[bytes, ...]) -> None:
     # Header text is UTF-8 decoded with surrogateescape: encoding it back gives the bytes sent, and never raises.
     presented = require_header(request, TOKEN_HEADER).encode("utf-8", "surrogateescape")
     if not matches_any([presented], tokens):
-        raise Rejected("bad_signature")
+        raise Rejected(IngestRejection.BAD_SIGNATURE)
 
 
 def identify_gitlab(request: InboundRequest) -> Identity:

@@ -17,6 +17,7 @@ import hmac
 from dataclasses import dataclass
 
 from hookpipe.config import VerifyConfig
+from hookpipe.outcomes import IngestRejection
 from ingest.verify import (
     Identity,
     InboundRequest,
@@ -42,17 +43,17 @@ def signature_fields(request: InboundRequest) -> tuple[str, str, str]:
     """The body's (timestamp, token, signature), the timestamp as text exactly as it was signed."""
     document = request.json()
     if not isinstance(document, dict) or "signature" not in document:
-        raise Rejected("missing_header")
+        raise Rejected(IngestRejection.MISSING_HEADER)
     block = document["signature"]
     if not isinstance(block, dict):
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     timestamp, token, signature = block.get("timestamp"), block.get("token"), block.get("signature")
     if isinstance(timestamp, int) and not isinstance(timestamp, bool):
         timestamp = str(timestamp)
     if not (isinstance(timestamp, str) and isinstance(token, str) and isinstance(signature, str)):
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     if not token or not signature.isascii():
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     return timestamp, token, signature
 
 
@@ -62,7 +63,7 @@ def verify_mailgun(request: InboundRequest, settings: MailgunSettings) -> None:
     signed = (timestamp + token).encode("utf-8", "surrogatepass")
     expected = [hmac.new(key, signed, hashlib.sha256).hexdigest().encode() for key in settings.keys]
     if not matches_any([signature.encode()], expected):
-        raise Rejected("bad_signature")
+        raise Rejected(IngestRejection.BAD_SIGNATURE)
 
 
 def identify_mailgun(request: InboundRequest) -> Identity:

@@ -13,6 +13,7 @@ import hmac
 from dataclasses import dataclass
 
 from hookpipe.config import VerifyConfig
+from hookpipe.outcomes import IngestRejection
 from ingest.verify import (
     Identity,
     InboundRequest,
@@ -46,15 +47,15 @@ def parse_signature_header(value: str) -> tuple[int, list[bytes]]:
         key, separator, item = part.partition("=")
         key, item = key.strip(), item.strip()
         if not separator or not item or "=" in item or not item.isascii():  # the SDK splits a pair on "="
-            raise Rejected("malformed_header")
+            raise Rejected(IngestRejection.MALFORMED_HEADER)
         if key == "ts" and timestamp is None:
             timestamp = item
         elif key == "h1":
             signatures.append(item.encode())
         else:  # an unknown key, or a second `ts`
-            raise Rejected("malformed_header")
+            raise Rejected(IngestRejection.MALFORMED_HEADER)
     if timestamp is None or not signatures:
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     return parse_timestamp(timestamp), signatures
 
 
@@ -64,7 +65,7 @@ def verify_paddle(request: InboundRequest, settings: PaddleSettings) -> None:
     signed = f"{timestamp}:".encode() + request.body
     expected = [hmac.new(key, signed, hashlib.sha256).hexdigest().encode() for key in settings.keys]
     if not matches_any(presented, expected):
-        raise Rejected("bad_signature")
+        raise Rejected(IngestRejection.BAD_SIGNATURE)
 
 
 def identify_paddle(request: InboundRequest) -> Identity:

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from hookpipe.config import VerifyConfig
+from hookpipe.outcomes import IngestRejection
 from ingest.verify import InboundRequest, Rejected, Scheme, check_freshness, parse_timestamp, require_header
 
 SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
@@ -56,18 +57,18 @@ def verify_sendgrid(request: InboundRequest, settings: SendGridSettings) -> None
     encoded = require_header(request, SIGNATURE_HEADER)
     timestamp = require_header(request, TIMESTAMP_HEADER)
     if not (encoded.isascii() and timestamp.isascii()):
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     if settings.tolerance != float("inf"):
         check_freshness(parse_timestamp(timestamp), request.now, settings.tolerance)
     try:
         signature = base64.b64decode(encoded, validate=True)
         decode_dss_signature(signature)  # only to tell a malformed signature from a wrong one
     except (binascii.Error, ValueError):
-        raise Rejected("malformed_header") from None
+        raise Rejected(IngestRejection.MALFORMED_HEADER) from None
     try:
         settings.public_key.verify(signature, timestamp.encode() + request.body, _ALGORITHM)
     except InvalidSignature:
-        raise Rejected("bad_signature") from None
+        raise Rejected(IngestRejection.BAD_SIGNATURE) from None
 
 
 def build(config: VerifyConfig) -> Scheme:

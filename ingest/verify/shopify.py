@@ -15,6 +15,7 @@ import hmac
 from dataclasses import dataclass
 
 from hookpipe.config import VerifyConfig
+from hookpipe.outcomes import IngestRejection
 from ingest.verify import Identity, InboundRequest, Rejected, Scheme, matches_any, require_header
 
 
@@ -63,12 +64,12 @@ def verify_shopify(request: InboundRequest, keys: list[bytes]) -> None:
     names = headers_of(request)
     presented = require_header(request, names.hmac)
     if not presented.isascii():
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     if not request.body:
         # Shopify always sends a body, and the official verifier refuses an empty one.
-        raise Rejected("bad_signature")
+        raise Rejected(IngestRejection.BAD_SIGNATURE)
     if not matches_any([presented.encode()], [expected_signature(key, request.body) for key in keys]):
-        raise Rejected("bad_signature")
+        raise Rejected(IngestRejection.BAD_SIGNATURE)
     for name in names.required:
         require_header(request, name)
 

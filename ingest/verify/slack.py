@@ -12,6 +12,7 @@ import hashlib
 import hmac
 
 from hookpipe.config import VerifyConfig
+from hookpipe.outcomes import IngestRejection
 from ingest.verify import (
     Identity,
     InboundRequest,
@@ -42,9 +43,9 @@ def verify_slack(request: InboundRequest, keys: list[bytes], tolerance: float) -
     presented = require_header(request, SIGNATURE_HEADER)
     check_freshness(parse_timestamp(timestamp), request.now, tolerance)
     if not presented.startswith(SIGNATURE_PREFIX) or not presented.isascii():
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     if not matches_any([presented.encode()], [expected_signature(key, timestamp, request.body) for key in keys]):
-        raise Rejected("bad_signature")
+        raise Rejected(IngestRejection.BAD_SIGNATURE)
 
 
 def identify_slack(request: InboundRequest) -> Identity:

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 
 from hookpipe.config import VerifyConfig
+from hookpipe.outcomes import IngestRejection
 from ingest.verify import (
     Identity,
     InboundRequest,
@@ -56,7 +57,7 @@ def first_header(request: InboundRequest, names: tuple[str, ...]) -> str:
     for name in names:
         if name in request.headers:
             return require_header(request, name)
-    raise Rejected("missing_header")
+    raise Rejected(IngestRejection.MISSING_HEADER)
 
 
 def parse_signatures(value: str) -> list[bytes]:
@@ -65,19 +66,19 @@ def parse_signatures(value: str) -> list[bytes]:
     (stray characters skipped), which accepts nothing more: the 32 bytes must still match."""
     entries = value.split()
     if len(entries) > MAX_SIGNATURES:
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     signatures = []
     for entry in entries:
         version, *values = entry.split(",")
         if len(values) != 1 or not version:
-            raise Rejected("malformed_header")
+            raise Rejected(IngestRejection.MALFORMED_HEADER)
         text = values[0]
         if version != "v1":
             continue
         try:
             signatures.append(base64.b64decode(text))
         except ValueError:  # binascii.Error, or not ASCII
-            raise Rejected("malformed_header") from None
+            raise Rejected(IngestRejection.MALFORMED_HEADER) from None
     return signatures
 
 
@@ -98,9 +99,9 @@ def verify_standard_webhooks(request: InboundRequest, keys: list[bytes], toleran
         # The id as it came over the wire: aiohttp decodes header bytes as UTF-8 with surrogateescape.
         id_bytes = message_id.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
-        raise Rejected("malformed_header") from None
+        raise Rejected(IngestRejection.MALFORMED_HEADER) from None
     if not matches_any(presented, [expected_signature(key, id_bytes, signed_at, request.body) for key in keys]):
-        raise Rejected("bad_signature")
+        raise Rejected(IngestRejection.BAD_SIGNATURE)
 
 
 def identify_standard_webhooks(request: InboundRequest) -> Identity:

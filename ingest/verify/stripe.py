@@ -13,6 +13,7 @@ import hashlib
 import hmac
 
 from hookpipe.config import VerifyConfig
+from hookpipe.outcomes import IngestRejection
 from ingest.verify import (
     Identity,
     InboundRequest,
@@ -48,10 +49,10 @@ def parse_signature_header(value: str) -> tuple[int, list[bytes]]:
             timestamps.append(text)
         elif key == "v1":
             if not text.isascii():
-                raise Rejected("malformed_header")
+                raise Rejected(IngestRejection.MALFORMED_HEADER)
             signatures.append(text.encode())
     if not timestamps or not signatures or len(signatures) > MAX_SIGNATURES:
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     return parse_timestamp(timestamps[0]), signatures
 
 
@@ -64,7 +65,7 @@ def expected_signature(key: bytes, timestamp: int, body: bytes) -> bytes:
 def verify_stripe(request: InboundRequest, keys: list[bytes], tolerance: float) -> None:
     timestamp, presented = parse_signature_header(require_header(request, SIGNATURE_HEADER))
     if not matches_any(presented, [expected_signature(key, timestamp, request.body) for key in keys]):
-        raise Rejected("bad_signature")
+        raise Rejected(IngestRejection.BAD_SIGNATURE)
     check_freshness(timestamp, request.now, tolerance, future=False)
 
 

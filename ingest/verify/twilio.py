@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from hookpipe.config import VerifyConfig
+from hookpipe.outcomes import IngestRejection
 from ingest.verify import Identity, InboundRequest, Rejected, Scheme, matches_any, require_header
 
 SIGNATURE_HEADER = "x-twilio-signature"
@@ -94,10 +95,11 @@ def signed_parameters(body: bytes) -> str:
 def verify_twilio(request: InboundRequest, settings: TwilioSettings) -> None:
     presented = require_header(request, SIGNATURE_HEADER)
     if not presented.isascii():
-        raise Rejected("malformed_header")
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
     digest = ALGORITHMS.get(signature_algorithm(request.headers.get(SETTINGS_HEADER)))
     if digest is None:
-        raise Rejected("malformed_header")  # an algorithm Twilio added after this code: refuse, never guess
+        # An algorithm Twilio added after this code: refuse, never guess.
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
 
     query = request.query_string
     suffix = f"?{query}" if query else ""
@@ -109,7 +111,7 @@ def verify_twilio(request: InboundRequest, settings: TwilioSettings) -> None:
         )
         parameters = ""
     elif request.body.count(b"&") + 1 > MAX_FORM_PARAMETERS:
-        raise Rejected("bad_signature")  # no request Twilio signs has that many parameters
+        raise Rejected(IngestRejection.BAD_SIGNATURE)  # no request Twilio signs has that many parameters
     else:
         body_matches = True
         parameters = signed_parameters(request.body)
@@ -121,7 +123,7 @@ def verify_twilio(request: InboundRequest, settings: TwilioSettings) -> None:
     ]
     signature_matches = matches_any([presented.encode()], expected)
     if not (signature_matches and body_matches):
-        raise Rejected("bad_signature")
+        raise Rejected(IngestRejection.BAD_SIGNATURE)
 
 
 def identify_twilio(request: InboundRequest) -> Identity:

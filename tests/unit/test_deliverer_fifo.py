@@ -7,11 +7,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from deliverer.fifo import HeadAttempts, InOrder
-from deliverer.outcomes import AttemptReason, DeadLetterReason
+from deliverer.outcomes import AttemptReason
 from deliverer.retry import Decision
 from deliverer.sender import AttemptResult
 from hookpipe.config import DestinationConfig
 from hookpipe.event import Event, now_ms
+from hookpipe.outcomes import DeadLetterReason
 
 FAILED = AttemptResult(False, AttemptReason.HTTP_STATUS, 503)
 DELIVERED = AttemptResult(True, AttemptReason.OK, 200)
