@@ -41,6 +41,7 @@ PURE = (
     "hookpipe.jsonpath",
     "hookpipe.ratelimit",
     "hookpipe.rungs",
+    "hookpipe.outcomes",
     "hookpipe.config.units",
     "ingest.verify",
     "router.pattern",
