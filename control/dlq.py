@@ -31,9 +31,16 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from hookpipe.amqp.broker import Publisher, PublishFailed, QueueReader, queue_state, settle
 from hookpipe.amqp.codec import HEADER_ATTEMPT, HEADER_RECEIVED_AT, HEADER_REQUEUED_AT, HEADER_SOURCE
-from hookpipe.amqp.deadletter import HEADER_AT, HEADER_ATTEMPTS, HEADER_ERROR, HEADER_REASON, HEADER_STATUS
+from hookpipe.amqp.deadletter import (
+    HEADER_AT,
+    HEADER_ATTEMPTS,
+    HEADER_ERROR,
+    HEADER_REASON,
+    HEADER_STATUS,
+    copy_message,
+)
 from hookpipe.amqp.topology import Names
-from hookpipe.amqp.wire import Outgoing, outgoing
+from hookpipe.amqp.wire import Outgoing
 from hookpipe.config import Config
 from hookpipe.event import now_ms
 from hookpipe.outcomes import BrokerDeadLetterReason
@@ -217,29 +224,13 @@ def replay_message(message: AbstractIncomingMessage) -> Outgoing:
         if not name.startswith(DEAD_HEADER_PREFIX) and not name.startswith(BROKER_HEADERS) and name != HEADER_ATTEMPT
     }
     headers[HEADER_REQUEUED_AT] = now_ms()
-    return _copy(message, headers)
+    return copy_message(message, headers)
 
 
 def requeued_message(message: AbstractIncomingMessage) -> Outgoing:
     """The dead letter as it is, for the tail of its queue (the broker's redelivery count aside)."""
     headers = {name: value for name, value in (message.headers or {}).items() if name != "x-delivery-count"}
-    return _copy(message, headers)
-
-
-def _copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -> Outgoing:
-    # user_id is left out: the broker refuses a publish whose user_id is not the publishing user.
-    return outgoing(
-        message.body,
-        headers=headers,
-        content_type=message.content_type,
-        content_encoding=message.content_encoding,
-        message_id=message.message_id,
-        correlation_id=message.correlation_id,
-        timestamp=message.timestamp,
-        type=message.type,
-        app_id=message.app_id,
-        priority=message.priority,
-    )
+    return copy_message(message, headers)
 
 
 #: What a scan does with a selected message before its ack: publish its replay, or nothing (purge).

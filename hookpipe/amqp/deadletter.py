@@ -45,11 +45,22 @@ def dead_letter(
         headers[HEADER_RESPONSE] = bytearray(response[:RESPONSE_EXCERPT])  # AMQP byte array (table type x)
     if attempts is not None:
         headers[HEADER_ATTEMPTS] = attempts
+    return copy_message(message, headers)
+
+
+def copy_message(message: AbstractIncomingMessage, headers: dict[str, Any]) -> Outgoing:
+    """A persistent copy of `message` with these `headers`: its body and every property a publisher may set.
+    Dead letters are built with it, and `hookpipe dlq` copies them back with it, so nothing is lost either way."""
+    # user_id is left out: the broker refuses a publish whose user_id is not the publishing user.
     return outgoing(
         message.body,
         headers=headers,
         content_type=message.content_type,
-        type=message.type,
+        content_encoding=message.content_encoding,
         message_id=message.message_id,
+        correlation_id=message.correlation_id,
         timestamp=message.timestamp,
+        type=message.type,
+        app_id=message.app_id,
+        priority=message.priority,
     )

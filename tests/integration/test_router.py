@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aio_pika
 import aiohttp
 import pytest
 
 from hookpipe.amqp.topology import Names
-from tests.support.broker import connect
+from tests.support.broker import connect, get_one
 from tests.support.pipeline import DESTINATION_SECRET, InProcessPipeline, ingest_url, pipeline_config
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.integration
-
-
-async def _get_one(queue_name: str, timeout: float = 15.0) -> aio_pika.abc.AbstractIncomingMessage:
-    """The first message to arrive in `queue_name` (acked), waiting for it."""
-    connection = await connect()
-    async with connection:
-        channel = await connection.channel()
-        queue = await channel.get_queue(queue_name)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            message = await queue.get(no_ack=True, fail=False)
-            if message is not None:
-                return message
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"nothing arrived in {queue_name} within {timeout}s")
 
 
 def _destination(url: str) -> dict[str, object]:
@@ -107,7 +89,7 @@ async def test_fan_out_publish_failure_retries_then_dead_letters_without_duplica
         async with connection:
             await (await connection.channel()).queue_delete(names.deliver_queue("gone"))
         assert await _post(ingest_url(config), b'{"fan": "out"}', **{"x-test-id": "evt-fan"}) == 200
-        dead = await _get_one(names.router_dead, timeout=20)
+        dead = await get_one(names.router_dead, timeout=20)
     finally:
         await pipeline["router"].stop()
         await pipeline["ingest"].stop()
@@ -136,7 +118,7 @@ async def test_message_that_is_not_an_event_is_dead_lettered_and_routing_goes_on
                 aio_pika.Message(b"hand-made", delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
                 routing_key=names.router_queue,
             )
-        dead = await _get_one(names.router_dead)
+        dead = await get_one(names.router_dead)
         assert dead.body == b"hand-made"
         assert dead.headers["x-hookpipe-dead-reason"] == "malformed"
         assert await _post(ingest_url(config), b"{}", **{"x-test-id": "after-poison"}) == 200

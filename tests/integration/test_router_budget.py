@@ -9,7 +9,6 @@ and the broker's heartbeats) that long while matching ran on it.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import urllib.request
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 
 from hookpipe.amqp.topology import Names
 from hookpipe.runtime import metrics
-from tests.support.broker import connect
+from tests.support.broker import get_one
 from tests.support.pipeline import InProcessPipeline, ingest_url, ops_url, pipeline_config
 from tests.support.receiver import Receiver
 
@@ -130,7 +129,7 @@ async def test_an_event_over_the_match_budget_is_dead_lettered_and_the_others_pa
     try:
         await post_in_order(config, events)
         await receiver.wait_for(lambda r: len(r.received) >= len(normal), timeout=60)
-        dead = await _get_one(Names(prefix).router_dead)
+        dead = await get_one(Names(prefix).router_dead)
     finally:
         await pipeline.stop()
     assert [r.headers["webhook-id"] for r in receiver.received] == normal
@@ -141,17 +140,3 @@ async def test_an_event_over_the_match_budget_is_dead_lettered_and_the_others_pa
     assert counted._value.get() == before + 1
 
 
-async def _get_one(queue_name: str, timeout: float = 20.0) -> Any:
-    """The first message to arrive in `queue_name` (acked), waiting for it."""
-    connection = await connect()
-    async with connection:
-        channel = await connection.channel()
-        queue = await channel.get_queue(queue_name)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            message = await queue.get(no_ack=True, fail=False)
-            if message is not None:
-                return message
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"nothing arrived in {queue_name} within {timeout}s")

@@ -6,12 +6,10 @@ cannot be applied is dead-lettered `transform_failed`, whole and untouched, and 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 
-import aio_pika
 import aiohttp
 import orjson
 import pytest
@@ -19,7 +17,7 @@ from prometheus_client import REGISTRY
 
 from hookpipe.amqp.topology import Names
 from hookpipe.config import whsec_key
-from tests.support.broker import connect
+from tests.support.broker import get_one
 from tests.support.pipeline import (
     DESTINATION_SECRET,
     InProcessPipeline,
@@ -43,21 +41,6 @@ def _destination(url: str) -> dict[str, object]:
 async def _post(url: str, body: bytes, **headers: str) -> int:
     async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as response:
         return response.status
-
-
-async def _get_one(queue_name: str, timeout: float = 15.0) -> aio_pika.abc.AbstractIncomingMessage:
-    """The first message to arrive in `queue_name` (acked), waiting for it."""
-    connection = await connect()
-    async with connection:
-        queue = await (await connection.channel()).get_queue(queue_name)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            message = await queue.get(no_ack=True, fail=False)
-            if message is not None:
-                return message
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"nothing arrived in {queue_name} within {timeout}s")
 
 
 def _signature_ok(received_body: bytes, headers: dict[str, str]) -> bool:
@@ -149,7 +132,7 @@ async def test_transform_of_a_non_json_body_dead_letters_the_whole_event_and_rou
         status = await _post(ingest_url(config), form, **{"x-test-id": "evt-form",
                                                            "Content-Type": "application/x-www-form-urlencoded"})
         assert status == 200
-        dead = await _get_one(names.router_dead)
+        dead = await get_one(names.router_dead)
         assert await _post(ingest_url(config), b'{"data": {"object": {"n": 1}}}', **{"x-test-id": "evt-json"}) == 200
         await transformed.wait_for_ids({"evt-json"}, timeout=15)
         await raw.wait_for_ids({"evt-json"}, timeout=15)

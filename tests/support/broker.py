@@ -80,3 +80,19 @@ async def handshake_problem(url: str = AMQP_URL, timeout: float = SESSION_CHECK_
         return f"RabbitMQ at {address} failed the AMQP handshake ({describe(error)}): check AMQP_URL"
     await connection.close()
     return None
+
+
+async def get_one(queue_name: str, timeout: float = 20.0) -> aio_pika.abc.AbstractIncomingMessage:
+    """The first message to arrive in `queue_name` (acked), waiting for it up to `timeout` seconds."""
+    connection = await connect()
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(queue_name)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            message = await queue.get(no_ack=True, fail=False)
+            if message is not None:
+                return message
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"nothing arrived in {queue_name} within {timeout}s")
