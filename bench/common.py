@@ -273,8 +273,8 @@ async def delete_topology(config: Any) -> dict[str, int]:
 
     from hookpipe.amqp.topology import all_exchange_names, all_queue_names
 
-    left = await delete_queues(config.broker.url, all_queue_names(config))
-    connection = await aio_pika.connect(config.broker.url, timeout=CONNECT_TIMEOUT)
+    left = await delete_queues(config.broker.url[0], all_queue_names(config))
+    connection = await aio_pika.connect(config.broker.url[0], timeout=CONNECT_TIMEOUT)
     async with connection:
         channel = await connection.channel()
         for exchange in all_exchange_names(config):

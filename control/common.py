@@ -12,18 +12,17 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import aio_pika
 import orjson
 from aio_pika.abc import AbstractConnection
 
-from hookpipe.amqp.broker import describe
+from hookpipe.amqp.broker import AllNodesFailed, connect_any, describe
 from hookpipe.config import Config, redact_url
 from hookpipe.config.units import parse_duration, parse_rate
 from hookpipe.runtime.service import CONFIG_HELP, config_path, load_or_exit
 
 __all__ = ["CONFIG_HELP", "config_path"]
 
-#: Time allowed to connect to the broker (s).
+#: Time allowed to connect to one broker node (s); the nodes `broker.url` lists are tried in turn.
 CONNECT_TIMEOUT = 10.0
 
 EXIT_BROKER = 1
@@ -42,11 +41,12 @@ def load(value: str | None) -> Config:
 
 
 async def connect(config: Config) -> AbstractConnection:
-    """A connection to the config's broker, or BrokerUnreachable within CONNECT_TIMEOUT."""
+    """A connection to the first node of `broker.url` that answers, each tried within CONNECT_TIMEOUT; else
+    BrokerUnreachable, naming each node's failure."""
     try:
-        return await aio_pika.connect(config.broker.url, timeout=CONNECT_TIMEOUT)
-    except Exception as error:
-        raise BrokerUnreachable(describe(error)) from None
+        return await connect_any(config.broker.url, timeout=CONNECT_TIMEOUT)
+    except AllNodesFailed as error:
+        raise BrokerUnreachable(str(error)) from None
 
 
 def with_broker(config: Config, work: Callable[[AbstractConnection], Awaitable[T]], *,

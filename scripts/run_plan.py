@@ -207,7 +207,7 @@ def shell_plan(config: Config, config_path: str) -> str:
         receiver_args = ["--host", host, "--port", str(port), "--path", path]
         receiver_url = config.destinations[DEMO_RECEIVER].url
     return "\n".join([
-        f"broker_url={shlex.quote(config.broker.url)}",
+        f"broker_url={shlex.quote(config.broker.url[0])}",  # the node `make run` checks (or starts)
         f"ready_services={_array(names)}",
         f"ready_urls={_array(urls)}",
         f"receiver_args={_array(receiver_args)}",

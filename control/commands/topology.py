@@ -53,7 +53,7 @@ def _topology_prune(args: argparse.Namespace) -> int:
     async def prune(connection: AbstractConnection) -> PruneReport:
         extra = list(args.rung)
         if management_url:
-            extra += await listed_rungs(management_url, config.broker.url, config.broker.prefix)
+            extra += await listed_rungs(management_url, config.broker.url[0], config.broker.prefix)  # for its vhost
         return await prune_rungs(connection, config, candidate_rungs(config, extra), dry_run=args.dry_run)
 
     where = redact_url(management_url) if management_url else redact_url(config.broker.url)

@@ -4,6 +4,8 @@ The broker rules (docs/architecture.md, "The broker layer"), in one place:
 - consuming and publishing use separate connections, so a flow-control alarm on publishing cannot stall acks;
 - every connection has a heartbeat of at most 10 s and reconnects by itself, with backoff, re-running the
   service's set-up (declarations, consumers) each time;
+- `broker.url` may list a cluster's nodes: a connection tries them in order, from the one after the node that
+  last failed or dropped, so a link that loses its node reconnects to one that answers;
 - every publish is persistent, `mandatory`, on a confirm channel that raises on returns, under a deadline:
   a nack, a return, a time-out or a closed channel raises PublishFailed, never passes for success.
 
@@ -19,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
@@ -87,14 +89,21 @@ class PublishFailed(Exception):
 
 
 class Link:
-    """One AMQP connection kept open by a supervisor task.
+    """One AMQP connection kept open by a supervisor task, to one of the nodes `url` lists (one URL, or several).
 
     After every (re)connect it runs `on_open(connection)`; only when that succeeds is the link ready. When the
     connection drops, or `reconnect()` is called, the link is not ready until the next `on_open` succeeds.
+    Each connect tries the nodes in order, from the one after the node that last failed or dropped, each within
+    CONNECT_TIMEOUT; `url` is the node the link is on (or tries next).
     """
 
-    def __init__(self, url: str, *, name: str, heartbeat: float, on_open: OnOpen | None = None) -> None:
-        self.url = url
+    def __init__(
+        self, url: str | Sequence[str], *, name: str, heartbeat: float, on_open: OnOpen | None = None
+    ) -> None:
+        self.urls: tuple[str, ...] = (url,) if isinstance(url, str) else tuple(url)
+        if not self.urls:
+            raise ValueError("a link needs at least one broker URL")
+        self._node = 0  # index in `urls` of the node connected to, or to try next
         self.name = name
         self.heartbeat = heartbeat
         self._on_open = on_open
@@ -105,6 +114,11 @@ class Link:
         self._task: asyncio.Task[None] | None = None
         #: Why the last connection attempt failed (for readiness), None once one succeeds.
         self.last_error: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The node the link is connected to, or the one it tries next."""
+        return self.urls[self._node]
 
     @property
     def connection(self) -> AbstractConnection | None:
@@ -168,15 +182,19 @@ class Link:
                 delay = RECONNECT_DELAY
                 await lost.wait()
                 if not self._closing:
-                    log.warning("broker connection lost", extra={"link": self.name})
+                    log.warning("broker connection lost", extra={"link": self.name, "url": redact_url(self.url)})
+                    self._next_node()  # its node may be the one that went away: the next connect starts after it
             except asyncio.CancelledError:
                 raise
-            except Exception as error:
+            except AllNodesFailed as error:  # each node's failure was logged as it was tried
+                self.last_error = str(error)
+            except Exception as error:  # the set-up on a node that answered
                 self.last_error = describe(error)
                 log.warning(
                     "broker connection failed",
                     extra={"link": self.name, "url": redact_url(self.url), "error": self.last_error},
                 )
+                self._next_node()
             finally:
                 self._ready.clear()
                 self._connection = None
@@ -187,24 +205,67 @@ class Link:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX_DELAY)
 
+    def _next_node(self) -> None:
+        self._node = (self._node + 1) % len(self.urls)
+
     async def _connect(self) -> AbstractConnection:
-        """One connection attempt; aio-pika's time-out bounds the TCP connect and the whole AMQP handshake."""
+        """One attempt per node, from the current one on; the first connection made, or AllNodesFailed (which
+        leaves the current node where it started: after the one that failed last)."""
+        failures: list[tuple[str, str]] = []
+        for _ in self.urls:
+            try:
+                return await connect_node(self.url, timeout=CONNECT_TIMEOUT, heartbeat=int(self.heartbeat),
+                                          client_properties={"connection_name": self.name})
+            except Exception as error:
+                failures.append((self.url, describe(error)))
+                log.warning(
+                    "broker connection failed",
+                    extra={"link": self.name, "url": redact_url(self.url), "error": failures[-1][1]},
+                )
+                self._next_node()
+        raise AllNodesFailed(failures)
+
+
+class AllNodesFailed(Exception):
+    """No node of `broker.url` could be connected to; the message gives each node's failure (passwords masked),
+    or the one failure of a single URL as it always read."""
+
+    def __init__(self, failures: Sequence[tuple[str, str]]) -> None:
+        """`failures`: (URL, described error) of each node, in the order they were tried."""
+        if len(failures) == 1:
+            text = failures[0][1]
+        else:
+            text = "; ".join(f"{redact_url(url)}: {failure}" for url, failure in failures)
+        super().__init__(text)
+
+
+async def connect_node(url: str, *, timeout: float, **kwargs: Any) -> AbstractConnection:
+    """One connection attempt to one node; aio-pika's time-out bounds the TCP connect and the whole AMQP
+    handshake. `kwargs` are aio_pika.connect's (heartbeat, client_properties)."""
+    try:
+        return await aio_pika.connect(url, timeout=timeout, **kwargs)
+    except TimeoutError:  # aio-pika's has no message: say what did not happen
+        raise TimeoutError(f"no answer to the connection handshake within {timeout:g} s") from None
+
+
+async def connect_any(urls: Sequence[str], *, timeout: float, **kwargs: Any) -> AbstractConnection:
+    """A connection to the first of `urls` (a cluster's nodes) that answers, each tried within `timeout`
+    seconds; AllNodesFailed if none does. For one-off tools; a service keeps a Link."""
+    failures: list[tuple[str, str]] = []
+    for url in urls:
         try:
-            return await aio_pika.connect(
-                self.url,
-                heartbeat=int(self.heartbeat),
-                timeout=CONNECT_TIMEOUT,
-                client_properties={"connection_name": self.name},
-            )
-        except TimeoutError:  # aio-pika's has no message: say what did not happen
-            raise TimeoutError(f"no answer to the connection handshake within {CONNECT_TIMEOUT:g} s") from None
+            return await connect_node(url, timeout=timeout, **kwargs)
+        except Exception as error:
+            failures.append((url, describe(error)))
+    raise AllNodesFailed(failures)
 
 
 class Publisher:
     """Publishes with confirms on its own connection. `declare(connection)` runs after every reconnect.
 
     Parameters:
-    - url, name, heartbeat: the connection (name shows in RabbitMQ's connection list);
+    - url, name, heartbeat: the connection (name shows in RabbitMQ's connection list); url may list a cluster's
+      nodes (Link);
     - timeout: the default deadline (s) for one publish, from call to confirm, including any wait for a
       reconnect;
     - declare: topology this publisher relies on, declared on each new connection.
@@ -212,7 +273,7 @@ class Publisher:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         *,
         name: str,
         heartbeat: float,
@@ -458,7 +519,8 @@ def link_problems(*links: Link) -> list[str]:
         metrics.BROKER_CONNECTED.labels(link=link.name).set(int(link.is_ready))
         if not link.is_ready:
             why = f": {link.last_error}" if link.last_error else ""
-            problems.append(f"{link.name} not connected to {redact_url(link.url)}{why}")
+            where = redact_url(link.url) if len(link.urls) == 1 else f"any of {len(link.urls)} broker nodes"
+            problems.append(f"{link.name} not connected to {where}{why}")
     return problems
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,8 +185,11 @@ def _host_in_normal_form(url: str) -> bool:
     return True
 
 
-def redact_url(url: str) -> str:
-    """An AMQP URL fit for logs: the password replaced by `***`."""
+def redact_url(url: str | Sequence[str]) -> str:
+    """An AMQP URL fit for logs: the password replaced by `***`. A list of them (`broker.url`'s nodes) gives each,
+    comma-separated."""
+    if not isinstance(url, str):
+        return ", ".join(redact_url(one) for one in url)
     parts = urlsplit(url)
     if parts.password is None:
         return url

@@ -136,17 +136,29 @@ class _Model(BaseModel):
 # --- broker and services -------------------------------------------------------------------------------
 
 
+def _url_list(value: object) -> object:
+    """One URL is a list of one; a YAML list (or tuple) is the cluster's nodes, tried in order."""
+    return (value,) if isinstance(value, str) else value
+
+
+def _amqp_urls(urls: tuple[str, ...]) -> tuple[str, ...]:
+    if not urls:
+        raise ValueError("expected an AMQP URL or a list of them, not an empty list")
+    for number, url in enumerate(urls, 1):
+        if urlsplit(url).scheme not in ("amqp", "amqps"):
+            where = f" (item {number} of the list)" if len(urls) > 1 else ""
+            raise ValueError(f"expected an amqp:// or amqps:// URL{where}")
+    return urls
+
+
+#: `broker.url`: the AMQP URLs of one broker or of a cluster's nodes, in the order a connection tries them.
+AmqpUrls = Annotated[tuple[str, ...], BeforeValidator(_url_list), AfterValidator(_amqp_urls)]
+
+
 class BrokerConfig(_Model):
-    url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    url: AmqpUrls = ("amqp://guest:guest@127.0.0.1:5672/",)
     prefix: str = "hookpipe"
     heartbeat: Seconds = 10.0
-
-    @field_validator("url")
-    @classmethod
-    def _amqp_url(cls, url: str) -> str:
-        if urlsplit(url).scheme not in ("amqp", "amqps"):
-            raise ValueError("expected an amqp:// or amqps:// URL")
-        return url
 
     @field_validator("prefix")
     @classmethod

@@ -200,7 +200,7 @@ def test_every_alert_has_a_unit_test_and_the_required_ones_exist() -> None:
 
 def test_the_compose_pipeline_config_loads() -> None:
     config = load_config(DEPLOY / "pipeline.yaml", environ={}).config
-    assert config.ingest.ops.startswith("0.0.0.0:") and config.broker.url.endswith("@rabbitmq:5672/")
+    assert config.ingest.ops.startswith("0.0.0.0:") and config.broker.url[0].endswith("@rabbitmq:5672/")
 
 
 def test_the_kubernetes_configmap_pipeline_loads_with_the_example_secret() -> None:

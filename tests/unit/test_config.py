@@ -178,17 +178,57 @@ def test_variable_is_expanded_inside_a_string() -> None:
 
 def test_default_is_used_when_variable_is_unset() -> None:
     loaded = parse(with_value("broker.url", "${AMQP_URL:-amqp://guest:guest@10.0.0.5:5672/}"))
-    assert loaded.config.broker.url == "amqp://guest:guest@10.0.0.5:5672/"
+    assert loaded.config.broker.url == ("amqp://guest:guest@10.0.0.5:5672/",)
 
 
 def test_set_variable_wins_over_default() -> None:
     loaded = parse(with_value("broker.url", "${AMQP_URL:-amqp://default/}"), {"AMQP_URL": "amqps://broker/"})
-    assert loaded.config.broker.url == "amqps://broker/"
+    assert loaded.config.broker.url == ("amqps://broker/",)
 
 
 def test_default_applies_when_variable_is_set_but_empty() -> None:
     loaded = parse(with_value("broker.url", "${AMQP_URL:-amqp://default/}"), {"AMQP_URL": ""})
-    assert loaded.config.broker.url == "amqp://default/"
+    assert loaded.config.broker.url == ("amqp://default/",)
+
+
+# --- broker.url: one node or a list of them ------------------------------------------------------------
+
+NODE_0 = "amqp://hookpipe:pw@rabbit-0:5672/"
+NODE_1 = "amqps://hookpipe:pw@rabbit-1:5671/"
+
+
+def test_one_broker_url_is_a_list_of_one_node() -> None:
+    assert parse(with_value("broker.url", NODE_0)).config.broker.url == (NODE_0,)
+
+
+def test_broker_url_list_keeps_the_order_the_nodes_are_tried_in() -> None:
+    assert parse(with_value("broker.url", [NODE_1, NODE_0])).config.broker.url == (NODE_1, NODE_0)
+
+
+def test_broker_url_list_items_expand_variables() -> None:
+    config = with_value("broker.url", ["${AMQP_URL}", "${AMQP_URL_1:-amqp://rabbit-1/}"])
+    assert parse(config, {"AMQP_URL": NODE_0}).config.broker.url == (NODE_0, "amqp://rabbit-1/")
+
+
+def test_broker_url_list_from_a_yaml_file(tmp_path: Path) -> None:
+    text = f'broker:\n  url: ["{NODE_0}", "{NODE_1}"]\n'
+    assert load_config(write(tmp_path, text), environ={}).config.broker.url == (NODE_0, NODE_1)
+
+
+def test_default_broker_url_is_one_local_node() -> None:
+    assert parse({}).config.broker.url == ("amqp://guest:guest@127.0.0.1:5672/",)
+
+
+def test_empty_broker_url_list_is_refused() -> None:
+    assert problems(with_value("broker.url", [])) == [
+        "broker.url: expected an AMQP URL or a list of them, not an empty list"
+    ]
+
+
+def test_broker_url_list_names_the_item_that_is_not_amqp() -> None:
+    assert problems(with_value("broker.url", [NODE_0, "http://rabbit-1:5672/"])) == [
+        "broker.url: expected an amqp:// or amqps:// URL (item 2 of the list)"
+    ]
 
 
 def test_value_containing_yaml_syntax_stays_a_string(tmp_path: Path) -> None:
@@ -752,6 +792,9 @@ SECRET_IN_WRONG_PLACES: list[tuple[str, Any]] = [
     ("destinations.d.url", SECRET),
     ("destinations.d.url", f"ftp://user:{SECRET}@example.com/"),
     ("broker.url", f"http://guest:{SECRET}@127.0.0.1:5672/"),
+    ("broker.url", ["amqp://guest:guest@127.0.0.1:5672/", f"http://guest:{SECRET}@127.0.0.1:5672/"]),
+    ("broker.url", [f"amqp://guest:{SECRET}@127.0.0.1:5672/", 5672]),
+    ("broker.url", {"primary": f"amqp://guest:{SECRET}@127.0.0.1:5672/"}),
     ("broker.prefix", f"{SECRET}!"),
     ("broker.heartbeat", SECRET),
     ("sources.partner.verify.secret", SECRET),
