@@ -103,16 +103,21 @@ class AddressPolicy:
         checked; `localhost` and `*.localhost` are refused too, being the proxy's own loopback wherever it runs.
         """
         host = connect_host(url)
-        self.check_literal(host)
+        readings = [host]
         if "%" in host.split("%25", 1)[0]:
             # Browsers percent-decode a host before reading it as an address; the client does not, but refusing
             # both readings costs nothing and keeps a later client version from opening a hole.
             decoded = unquote(host)
             with contextlib.suppress(ValueError):  # no host yarl would write (a NUL, bad IDNA): checked as decoded
                 decoded = connect_host(URL.build(scheme="http", host=decoded))
-            self.check_literal(decoded)
-        if via_proxy and not self.allow_all and (host == "localhost" or host.endswith(".localhost")):
-            raise BlockedAddress(f"{host} is the proxy's own loopback, not allowed for this destination")
+            readings.append(decoded)
+        for reading in readings:
+            # A final dot only says the name is fully qualified: a resolver or a proxy connects `127.0.0.1.` and
+            # `localhost.` where it connects `127.0.0.1` and `localhost`.
+            bare = reading.rstrip(".")
+            self.check_literal(bare)
+            if via_proxy and not self.allow_all and (bare == "localhost" or bare.endswith(".localhost")):
+                raise BlockedAddress(f"{bare} is the proxy's own loopback, not allowed for this destination")
 
     def check_socket_address(self, address: str) -> None:
         """Raise BlockedAddress if the socket address about to be connected to is refused."""

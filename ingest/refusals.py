@@ -80,7 +80,8 @@ class JsonErrorHandler(web.RequestHandler):
             rejection = Rejected(IngestRejection.INTERNAL_ERROR, status=status)
         else:  # the parser's refusals: bad request line, broken framing, a line too long...
             rejection = Rejected(IngestRejection.BAD_REQUEST, status=status)
-        detail = message or (str(exc) if exc is not None else None)
+        # Only the kind of error: aiohttp's messages quote the offending bytes (a header line with a credential).
+        detail = type(exc).__name__ if exc is not None else None
         response = refuse(request, UNKNOWN_SOURCE_LABEL, rejection, detail=detail)
         response.force_close()  # the connection's framing is lost
         return response

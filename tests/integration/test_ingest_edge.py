@@ -248,6 +248,21 @@ async def test_http_ingest_cannot_parse_is_answered_json_400_counted_and_closed(
     assert await queue_depth(f"{prefix}.router") == 0
 
 
+@pytest.mark.parametrize("request_bytes", [
+    b"POST /ingest/nodedup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer supersecrettoken\x01\r\n\r\n",
+    b"POST /ingest/nodedup HTTP/1.1\r\nHost: x\r\nX-Signature: supersecrettoken" + b"a" * 9000 + b"\r\n\r\n",
+], ids=["bad-char-in-credential", "credential-line-too-long"])
+async def test_a_refused_unparsable_request_logs_the_kind_of_error_never_the_bytes_it_quotes(
+    edge, request_bytes, caplog
+):
+    caplog.set_level("INFO", logger="ingest")
+    status, _, _ = await _raw_exchange(edge, request_bytes)
+    assert status == 400
+    refused = [record for record in caplog.records if record.getMessage() == "request refused"]
+    assert refused, caplog.text
+    assert all("supersecrettoken" not in str(record.__dict__) for record in caplog.records)
+
+
 @pytest.mark.parametrize("path", ["/foo", "/ingest/", "/ingest/a/b", "/"])
 async def test_paths_outside_ingest_get_a_json_404_and_are_counted(edge, path):
     before = _rejections("_unknown", "not_found")

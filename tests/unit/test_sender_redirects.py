@@ -253,6 +253,9 @@ async def test_a_proxy_whose_network_is_listed_carries_a_named_target(
     "http://10.0.0.1/hook", "http://169.254.169.254/latest", "http://\uff11\uff10.0.0.1/hook",
     "http://169\u3002254\u3002169\u3002254/latest", "http://[fec0::1]/hook", "http://[::ffff:10.0.0.1]/hook",
     "http://localhost/hook", "http://api.localhost/hook", "https://10.0.0.1/hook",
+    # a final dot (a fully qualified name) is the same host to the proxy's resolver
+    "http://169.254.169.254./latest", "http://10.0.0.1./hook", "http://localhost./hook", "http://api.localhost./hook",
+    "http://localhost%2e/hook", "http://10.1./hook",
 ])
 async def test_a_literal_private_target_is_refused_before_the_proxy_is_asked(
     monkeypatch: pytest.MonkeyPatch, proxy: RecordingProxy, target: str
