@@ -218,11 +218,16 @@ class DelivererService:
             return
         attempt = event.attempt + 1
         result = await self.attempts.attempt(sender, event, attempt)
+        # The breaker in force now: a reload during the attempt may have replaced the one it started under (a
+        # replaced breaker must not stop its successor's consumer) or removed the destination (None).
+        current = self.breakers.get(sender.name)
         if result.delivered:
-            await breaker.succeeded()
+            if current is not None:
+                await current.succeeded()
             await self.handover.delivered(message)
             return
-        await breaker.failed(result)
+        if current is not None:
+            await current.failed(result)
         await self._after_failure(sender, message, event, attempt, result)
 
     async def _after_failure(self, sender: Sender, message: AbstractIncomingMessage, event: Event, attempt: int,
