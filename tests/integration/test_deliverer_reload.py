@@ -9,6 +9,7 @@ import copy
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from hookpipe.config import ConfigError
 from tests.support.pipeline import (
@@ -139,3 +140,43 @@ def test_a_reload_changing_what_the_deliverer_holds_for_its_run_is_refused_and_n
         "queues, then add it back (docs/operations.md)",
     ]
     assert service.senders["receiver"].config.url == "http://127.0.0.1:9/"
+
+
+async def test_a_failure_during_a_reload_that_replaces_the_breaker_opens_the_breaker_in_force(
+    prefix, topology_cleanup
+):
+    """An attempt reports to the breaker in force when it ends: one that started under a breaker a reload then
+    replaced must not open the old one (which stopped the new one's consumer while status said closed)."""
+    answering = asyncio.Event()
+    release = asyncio.Event()
+
+    async def fail_slowly(_: Any, __: int) -> web.StreamResponse:
+        answering.set()
+        await release.wait()
+        return web.Response(status=500)
+
+    failing = Receiver(fail_slowly)
+    await failing.start()
+    v1 = pipeline_config(prefix, failing.url, destinations={
+        "flaky": _destination(failing.url, breaker={"failures": 1, "cooldown": "30s"}),
+    }, routes=[{"name": "demo", "sources": ["demo"], "to": ["flaky"]}])
+    v2 = copy.deepcopy(v1)
+    v2["destinations"]["flaky"]["breaker"] = {"failures": 1, "cooldown": "60s"}
+    topology_cleanup(v1)
+    pipeline = InProcessPipeline(v1)
+    await pipeline.start()
+    try:
+        await post_events(v1, ["first"])
+        await asyncio.wait_for(answering.wait(), timeout=10)  # the attempt is under way
+        await _reload(pipeline, v2)  # replaces the breaker: its settings changed
+        release.set()
+        deliverer = pipeline["deliverer"]
+        for _ in range(100):
+            if deliverer.status()["destinations"]["flaky"]["breaker"] == "open":
+                break
+            await asyncio.sleep(0.05)
+        assert deliverer.status()["destinations"]["flaky"]["breaker"] == "open"
+    finally:
+        release.set()
+        await pipeline.stop()
+        await failing.stop()
