@@ -15,15 +15,12 @@ from typing import Any, TypeVar
 import orjson
 from aio_pika.abc import AbstractConnection
 
-from hookpipe.amqp.broker import AllNodesFailed, connect_any, describe
+from hookpipe.amqp.broker import CONNECT_TIMEOUT, AllNodesFailed, connect_any, describe
 from hookpipe.config import Config, redact_url
 from hookpipe.config.units import parse_duration, parse_rate
 from hookpipe.runtime.service import CONFIG_HELP, config_path, load_or_exit
 
-__all__ = ["CONFIG_HELP", "config_path"]
-
-#: Time allowed to connect to one broker node (s); the nodes `broker.url` lists are tried in turn.
-CONNECT_TIMEOUT = 10.0
+__all__ = ["CONFIG_HELP", "CONNECT_TIMEOUT", "config_path"]
 
 EXIT_BROKER = 1
 EXIT_USAGE = 2

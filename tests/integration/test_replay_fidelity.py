@@ -10,18 +10,16 @@ import subprocess
 import sys
 from typing import Any
 
-import aio_pika
 import aiohttp
 import pytest
 
 from hookpipe.amqp.codec import decode_event
 from hookpipe.event import Event
-from tests.support.pipeline import AMQP_URL, InProcessPipeline, ingest_url, pipeline_config, write_config
+from tests.support.broker import connect
+from tests.support.pipeline import InProcessPipeline, ingest_url, pipeline_config, write_config
 
 pytestmark = pytest.mark.integration
 
-#: Seconds a connect to RabbitMQ may take before the test fails instead of hanging.
-CONNECT_TIMEOUT = 15.0
 
 TOKEN = "partner-token-0123456789"
 TRACE = "trace-7f3a, span=\"a\\b\" é"  # a comma, quotes, a backslash and non-ASCII: JSON and AMQP must keep it
@@ -68,7 +66,7 @@ async def post_event(config: dict[str, Any]) -> None:
 
 async def take_one(queue: str) -> Event:
     """The one event waiting in `queue`, taken off it."""
-    connection = await aio_pika.connect(AMQP_URL, timeout=CONNECT_TIMEOUT)
+    connection = await connect()
     async with connection:
         channel = await connection.channel()
         declared = await channel.declare_queue(queue, passive=True)
