@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from enum import StrEnum
+from typing import Any
 
 import orjson
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage, AbstractQueue
@@ -47,18 +48,21 @@ class Pauses:
 
     Parameters: `link` the consuming connection (the flags are read on it); `names` the topology's; `senders`
     the configured destinations; `stop(name)` stops delivering to one (its probe and consumer);
-    `deliver(name)` delivers to one again (its breaker decides how).
+    `deliver(name)` delivers to one again (its breaker decides how); `status()` this replica's view of its
+    destinations (what an operator's inquiry on the control exchange is answered with).
     """
 
     def __init__(
         self, link: Link, names: Names, senders: Mapping[str, Sender], *,
         stop: Callable[[str], Awaitable[None]], deliver: Callable[[str], Awaitable[None]],
+        status: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self._link = link
         self._names = names
         self._senders = senders
         self._stop = stop
         self._deliver = deliver
+        self._status = status
         self.paused = {name for name, sender in senders.items() if sender.config.paused}
 
     async def listen(self, connection: AbstractConnection) -> None:

@@ -76,7 +76,7 @@ class DelivererService:
         self._background: set[asyncio.Task[None]] = set()
         self._in_flight: set[asyncio.Task[None]] = set()
         self.pauses = Pauses(self.consumer, self.names, self.senders, stop=self._stop_delivering,
-                             deliver=self._start_delivering)
+                             deliver=self._start_delivering, status=self.status)
         self.consumers = Consumers(self.consumer, self.names, handler=self._handler, senders=self.senders,
                                    paused=lambda: self.pauses.paused, spawn=self._spawn)
         self.breakers = {name: self._new_breaker(name, d) for name, d in self.config.destinations.items()}
