@@ -4,8 +4,10 @@ The machine's shared broker (127.0.0.1:5672) has no plugins and must not be reco
 starts a second node of the installed rabbitmq-server: its own directory, a unique node name, ports chosen free
 at run time (below 32768), bound to 127.0.0.1 only, with the plugins asked for (Prometheus, management). It can
 be stopped in order and started again on the same data (`stop_vm()`, then `start()`): quorum queues and their
-persistent messages come back as after a real broker restart (the chaos suite). `stop()` ends it by the PID
-(and process group) it was started with and removes its directory; nothing else is touched.
+persistent messages come back as after a real broker restart (the chaos suite). `kill_vm()` is the crash
+instead: SIGKILL to its Erlang VM. `stop()` ends it by the PID (and process group) it was started with and
+removes its directory; nothing else is touched. Nodes given one `cookie` can form a cluster
+(tests.support.rabbitmq_cluster), driven through `ctl()`, the node's own rabbitmqctl.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ BOOT_TIMEOUT = 90.0
 #: Seconds a node may take to stop after SIGTERM before it is killed.
 STOP_TIMEOUT = 30.0
 
+#: Seconds one rabbitmqctl command may take (it boots an Erlang VM of its own: under a second when idle).
+CTL_TIMEOUT = 60.0
+
 
 class NodeUnavailable(Exception):
     """The node cannot run here (not installed, or it did not boot); the message says why."""
@@ -41,11 +46,14 @@ class NodeUnavailable(Exception):
 class PrivateRabbitMQ:
     """`start()` boots the node; `amqp_url` (and the plugins' addresses) are then usable; `stop()` ends it.
 
-    `plugins`: any of "prometheus" and "management" (none boots fastest)."""
+    `plugins`: any of "prometheus" and "management" (none boots fastest); `cookie`: the Erlang cookie, which
+    nodes of one cluster share (by default Erlang makes one of the node's own)."""
 
-    def __init__(self, name_prefix: str = "hp-obs", plugins: tuple[str, ...] = ("prometheus",)) -> None:
+    def __init__(self, name_prefix: str = "hp-obs", plugins: tuple[str, ...] = ("prometheus",),
+                 cookie: str | None = None) -> None:
         self.node_name = f"{name_prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}@localhost"
         self.plugins = plugins
+        self.cookie = cookie
         self.amqp_port = free_port()
         self.prometheus_port = free_port() if "prometheus" in plugins else 0
         self.management_port = free_port() if "management" in plugins else 0
@@ -108,6 +116,39 @@ class PrivateRabbitMQ:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
 
+    @property
+    def vm_pid(self) -> int | None:
+        """The Erlang VM's PID while the node runs (the started process is the script that runs it)."""
+        if self.process is None or self.process.poll() is not None:
+            return None
+        return _vm_pid(self.directory / "rabbitmq.pid")
+
+    def kill_vm(self) -> None:
+        """A crash: SIGKILL to the Erlang VM (the script around it then exits). Its data stays for start()."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        pid = self.vm_pid
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid if pid is not None else process.pid, signal.SIGKILL)
+        process.wait(STOP_TIMEOUT)
+        with contextlib.suppress(ProcessLookupError):  # helpers of the dead VM (erl_child_setup)
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def ctl(self, *arguments: str, tool: str = "rabbitmqctl", timeout: float = CTL_TIMEOUT) -> str:
+        """Run one of the node's CLI tools (rabbitmqctl, rabbitmq-queues, ...) against this node, with its
+        environment (name, cookie); returns its output, raises NodeUnavailable with its output if it fails."""
+        command = [str(RABBITMQ_SCRIPTS / tool), *arguments]
+        try:
+            done = subprocess.run(command, env=self._environment(), capture_output=True, text=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as error:
+            raise NodeUnavailable(f"{tool} {' '.join(arguments)}: no answer within {timeout}s") from error
+        if done.returncode != 0:
+            raise NodeUnavailable(f"{tool} {' '.join(arguments)} exited with {done.returncode}:\n"
+                                  f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        return done.stdout
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -139,6 +180,10 @@ class PrivateRabbitMQ:
         plugins = ", ".join(f"rabbitmq_{plugin}" for plugin in self.plugins)
         (d / "enabled_plugins").write_text(f"[{plugins}].\n")
         (d / "rabbitmq-env.conf").write_text("")  # not the system's /etc/rabbitmq/rabbitmq-env.conf
+        cookie_file = d / "home" / ".erlang.cookie"
+        if self.cookie is not None and not cookie_file.exists():
+            cookie_file.write_text(self.cookie)
+            cookie_file.chmod(0o400)  # Erlang refuses a cookie others can read
         return {
             "PATH": f"{RABBITMQ_SCRIPTS}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "HOME": str(d / "home"),  # the Erlang cookie is created here
