@@ -1,30 +1,14 @@
-"""Pause and resume (deliverer.pause): which control messages count, and what pausing, resuming and a reload's
-pause setting do to delivery. The consumers and the breaker are fakes that record the calls."""
+"""Pause and resume (deliverer.pause): what pausing, resuming and a reload's pause setting do to delivery
+(which control messages count: test_deliverer_control). The consumers and the breaker are fakes that record
+the calls."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 from typing import Any
 
-import orjson
-
-from deliverer.pause import Action, Pauses, read_command
+from deliverer.pause import Pauses
 from hookpipe.amqp.topology import Names
-
-
-def body(**command: object) -> bytes:
-    return orjson.dumps(command)
-
-
-def test_a_command_names_a_known_destination_and_pause_or_resume() -> None:
-    assert read_command(body(action="pause", destination="d"), {"d"}) == (Action.PAUSE, "d")
-    assert read_command(body(action="resume", destination="d"), {"d"}) == (Action.RESUME, "d")
-
-
-def test_malformed_unknown_and_other_commands_are_ignored() -> None:
-    for ignored in (b"not json", body(action="pause"), b"[1]", body(action="pause", destination="nope"),
-                    body(action="purge", destination="d")):
-        assert read_command(ignored, {"d"}) is None, ignored
 
 
 class Calls:
