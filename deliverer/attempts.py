@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import logging
 import time
 from typing import Any
@@ -22,6 +24,16 @@ class Attempts:
         self.running: collections.Counter[str] = collections.Counter()
         #: Per destination: the last failed attempt (reason, status, error, its time in UTC ms, event id).
         self.last_errors: dict[str, dict[str, Any]] = {}
+        self._idle_waiters: dict[str, list[asyncio.Future[None]]] = collections.defaultdict(list)
+
+    async def drained(self, name: str, timeout: float) -> bool:
+        """Wait until no attempt on `name` runs (at most `timeout` s); whether none does."""
+        if self.running[name]:
+            waiter = asyncio.get_running_loop().create_future()
+            self._idle_waiters[name].append(waiter)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        return not self.running[name]
 
     async def attempt(self, sender: Sender, event: Event, attempt: int) -> AttemptResult:
         """Attempt number `attempt`, paced by the destination's rate limit, counted in the metrics."""
@@ -36,6 +48,10 @@ class Attempts:
         finally:
             gauge.dec()
             self.running[sender.name] -= 1
+            if not self.running[sender.name]:
+                for waiter in self._idle_waiters.pop(sender.name, ()):
+                    if not waiter.done():
+                        waiter.set_result(None)
         metrics.labelled(metrics.DELIVERY_ATTEMPT_SECONDS, sender.name).observe(time.perf_counter() - started)
         if not result.delivered:
             self.last_errors[sender.name] = {

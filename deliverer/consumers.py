@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import math
 from collections.abc import Callable, Collection, Coroutine, Mapping
 from typing import Any
@@ -39,28 +40,32 @@ class Consumers:
     Parameters: `link` the consuming connection; `names` the topology's; `handler(name)` what handles a
     delivery from `name`'s queue; `senders` the configured destinations (their settings give the prefetch; one
     no longer in it is not consumed); `paused` the destinations paused now (read here, never changed);
-    `spawn` runs a background task the service cancels on stop.
+    `holds(name)` whether this replica holds the destination's lease (deliverer.leases: only the holder
+    consumes); `spawn` runs a background task the service cancels on stop.
     """
 
     def __init__(
         self, link: Link, names: Names, *, handler: Callable[[str], MessageHandler], senders: Mapping[str, Sender],
-        paused: Callable[[], Collection[str]], spawn: Callable[[Coroutine[Any, Any, None]], None],
+        paused: Callable[[], Collection[str]], holds: Callable[[str], bool],
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
     ) -> None:
         self._link = link
         self._names = names
         self._handler = handler
         self._senders = senders
         self._paused = paused
+        self._holds = holds
         self._spawn = spawn
         self.active: dict[str, Consumption] = {}
-        self._opening: AbstractConnection | None = None
+        self._starting: set[str] = set()  # consumers being set up
+        self._stops: collections.Counter[str] = collections.Counter()  # stop() calls, by destination
+        self._connection: AbstractConnection | None = None
 
-    def opening(self, connection: AbstractConnection | None) -> None:
-        """Consume on `connection` while the link sets it up (it is the link's only once that succeeded); None
-        when the set-up is over. What a lost connection consumed is gone with it."""
-        self._opening = connection
-        if connection is not None:
-            self.active = {}
+    def opening(self, connection: AbstractConnection) -> None:
+        """Consume on `connection` from now on: the link's new one, while its set-up runs and after (a lease may
+        be gained in between). What a lost connection consumed is gone with it."""
+        self._connection = connection
+        self.active = {}
 
     def paused(self, name: str) -> bool:
         return name in self._paused()
@@ -70,25 +75,47 @@ class Consumers:
 
     async def consume(self, name: str, prefetch_count: int | None = None) -> None:
         """Consume `name`'s queue with `prefetch_count` unacked at most (None: the destination's prefetch)."""
-        connection = self._link.connection or self._opening
-        if connection is None or self.paused(name) or name in self.active or name not in self._senders:
-            return  # not connected (the next connection's set-up consumes), paused, consuming, or removed
+        connection = self._connection
+        if connection is None or connection.is_closed or name in self.active or name in self._starting:
+            return  # not connected (the next connection's set-up consumes), consuming, or about to
+        if not self._wanted(name):
+            return
         count = prefetch(self._senders[name].config) if prefetch_count is None else prefetch_count
-        self.active[name] = await consume(
-            self._link, connection, self._names.deliver_queue(name), self._handler(name), prefetch=count,
-        )
+        stops = self._stops[name]
+        self._starting.add(name)
+        try:
+            consumption = await consume(
+                self._link, connection, self._names.deliver_queue(name), self._handler(name), prefetch=count,
+            )
+        finally:
+            self._starting.discard(name)
+        if stops != self._stops[name] or not self._wanted(name) or connection is not self._connection:
+            # Stopped, paused, handed over or reconnected while the consumer was being set up.
+            await self._retire(consumption, name)
+            return
+        self.active[name] = consumption
+
+    def _wanted(self, name: str) -> bool:
+        """Not paused, still configured, and this replica holds its lease."""
+        return not self.paused(name) and name in self._senders and self._holds(name)
 
     async def stop(self, name: str) -> None:
         """Cancel the destination's consumer; its channel closes once attempts still running on it are done."""
+        self._stops[name] += 1
         consumption = self.active.pop(name, None)
-        if consumption is None:
-            return
+        if consumption is not None:
+            await self._retire(consumption, name)
+
+    async def _retire(self, consumption: Consumption, name: str) -> None:
         await consumption.cancel()
-        self._spawn(_close_later(consumption, self._senders[name].config.timeout + CLOSE_GRACE))
+        sender = self._senders.get(name)
+        grace = (sender.config.timeout if sender is not None else 0) + CLOSE_GRACE
+        self._spawn(_close_later(consumption, grace))
 
     async def give_back(self, name: str) -> None:
         """Cancel the destination's consumer and close its channel now: its unacked messages return to the queue
         in their place."""
+        self._stops[name] += 1
         consumption = self.active.pop(name, None)
         if consumption is not None:
             await consumption.cancel()

@@ -28,6 +28,7 @@ from deliverer.consumers import Consumers, prefetch
 from deliverer.declarations import Declarations
 from deliverer.fifo import FIFO_WAIT_IN_PLACE, InOrder
 from deliverer.handover import Handover
+from deliverer.leases import DeliveryLeases
 from deliverer.outcomes import Parked
 from deliverer.pause import Pauses
 from deliverer.reload import FIXED_SETTINGS, config_change, destination_change
@@ -77,8 +78,13 @@ class DelivererService:
         self._in_flight: set[asyncio.Task[None]] = set()
         self.pauses = Pauses(self.consumer, self.names, self.senders, stop=self._stop_delivering,
                              deliver=self._start_delivering, status=self.status)
+        self.leases = DeliveryLeases(
+            self.names, start=self._start_delivering, stop=self._stop_delivering,
+            drained=lambda name, timeout: self.attempts.drained(name, timeout),
+            in_order=lambda name: name in self.senders and self.senders[name].config.ordering == "fifo",
+        )
         self.consumers = Consumers(self.consumer, self.names, handler=self._handler, senders=self.senders,
-                                   paused=lambda: self.pauses.paused, spawn=self._spawn)
+                                   paused=lambda: self.pauses.paused, holds=self.leases.holds, spawn=self._spawn)
         self.breakers = {name: self._new_breaker(name, d) for name, d in self.config.destinations.items()}
         self.attempts = Attempts()
         self.declarations = Declarations(self.publisher.link, self.names)
@@ -109,12 +115,14 @@ class DelivererService:
             await sender.start()
         self.publisher.start()
         self.consumer.start()
+        self._spawn(self.leases.balance_forever())
         self._ops = await start_site(ops_app(self.readiness, self.status), self.config.deliverer.ops)
         log.info("deliverer started", extra={"destinations": list(self.senders), "ops": self.config.deliverer.ops})
 
     async def stop(self) -> None:
         for breaker in self.breakers.values():
             breaker.cancel_probe()
+        self.leases.close()
         await self.consumers.cancel_all()
         if self._in_flight:
             await asyncio.wait(self._in_flight, timeout=SHUTDOWN_GRACE)
@@ -130,10 +138,12 @@ class DelivererService:
         return link_problems(self.publisher.link, self.consumer)
 
     def status(self) -> dict[str, Any]:
-        """Per destination: breaker state, paused, consuming, attempts in flight, last failed attempt (its time
-        in UTC ms). Served on the ops listener's /status for `hookpipe status`."""
+        """Per destination: whether this replica holds its lease (delivers it), breaker state, paused,
+        consuming, attempts in flight, last failed attempt (its time in UTC ms). Served on the ops listener's
+        /status and answered to an operator's inquiry on the control exchange (`hookpipe status`)."""
         return {"destinations": {
             name: {
+                "lease": self.leases.holds(name),
                 "breaker": self.breakers[name].state.name.lower(),
                 "consecutive_failures": self.breakers[name].consecutive_failures,
                 "paused": name in self.paused,
@@ -150,28 +160,26 @@ class DelivererService:
         self.declarations.rungs = set(self.rungs)
 
     async def _start_consuming(self, connection: AbstractConnection) -> None:
-        """Set up a new consuming connection: topology, commands and pauses, then each destination's consumer."""
+        """Set up a new consuming connection: topology, commands and pauses, then queue for each destination's
+        lease: its holder consumes the destination's queue (`_start_delivering`, when the lease is gained)."""
         await self.publisher.link.wait_ready()
         await self._declare(connection)
         self.consumers.opening(connection)
-        try:
-            await self.pauses.listen(connection)
-            for name in self.senders:
-                breaker = self.breakers[name]
-                breaker.report()
-                if name in self.paused:
-                    log.info("destination paused; not consuming", extra={"destination": name})
-                    continue
-                await breaker.consume_or_wait()
-        finally:
-            self.consumers.opening(None)
+        await self.pauses.listen(connection)
+        for name in self.senders:
+            self.breakers[name].report()
+        await self.leases.join_all(self.consumer, connection, list(self.senders))
 
     async def _stop_delivering(self, name: str) -> None:
         self.breakers[name].cancel_probe()
         await self.consumers.stop(name)
 
     async def _start_delivering(self, name: str) -> None:
-        await self.breakers[name].consume_or_wait()
+        if name in self.paused:
+            log.info("destination paused; not consuming", extra={"destination": name})
+            return
+        if name in self.breakers:
+            await self.breakers[name].consume_or_wait()
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -276,6 +284,7 @@ class DelivererService:
         """Stop consuming a destination the config no longer has (attempts running on it finish)."""
         self.breakers[name].cancel_probe()
         await self.consumers.stop(name)
+        await self.leases.leave(name)
         del self.senders[name]
         self.pauses.forget(name)
 
@@ -290,6 +299,7 @@ class DelivererService:
                 self.breakers[name].cancel_probe()
             self.breakers[name] = self._new_breaker(name, after)
             self.breakers[name].report()
+        await self.leases.join(name)
         if await self.pauses.reconcile(name):
             return
         if change.restart_consumer:

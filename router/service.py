@@ -43,6 +43,7 @@ from hookpipe.amqp.broker import (
 )
 from hookpipe.amqp.codec import MalformedEvent, decode_event, encode_event
 from hookpipe.amqp.deadletter import dead_letter
+from hookpipe.amqp.lease import Lease
 from hookpipe.amqp.topology import Names, declare_destination, declare_ingest_path, declare_unrouted
 from hookpipe.amqp.wire import Outgoing
 from hookpipe.config import Config, ConfigError, LoadedConfig
@@ -112,6 +113,7 @@ class RouterService:
         self.consumer = Link(broker.url, name="hookpipe-router-consume", heartbeat=broker.heartbeat,
                              on_open=self._start_consuming)
         self._consumption: Consumption | None = None
+        self._lease: Lease | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._order = DeliveryOrder()
         self._matching = ThreadPoolExecutor(MATCH_THREADS, thread_name_prefix="hookpipe-router-match")
@@ -142,9 +144,20 @@ class RouterService:
         channel = await connection.channel()
         await declare_ingest_path(channel, self.names)
         await channel.close()
-        self._consumption = await consume(
-            self.consumer, connection, self.names.router_queue, self._on_message, prefetch=PREFETCH
-        )
+        self._lease = None
+        if keeps_order(self.config):
+            # Competing routers would publish one destination's deliveries out of order: the holder of the
+            # router lease routes, the other replicas wait in line (hookpipe.amqp.lease).
+            self._lease = Lease(self.names.router_lease, gained=lambda: self._consume(connection))
+            await self._lease.join(self.consumer, connection)
+            return
+        await self._consume(connection)
+
+    async def _consume(self, connection: AbstractConnection) -> None:
+        if not connection.is_closed:
+            self._consumption = await consume(
+                self.consumer, connection, self.names.router_queue, self._on_message, prefetch=PREFETCH
+            )
 
     async def start(self) -> None:
         metrics.prime_router(self.config)
@@ -154,6 +167,8 @@ class RouterService:
         log.info("router started", extra={"routes": len(self.routes.routes), "ops": self.config.router.ops})
 
     async def stop(self) -> None:
+        if self._lease is not None:
+            self._lease.close()
         if self._consumption is not None:
             await self._consumption.cancel()
         if self._in_flight:
@@ -191,6 +206,9 @@ class RouterService:
                 await self._declare_for_reload({name: new.destinations[name].ordering for name in added},
                                                unrouted=unrouted)
             self._state = RoutingState(new, routes)
+            if keeps_order(new) != keeps_order(old.config):
+                # Routing with or without the router lease is decided when consuming starts: start again.
+                self.consumer.reconnect("an in-order (fifo) destination was added or removed")
         metrics.prime_router(new)
         removed = [name for name in old.config.destinations if name not in new.destinations]
         log.info("routes reloaded", extra={
@@ -320,6 +338,11 @@ class RouterService:
         log.error("event dead-lettered", extra={"event_id": message.message_id, "reason": reason, "error": error})
         await hand_over(self.publisher, message, dead, exchange="", routing_key=self.names.router_dead,
                         requeue_delay=PUBLISH_RETRY_DELAYS[0])
+
+
+def keeps_order(config: Config) -> bool:
+    """Whether routers take the router lease: one routes at a time when a destination delivers in order."""
+    return any(destination.ordering == "fifo" for destination in config.destinations.values())
 
 
 def _match_large(routes: RouteTable, event: Event, seconds: float) -> tuple[list[str], list[Delivery]]:

@@ -76,6 +76,17 @@ class Names:
         it starts or reconnects (the control exchange only reaches deliverers already running)."""
         return f"{self.prefix}.paused.{destination}"
 
+    def delivery_lease(self, destination: str) -> str:
+        """The lease of delivering to one destination (hookpipe.amqp.lease): the one deliverer holding it
+        consumes the destination's queue."""
+        return f"{self.prefix}.lease.deliver.{destination}"
+
+    @property
+    def router_lease(self) -> str:
+        """The lease of routing, taken when the config has an in-order (fifo) destination: the one router
+        holding it consumes the router queue."""
+        return f"{self.prefix}.lease.router"
+
     def retry(self, ms: int) -> str:
         """A retry rung: fanout exchange and quorum queue of that name, whose TTL is `ms`."""
         return f"{self.retry_prefix}{ms}"
@@ -179,6 +190,11 @@ async def declare_retry_rung(channel: AbstractChannel, names: Names, ms: int) ->
     await queue.bind(exchange)
 
 
+async def declare_lease(channel: AbstractChannel, queue_name: str) -> None:
+    """A lease queue (hookpipe.amqp.lease): one active consumer at a time, the holder of its token."""
+    await channel.declare_queue(queue_name, durable=True, arguments=_quorum(**{"x-single-active-consumer": True}))
+
+
 async def declare_control(channel: AbstractChannel, names: Names) -> AbstractExchange:
     return await channel.declare_exchange(names.control, ExchangeType.FANOUT, durable=True)
 
@@ -210,8 +226,9 @@ def all_queue_names(config: Config) -> list[str]:
     names = Names(config.broker.prefix)
     queues = [names.router_queue, names.router_dead, names.unrouted, names.archive]
     for destination in config.destinations:
-        queues += [names.deliver_queue(destination), names.dead_queue(destination), names.pause_flag(destination)]
-    return queues + [names.retry(ms) for ms in configured_rungs(config)]
+        queues += [names.deliver_queue(destination), names.dead_queue(destination), names.pause_flag(destination),
+                   names.delivery_lease(destination)]
+    return queues + [names.router_lease] + [names.retry(ms) for ms in configured_rungs(config)]
 
 
 def all_exchange_names(config: Config) -> list[str]:

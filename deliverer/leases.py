@@ -1,0 +1,121 @@
+"""Which destinations this replica delivers: those whose lease it holds (hookpipe.amqp.lease).
+
+Every replica queues for every destination's lease; the holder alone consumes the destination's queue, so the
+destination's rate limit, concurrency, breaker, pause and order hold for the whole deployment, and when a holder
+dies another replica takes over as soon as RabbitMQ notices. A destination's throughput is therefore one
+replica's; replicas add throughput across destinations. The first replica to start gets every lease, so a holder
+with more than its share (destinations over replicas, rounded up) hands the extra ones over, after their
+attempts in flight are done, so a hand-over never runs one destination's requests on two replicas at once.
+In-order (fifo) destinations are not handed over: their head may be waiting in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable, Collection
+
+from aio_pika.abc import AbstractConnection
+
+from hookpipe.amqp.broker import Link, queue_state
+from hookpipe.amqp.lease import Lease
+from hookpipe.amqp.topology import Names
+
+log = logging.getLogger("deliverer")
+
+#: Seconds between two looks at whether this replica holds more than its share of leases.
+BALANCE_EVERY = 5.0
+
+#: Seconds a hand-over waits for the destination's attempts in flight before giving up this time.
+DRAIN_TIMEOUT = 60.0
+
+
+class DeliveryLeases:
+    """The destinations' leases on the consuming connection.
+
+    Parameters: `names` the topology's; `start(name)` starts delivering a destination whose lease was gained;
+    `stop(name)` stops it before a hand-over; `drained(name, timeout)` waits until none of its attempts runs
+    (whether none does); `in_order(name)` whether it is a fifo destination (never handed over).
+    """
+
+    def __init__(
+        self, names: Names, *, start: Callable[[str], Awaitable[None]], stop: Callable[[str], Awaitable[None]],
+        drained: Callable[[str, float], Awaitable[bool]], in_order: Callable[[str], bool],
+    ) -> None:
+        self._names = names
+        self._start = start
+        self._stop = stop
+        self._drained = drained
+        self._in_order = in_order
+        self._leases: dict[str, Lease] = {}
+        self._link: Link | None = None
+        self._connection: AbstractConnection | None = None
+
+    def holds(self, name: str) -> bool:
+        lease = self._leases.get(name)
+        return lease is not None and lease.held
+
+    @property
+    def held(self) -> list[str]:
+        return [name for name, lease in self._leases.items() if lease.held]
+
+    async def join_all(self, link: Link, connection: AbstractConnection, destinations: Collection[str]) -> None:
+        """Queue for every destination's lease on a new consuming connection."""
+        for lease in self._leases.values():
+            lease.close()
+        self._leases = {}
+        self._link, self._connection = link, connection
+        for name in destinations:
+            await self.join(name)
+
+    async def join(self, name: str) -> None:
+        """Queue for one destination's lease (a destination a reload added), if connected."""
+        if self._link is None or self._connection is None or self._connection.is_closed or name in self._leases:
+            return
+        lease = Lease(self._names.delivery_lease(name), gained=lambda: self._start(name))
+        self._leases[name] = lease
+        await lease.join(self._link, self._connection)
+
+    async def leave(self, name: str) -> None:
+        """Stop wanting a destination's lease (a reload removed it; its delivery has stopped): whoever is next
+        in line gets it."""
+        lease = self._leases.pop(name, None)
+        if lease is not None:
+            await lease.leave()
+
+    def close(self) -> None:
+        for lease in self._leases.values():
+            lease.close()
+
+    async def balance_forever(self) -> None:
+        """Every BALANCE_EVERY seconds, hand over the leases this replica holds beyond its share."""
+        while True:
+            await asyncio.sleep(BALANCE_EVERY)
+            try:
+                await self.balance()
+            except Exception as error:  # a lost connection: the next one's set-up joins again
+                log.warning("could not balance destination leases", extra={"error": str(error)})
+
+    async def balance(self) -> None:
+        connection = self._connection
+        if connection is None or connection.is_closed or not self._leases:
+            return
+        some_lease = next(iter(self._leases.values())).queue_name
+        state = await queue_state(connection, some_lease)
+        if state is None or state.consumers <= 1:
+            return
+        share = math.ceil(len(self._leases) / state.consumers)
+        candidates = [name for name in self.held if not self._in_order(name)]
+        for name in candidates[: max(0, len(self.held) - share)]:
+            await self._hand_over(name)
+
+    async def _hand_over(self, name: str) -> None:
+        await self._stop(name)
+        drained = await self._drained(name, DRAIN_TIMEOUT)
+        lease = self._leases.get(name)
+        if not drained or lease is None:
+            await self._start(name)  # still busy (or removed): keep it this time
+            return
+        await lease.hand_over()
+        log.info("destination handed to another replica", extra={"destination": name})
