@@ -102,16 +102,19 @@ class Shape:
 
     @property
     def label(self) -> str:
-        return f"{self.deliverers} dlv, {self.routers} rtr"
+        return f"{self.deliverers} dlv {self.routers} rtr {self.ingests} ing"
 
     def count(self, service: str) -> int:
         return {"ingest": self.ingests, "router": self.routers, "deliverer": self.deliverers}[service]
 
 
-def shapes(replicas: int, ingests: int) -> list[Shape]:
-    """The baseline (1, 1), then 2..replicas deliverers, then 2..replicas routers."""
+def shapes(args: argparse.Namespace) -> list[Shape]:
+    """The baseline (1, 1), then 2..--replicas deliverers, then 2..--replicas routers, all with --ingests ingests;
+    then, unless --no-ingest-check, the baseline with one ingest more: whether ingest limits the baseline."""
+    replicas, ingests = args.replicas, args.ingests
+    check = [Shape(1, 1, ingests + 1)] if args.ingest_check else []
     return [Shape(1, 1, ingests), *(Shape(n, 1, ingests) for n in range(2, replicas + 1)),
-            *(Shape(1, n, ingests) for n in range(2, replicas + 1))]
+            *(Shape(1, n, ingests) for n in range(2, replicas + 1)), *check]
 
 
 # --- routing: event n to destination n mod D ---------------------------------------------------------------
@@ -322,13 +325,16 @@ async def wait_deliveries(pipeline: ScaledPipeline, receiver: Receiver, expected
 
 
 async def replica_work(pipeline: ScaledPipeline) -> dict[str, list[float]]:
-    """What each replica did, from its own /metrics: deliveries per deliverer, events routed per router."""
+    """What each replica did, from its own /metrics: deliveries per deliverer, events routed per router, requests
+    answered per ingest."""
     async with aiohttp.ClientSession(trust_env=False) as session:
         delivered = [await counter_total(session, p.ops, "hookpipe_delivery_attempts_total", outcome="delivered")
                      for p in pipeline.of("deliverer")]
         routed = [await counter_total(session, p.ops, "hookpipe_router_events_total", outcome="routed")
                   for p in pipeline.of("router")]
-    return {"deliverer": delivered, "router": routed}
+        answered = [await counter_total(session, p.ops, "hookpipe_ingest_requests_total")
+                    for p in pipeline.of("ingest")]
+    return {"deliverer": delivered, "router": routed, "ingest": answered}
 
 
 async def run_shape(args: argparse.Namespace, shape: Shape, broker_url: str, broker_pids: list[int]
@@ -415,7 +421,7 @@ def summarize(runs: list[dict[str, Any]], args: argparse.Namespace) -> list[dict
     """Per shape, medians over its rounds: delivered/s, CPU ms per event, the machine's busy share, backlogs."""
     rows = []
     cpus = os.cpu_count() or 1
-    for shape in shapes(args.replicas, args.ingests):
+    for shape in shapes(args):
         mine = [run for run in runs if run["shape"] == shape.label and "delivered_per_s" in run]
         if not mine:
             continue
@@ -439,7 +445,8 @@ def summarize(runs: list[dict[str, Any]], args: argparse.Namespace) -> list[dict
             "work_per_replica": mine[-1].get("work_per_replica"),
             "rounds": len(mine),
         })
-    base = next((row for row in rows if row["deliverers"] == 1 and row["routers"] == 1), None)
+    base = next((row for row in rows if (row["deliverers"], row["routers"], row["ingests"]) == (1, 1, args.ingests)),
+                None)
     for row in rows:
         row["ratio_vs_1"] = round(row["delivered_per_s"] / base["delivered_per_s"], 2) if base else None
         row["backlog"] = backlog(row, args.events, args.destinations)
@@ -465,17 +472,21 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace, seconds: float) 
         f"{args.events} Stripe-signed {args.body_size} B events per run at {args.concurrency} in flight, "
         f"{args.ingests} ingest process(es); median of {args.rounds} round(s); CPU in ms per delivered event.",
         "",
-        f"{'config':<13}{'dlv/s':>6}{'(min-max)':>12}{'vs 1':>6}{'ingest':>7}{'router':>7}{'dlvr':>6}"
+        f"{'config':<18}{'dlv/s':>6}{'(min-max)':>12}{'vs 1':>6}{'ingest':>7}{'router':>7}{'dlvr':>6}"
         f"{'rabbit':>7}{'harn':>6}{'sum':>6}{'ceil/s':>7}{'ingest':>7}{'busy':>5}{'other':>6}  {'backlog':<15}"
         f"{'dest/dlv':<9}work per replica",
     ]
     for row in rows:
         lines.append(row_line(row))
-    by_shape = {(row["deliverers"], row["routers"]): row for row in rows}
-    for kind, key in (("deliverers", lambda n: (n, 1)), ("routers", lambda n: (1, n))):
+    by_shape = {(row["deliverers"], row["routers"], row["ingests"]): row for row in rows}
+    ingests = args.ingests
+    for kind, key in (("deliverers", lambda n: (n, 1, ingests)), ("routers", lambda n: (1, n, ingests))):
         ratios = [f"{n} vs 1 = {by_shape[key(n)]['ratio_vs_1']:.2f}" for n in range(2, args.replicas + 1)
                   if key(n) in by_shape]
         lines.append(f"delivered/s with more {kind}: {', '.join(ratios) or '-'}")
+    if (1, 1, ingests + 1) in by_shape:
+        lines.append(f"delivered/s with {ingests + 1} ingests vs {ingests}: "
+                     f"{by_shape[(1, 1, ingests + 1)]['ratio_vs_1']:.2f} (one deliverer, one router)")
     worst = max((row["other_processes_pct"] for row in rows), default=0)
     lines += [
         "",
@@ -484,10 +495,10 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace, seconds: float) 
         f"ceil/s = {cpus} cores x 1000 / sum: the rate this machine allows with every core busy; ingest = one "
         "ingest's share of a core;",
         "busy, other = the machine's CPUs busy, and busy with processes this run did not start (worst round);",
-        f"backlog = the queue that held over {BACKLOG_SHARE:.0%} of the events (none: the stages after ingest kept "
-        "up, so ingest and the load generator set the pace);",
+        f"backlog = the queue that held over {BACKLOG_SHARE:.0%} of the events (none: every stage kept up with "
+        "ingest);",
         "dest/dlv = destinations each deliverer consumed when the load started; work per replica = deliveries "
-        "per deliverer, or events routed per router.",
+        "per deliverer, events routed per router, or requests answered per ingest.",
         f"This machine has {cpus} CPU(s): the replicas, ingest, RabbitMQ and the harness all share them, so more "
         "processes split the same cores;",
         "the ratios show that contention as much as the services' own scaling.",
@@ -502,12 +513,13 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace, seconds: float) 
 def row_line(row: dict[str, Any]) -> str:
     cpu = row["cpu_ms_per_event"]
     work = row["work_per_replica"] or {}
-    split = "/".join(f"{v:.0f}" for v in work.get("deliverer" if row["routers"] == 1 else "router", []))
+    kind = "router" if row["routers"] > 1 else "deliverer" if row["deliverers"] > 1 or row["ingests"] == 1 else "ingest"
+    split = "/".join(f"{v:.0f}" for v in work.get(kind, []))
     spread = "/".join(str(n) for n in row["destinations_per_deliverer"] or [])
     span = f"({row['min']:.0f}-{row['max']:.0f})"
     costs = "".join(f"{cpu.get(key, 0):>{width}.2f}" for key, width in (
         ("ingest", 7), ("router", 7), ("deliverer", 6), ("rabbitmq", 7), ("harness", 6), ("total", 6)))
-    return (f"{row['shape']:<13}{row['delivered_per_s']:>6.0f}{span:>12}{row['ratio_vs_1'] or 0:>6.2f}{costs}"
+    return (f"{row['shape']:<18}{row['delivered_per_s']:>6.0f}{span:>12}{row['ratio_vs_1'] or 0:>6.2f}{costs}"
             f"{row['cpu_ceiling_per_s'] or 0:>7.0f}{row['ingest_core_pct']:>6.0f}%{row['machine_busy_pct']:>4.0f}%"
             f"{row['other_processes_pct']:>5.0f}%  {row['backlog']:<15}{spread:<9}{split}")
 
@@ -529,7 +541,7 @@ async def run(args: argparse.Namespace) -> int:
     try:
         broker_pids = find_broker_pids(node.amqp_port)
         log(f"private RabbitMQ node on {node.amqp_port} (pid {', '.join(map(str, broker_pids)) or '?'})")
-        order = shapes(args.replicas, args.ingests)
+        order = shapes(args)
         for number in range(args.rounds):
             turn = order[number % len(order):] + order[:number % len(order)]  # rotated: drift touches every shape
             for shape in turn:
@@ -562,6 +574,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--replicas", type=int, default=3,
                         help="the most deliverers and routers a shape has (default 3: shapes 1, 2, 3)")
     parser.add_argument("--ingests", type=int, default=1, help="ingest processes in every shape (default 1)")
+    parser.add_argument("--no-ingest-check", dest="ingest_check", action="store_false",
+                        help="skip the baseline with one ingest more")
     parser.add_argument("--destinations", type=int, default=DEFAULT_DESTINATIONS,
                         help=f"destinations the events are spread over (default {DEFAULT_DESTINATIONS})")
     parser.add_argument("--destination-concurrency", type=int, default=50,
