@@ -1,16 +1,19 @@
-"""`hookpipe status`: the pipeline at a glance, from the broker and the services' ops listeners.
+"""`hookpipe status`: the pipeline at a glance, from the broker, every deliverer replica and the ops listeners.
 
 Where each number comes from:
 - queue depth (ready messages, not those a consumer holds unacked) and consumers: a passive declare of every
   queue the config names: the router queue, router dead letters, `unrouted` when on, each destination's queue
   and dead queue, and the configured retry rungs (plus the breaker's park rung) summed into one row;
+- per destination, which replica delivers it, breaker state, paused, attempts in flight and the last failed
+  attempt: every deliverer replica, asked over the broker (control.inquiry) and merged (control.replicas);
+  when the broker cannot be reached, the deliverer's /status at the config's ops address (that one replica);
 - rates: two samples `interval` seconds apart. A queue's rate is the change of its depth per second (positive:
   it grows). A destination's delivered/s and failed/s, ingest's accepted/s and the router's events/s are the
   increase of the services' own counters on /metrics over the same interval (replays included: the services
-  count them apart, under `hookpipe_router_replayed_events_total` and `hookpipe_replayed_delivery_attempts_total`);
-- breaker state, paused, attempts in flight and the last failed attempt: the deliverer's /status.
-The ops listeners scraped are the addresses in the config: with several replicas of a service, that is one of
-them. A service that does not answer is shown as unknown; only an unreachable broker fails the command.
+  count them apart, under `hookpipe_router_replayed_events_total` and `hookpipe_replayed_delivery_attempts_total`).
+  The ops listeners scraped, for rates and readiness, are the addresses in the config: with several replicas of
+  a service, that is one of them, and so are its rates.
+A service that does not answer is shown as unknown; only an unreachable broker fails the command.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import aiohttp
 from aio_pika.abc import AbstractConnection
 
 from control.common import BrokerUnreachable, connect
+from control.inquiry import ANSWER_DEADLINE, Answers, ask_deliverers, read_replica_status
 from control.ops_client import Samples, get_json, ops_session, scrape
+from control.replicas import merge
 from control.table import NONE, UNKNOWN, clip, format_age, format_rate, format_table
 from hookpipe.amqp.broker import QueueState, queue_state
 from hookpipe.amqp.topology import Names
@@ -37,6 +42,9 @@ SERVICES = ("ingest", "router", "deliverer")
 
 #: Width of the last-error column in the table (characters).
 ERROR_WIDTH = 60
+
+#: Width of the delivered-by column in the table (characters): replica ids are `host:pid`.
+REPLICA_WIDTH = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,21 +118,44 @@ async def collect_status(config: Config, *, interval: float) -> dict[str, Any]:
             connection = None
         if connection is None:  # still say what the services say
             first = last = Sample(time.monotonic(), {}, await scrape_services(session, config))
+            answers = await _ask_ops_listener(session, config)
         else:
             async with connection:
                 document["broker"]["reachable"] = True
-                first = await take_sample(connection, session, config, queues)
-                last = first
-                if interval > 0:
-                    await asyncio.sleep(interval)
-                    last = await take_sample(connection, session, config, queues)
+                asking = asyncio.create_task(ask_deliverers(connection, config))  # while the samples are taken
+                try:
+                    first, last = await _two_samples(connection, session, config, queues, interval)
+                    answers = await asking
+                finally:
+                    asking.cancel()
         readiness = await asyncio.gather(
             *(get_json(session, _ops_address(config, service), "/readyz") for service in SERVICES))
-        deliverer = await get_json(session, config.deliverer.ops, "/status")
     document["services"] = _services(config, first, last, readiness)
+    document["deliverers"] = {
+        "asked": "broker" if connection is not None else f"ops listener {config.deliverer.ops}",
+        "replicas": sorted(answer.replica for answer in answers.replicas),
+        "wait_s": ANSWER_DEADLINE if answers.heard else 0,
+    }
     document["queues"] = [_queue_row(row, first, last) for row in queues] if document["broker"]["reachable"] else []
-    document["destinations"] = _destinations(config, first, last, deliverer)
+    document["destinations"] = _destinations(config, first, last, answers)
     return document
+
+
+async def _two_samples(connection: AbstractConnection, session: aiohttp.ClientSession, config: Config,
+                       queues: list[WatchedQueue], interval: float) -> tuple[Sample, Sample]:
+    first = await take_sample(connection, session, config, queues)
+    if interval <= 0:
+        return first, first
+    await asyncio.sleep(interval)
+    return first, await take_sample(connection, session, config, queues)
+
+
+async def _ask_ops_listener(session: aiohttp.ClientSession, config: Config) -> Answers:
+    """With the broker out of reach: the deliverer at the config's ops address, as the one replica known."""
+    address = str(config.deliverer.ops)
+    answer = read_replica_status(await get_json(session, address, "/status"), replica=f"ops {address}",
+                                 process=f"ops {address}", destinations=config.destinations)
+    return Answers([answer] if answer is not None else [], heard=answer is not None)
 
 
 def _rate(first: Sample, last: Sample, before: float | None, after: float | None) -> float | None:
@@ -211,24 +242,18 @@ def _depth_change(first: Sample, last: Sample, before: int | None, after: int | 
     return round((after - before) / elapsed, 3)
 
 
-def _destinations(config: Config, first: Sample, last: Sample, deliverer: Any) -> dict[str, Any]:
+def _destinations(config: Config, first: Sample, last: Sample, answers: Answers) -> dict[str, Any]:
     names = Names(config.broker.prefix)
-    live = deliverer.get("destinations", {}) if isinstance(deliverer, dict) else {}
+    merged = merge(answers.replicas, config.destinations)
     result: dict[str, Any] = {}
     for name in config.destinations:
         queue = last.queues.get(names.deliver_queue(name))
         dead = last.queues.get(names.dead_queue(name))
-        state = live.get(name) or {}
         result[name] = {
             "messages": None if queue is None else queue.messages,
             "consumers": None if queue is None else queue.consumers,
             "dead_letters": None if dead is None else dead.messages,
-            "breaker": state.get("breaker"),
-            "paused": state.get("paused"),
-            "consuming": state.get("consuming"),
-            "consecutive_failures": state.get("consecutive_failures"),
-            "in_flight": state.get("in_flight"),
-            "last_error": state.get("last_error"),
+            **merged[name],
             "delivered_per_s": _attempt_rate(first, last, name, DeliveryOutcome.DELIVERED),
             "failed_per_s": _attempt_rate(first, last, name, DeliveryOutcome.FAILED),
         }
@@ -242,7 +267,8 @@ def render_status(document: dict[str, Any]) -> str:
     heading = f"hookpipe status: prefix {document['prefix']}, broker {broker['url']}"
     if not broker["reachable"]:
         heading += f" UNREACHABLE ({broker['error']})"
-    lines = [heading + (f", rates over {interval:g}s" if interval else ", no rates (--interval 0)"), ""]
+    lines = [heading + (f", rates over {interval:g}s" if interval else ", no rates (--interval 0)"),
+             _deliverers_line(document["deliverers"]), ""]
 
     services = document["services"]
     lines += format_table(["SERVICE", "OPS", "STATE", "RATE/S"], [
@@ -257,13 +283,34 @@ def render_status(document: dict[str, Any]) -> str:
     lines.append("")
     now = document["at"]
     lines += format_table(
-        ["DESTINATION", "DEPTH", "BREAKER", "PAUSED", "DEAD", "DELIVERED/S", "FAILED/S", "LAST ERROR"],
+        ["DESTINATION", "DEPTH", "BREAKER", "PAUSED", "DEAD", "DELIVERED/S", "FAILED/S", "IN FLIGHT",
+         "DELIVERED BY", "LAST ERROR"],
         [[name, _or(d["messages"], UNKNOWN), _or(d["breaker"], UNKNOWN), _yes_no(d["paused"]),
           _or(d["dead_letters"], UNKNOWN), format_rate(d["delivered_per_s"]), format_rate(d["failed_per_s"]),
-          _last_error(d["last_error"], now)]
+          _or(d["in_flight"], UNKNOWN), _delivered_by(d), _last_error(d["last_error"], now)]
          for name, d in document["destinations"].items()],
     )
     return "\n".join(lines)
+
+
+def _deliverers_line(deliverers: dict[str, Any]) -> str:
+    """Which deliverer replicas the destinations' state comes from, and where the rates come from."""
+    replicas = deliverers["replicas"]
+    if deliverers["asked"] != "broker":
+        where = f"destination state from the deliverer at {deliverers['asked']} only (the broker is out of reach)"
+    elif not replicas:
+        where = "no deliverer replica answered" + (" (none running)" if not deliverers["wait_s"] else
+                                                    f" within {deliverers['wait_s']:g}s")
+    else:
+        where = f"{len(replicas)} deliverer {'replica' if len(replicas) == 1 else 'replicas'} answered: " \
+                + ", ".join(replicas)
+    return where + "; rates and readiness from each service's ops address in the config (one replica each)"
+
+
+def _delivered_by(destination: dict[str, Any]) -> str:
+    if not destination["replicas"]:
+        return UNKNOWN
+    return clip(",".join(destination["delivered_by"]), REPLICA_WIDTH) if destination["delivered_by"] else NONE
 
 
 def _service_state(service: dict[str, Any]) -> str:

@@ -11,12 +11,12 @@ import argparse
 import asyncio
 import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aio_pika.abc import AbstractConnection
 
-from control import dlq
+from control import dlq, replicas
 from control.common import (
     CONFIG_HELP,
     CONNECT_TIMEOUT,
@@ -28,6 +28,7 @@ from control.common import (
     rate,
     with_broker,
 )
+from control.inquiry import Answers, ask_deliverers
 from control.ops_client import ops_session, scrape
 from control.table import NONE, clip, format_age, format_table
 from hookpipe.amqp.broker import Publisher, queue_state
@@ -47,9 +48,10 @@ def add_parser(commands: Any) -> None:
     dead_commands = dead.add_subparsers(dest="dlq_command", required=True)
     listing = dead_commands.add_parser(
         "list", help="dead letters per destination, and counts by reason",
-        description="Depth of each dead queue (`router` is the router's). Reason counts come from the deliverer's "
-                    "and router's metrics (dead-lettered since each started), or with --scan from reading the "
-                    "queues in place (what is there now).",
+        description="Depth of each dead queue (`router` is the router's). Reason counts come from the services' "
+                    "counters (dead-lettered since each started): every deliverer replica's, asked over the broker, "
+                    "and the router's /metrics at its ops address; or with --scan from reading the queues in place "
+                    "(what is there now).",
     )
     listing.add_argument("--config", help=CONFIG_HELP)
     listing.add_argument("--scan", action="store_true", help="count reasons by reading the queues, not metrics")
@@ -112,13 +114,14 @@ def _dlq_list(args: argparse.Namespace) -> int:
 
     async def collect(connection: AbstractConnection) -> dict[str, Any]:
         rows = []
-        deliverer = router = None
+        router = None
+        deliverers = Answers()
         if not args.scan:
             async with ops_session() as session:
-                deliverer, router = await asyncio.gather(
-                    scrape(session, config.deliverer.ops), scrape(session, config.router.ops))
+                deliverers, router = await asyncio.gather(
+                    ask_deliverers(connection, config), scrape(session, config.router.ops))
         for queue in queues:
-            reasons: dict[str, float] | None
+            reasons: Mapping[str, float] | None
             if args.scan:
                 found = await dlq.peek(connection, queue)
                 state_exists, depth = found.exists, found.depth
@@ -129,24 +132,30 @@ def _dlq_list(args: argparse.Namespace) -> int:
                 if queue.queue == Names(config.broker.prefix).router_dead:
                     reasons = None if router is None else router.by("hookpipe_router_dead_letters_total", "reason")
                 else:
-                    reasons = None if deliverer is None else deliverer.by(
-                        "hookpipe_dead_letters_total", "reason", destination=queue.destination)
+                    reasons = replicas.dead_lettered(deliverers.replicas, queue.destination)
             rows.append({"destination": queue.destination, "queue": queue.queue, "exists": state_exists,
                          "depth": depth, "reasons": None if reasons is None else
                          {reason: int(count) for reason, count in sorted(reasons.items())}})
         source = "scan" if args.scan else "metrics"
         return {"reasons_from": source, "metrics_reachable": None if args.scan else
-                {"deliverer": deliverer is not None, "router": router is not None}, "queues": rows}
+                {"deliverer": bool(deliverers.replicas), "router": router is not None},
+                "deliverer_replicas": None if args.scan else sorted(answer.replica for answer in deliverers.replicas),
+                "queues": rows}
 
     document = with_broker(config, collect)
     if args.json:
         print_json(document)
         return 0
-    heading = "REASONS (IN THE QUEUE NOW)" if args.scan else "REASONS (DEAD-LETTERED SINCE THE SERVICE STARTED)"
+    heading = "REASONS (IN THE QUEUE NOW)" if args.scan else "REASONS (DEAD-LETTERED SINCE EACH SERVICE STARTED)"
     print("\n".join(format_table(["DESTINATION", "QUEUE", "DEPTH", heading], [
         [row["destination"], row["queue"], row["depth"] if row["exists"] else "missing", _reasons(row["reasons"])]
         for row in document["queues"]
     ])))
+    if not args.scan:
+        answered = document["deliverer_replicas"]
+        print(f"destinations' reasons: {len(answered)} deliverer {'replica' if len(answered) == 1 else 'replicas'}"
+              f" answered{': ' + ', '.join(answered) if answered else ''}; the router's: its ops address in the "
+              "config")
     return 0
 
 
