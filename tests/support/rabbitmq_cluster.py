@@ -103,8 +103,7 @@ class RabbitMQCluster:
 
     def queue_leaders(self, via: int) -> dict[str, int]:
         """Each quorum queue's leader, as node `via` sees it: queue name -> node index."""
-        rows = json.loads(self.nodes[via].ctl("list_queues", "name", "type", "leader", "--formatter", "json",
-                                              "--no-table-headers"))
+        rows = json.loads(self.nodes[via].ctl("list_queues", "name", "type", "leader", "--formatter", "json"))
         return {row["name"]: self.index_of(row["leader"]) for row in rows
                 if row.get("type") == "quorum" and row.get("leader") in self.node_names}
 
