@@ -282,23 +282,37 @@ def close_window(pipeline: ScaledPipeline, window: Window, seconds: float) -> di
             "steal_pct": round(100 * steal / total, 1) if total > 0 else None}
 
 
-async def send(pipeline: ScaledPipeline, args: argparse.Namespace, run_prefix: str, receiver: Receiver,
-               deadline: float) -> LoadResult:
-    """--events spread over the ingests (each its own id prefix and share of --concurrency), run together."""
+@dataclass
+class Share:
+    """One ingest's part of the load: its URL, id prefix, events, requests in flight, and their signed headers."""
+
+    url: str
+    prefix: str
+    events: int
+    concurrency: int
+    signed: Presigned
+
+
+async def sign_shares(pipeline: ScaledPipeline, args: argparse.Namespace, run_prefix: str) -> list[Share]:
+    """--events and --concurrency split between the ingests, each request signed (and routed) before the load."""
     ingests = len(pipeline.ingest_urls)
-    shares = [(args.events // ingests + (n < args.events % ingests),
-               max(1, args.concurrency // ingests + (n < args.concurrency % ingests))) for n in range(ingests)]
-    signed = []
-    for n, (events, _) in enumerate(shares):
-        presigned = await asyncio.to_thread(Presigned, "stripe", DEFAULT_SOURCE_SECRET, f"{run_prefix}{n}-",
-                                            events, args.body_size)
-        add_route_headers(presigned, pipeline.names)
-        signed.append(presigned)
+    shares = []
+    for n, url in enumerate(pipeline.ingest_urls):
+        events = args.events // ingests + (n < args.events % ingests)
+        concurrency = max(1, args.concurrency // ingests + (n < args.concurrency % ingests))
+        signed = await asyncio.to_thread(Presigned, "stripe", DEFAULT_SOURCE_SECRET, f"{run_prefix}{n}-", events,
+                                         args.body_size)
+        add_route_headers(signed, pipeline.names)
+        shares.append(Share(url, f"{run_prefix}{n}-", events, concurrency, signed))
+    return shares
+
+
+async def send(shares: list[Share], args: argparse.Namespace, receiver: Receiver, deadline: float) -> LoadResult:
+    """Every share's load at once (one load generator per ingest, in this process); their results merged."""
     loads = await asyncio.gather(*(
-        run_load(url, events, concurrency, args.body_size, f"{run_prefix}{n}-", signer, deadline,
+        run_load(share.url, share.events, share.concurrency, args.body_size, share.prefix, share.signed, deadline,
                  lambda: len(receiver.arrivals), args.quiet or n > 0)
-        for n, (url, (events, concurrency), signer) in enumerate(zip(pipeline.ingest_urls, shares, signed,
-                                                                    strict=True))))
+        for n, share in enumerate(shares)))
     merged = LoadResult(first_sent=min(load.first_sent for load in loads),
                         last_answer=max(load.last_answer for load in loads))
     for load in loads:
@@ -352,10 +366,11 @@ async def run_shape(args: argparse.Namespace, shape: Shape, broker_url: str, bro
         await pipeline.start(f"http://127.0.0.1:{receiver.port}", deadline)
         async with aiohttp.ClientSession(trust_env=False) as session:
             result["destinations_per_deliverer"] = await pipeline.wait_spread(session)
+        shares = await sign_shares(pipeline, args, run_prefix)
         sampler = QueueSampler(broker_url, pipeline.sampled_queues)
         sampler.start()
         window = open_window(pipeline, broker_pids)
-        load = await send(pipeline, args, run_prefix, receiver, deadline)
+        load = await send(shares, args, receiver, deadline)
         expected = {(destination_path(pipeline.names, destination_of(event_id, pipeline.names)), event_id)
                     for event_id in load.accepted}
         result["services_exited"] = await wait_deliveries(pipeline, receiver, expected, deadline)
