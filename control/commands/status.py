@@ -15,11 +15,13 @@ from hookpipe.config import redact_url
 
 def add_parser(commands: Any) -> None:
     status = commands.add_parser(
-        "status", help="queues, rates and each destination's breaker, pause and dead letters at a glance",
+        "status", help="queues, rates, deliverer replicas and each destination's breaker, pause and dead letters",
         description="Depth and consumers of every queue (passive declares), rates over --interval (queue depth "
-                    "change, and the services' counters from /metrics), and per destination the breaker state, "
-                    "paused flag, dead-letter count and last error (the deliverer's /status). A service that does "
-                    "not answer is shown as unknown; exit 1 only when the broker cannot be reached.",
+                    "change, and the services' counters from /metrics at the ops addresses in the config: one "
+                    "replica each), and per destination the replica delivering it, breaker state, paused flag, "
+                    "attempts in flight, dead-letter count and last error (every deliverer replica, asked over the "
+                    "broker; answers are awaited for 2s). A service that does not answer is shown as unknown; "
+                    "exit 1 only when the broker cannot be reached.",
     )
     status.add_argument("--config", help=CONFIG_HELP)
     status.add_argument("--interval", default="1s", type=duration,
