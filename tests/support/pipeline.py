@@ -172,15 +172,17 @@ async def wait_for_depth(queue: str, expected: int, timeout: float = 20.0) -> No
         depth = await queue_depth(queue)
 
 
-async def post_events(config: dict[str, Any], ids: list[str], *, body: bytes = b"{}", parallel: int = 20) -> None:
-    """POST one event per id to the `demo` source (id in `x-test-id`), `parallel` at a time; each must get 200."""
+async def post_events(
+    config: dict[str, Any], ids: list[str], *, body: bytes = b"{}", parallel: int = 20, source: str = "demo"
+) -> None:
+    """POST one event per id to `source` (id in `x-test-id`), `parallel` at a time; each must get 200."""
     import aiohttp
 
     limit = asyncio.Semaphore(parallel)
     async with aiohttp.ClientSession() as http:
 
         async def post(event_id: str) -> None:
-            async with limit, http.post(ingest_url(config), data=body, headers={"x-test-id": event_id}) as r:
+            async with limit, http.post(ingest_url(config, source), data=body, headers={"x-test-id": event_id}) as r:
                 assert r.status == 200, f"{event_id}: {r.status}"
 
         await asyncio.gather(*(post(event_id) for event_id in ids))
