@@ -135,6 +135,7 @@ def prometheus_config(targets: dict[str, str]) -> dict[str, Any]:
     config["rule_files"] = [str(ALERTS)]
     for job in config["scrape_configs"]:
         job.pop("dns_sd_configs", None)
+        job.pop("file_sd_configs", None)  # the cluster overlay's other RabbitMQ nodes
         job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
     return config
 
