@@ -244,7 +244,7 @@ class Broker:
 
         self.url = url
         self.config = config
-        self.names = Names(config.broker.prefix)
+        self.names = Names.of(config.broker)
         self.connection: Any = None
 
     async def open(self) -> None:

@@ -90,7 +90,7 @@ def dead_queues(config: Config, destination: str | None = None) -> list[DeadQueu
     stays where it is. The router's go straight into the router queue (default exchange), never into the
     ingested exchange, which would archive them again.
     """
-    names = Names(config.broker.prefix)
+    names = Names.of(config.broker)
     queues = [DeadQueue(name, names.dead_queue(name), names.deliver, name) for name in config.destinations]
     if ROUTER not in config.destinations:
         queues.append(DeadQueue(ROUTER, names.router_dead, "", names.router_queue))

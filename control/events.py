@@ -80,7 +80,7 @@ async def search_archive(
     offset = stream_offset(since)
     search = ArchiveSearch(enabled=config.archive is not None,
                            since=offset if isinstance(offset, str) else format_time(int(offset.timestamp() * 1000)))
-    stream = Names(config.broker.prefix).archive
+    stream = Names.of(config.broker).archive
     if await queue_state(connection, stream) is None:
         return search
     search.exists = True

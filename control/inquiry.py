@@ -94,7 +94,7 @@ async def ask_deliverers(connection: AbstractConnection, config: Config, *,
 
         replies = await channel.get_queue(DIRECT_REPLY_TO, ensure=False)
         await replies.consume(on_answer, no_ack=True)  # direct reply-to: consumed no-ack, before publishing
-        exchange = await declare_control(channel, Names(config.broker.prefix))
+        exchange = await declare_control(channel, Names.of(config.broker))
         inquiry = aio_pika.Message(orjson.dumps({"action": Action.STATUS}), content_type="application/json",
                                    reply_to=DIRECT_REPLY_TO, correlation_id=correlation_id)
         try:

@@ -49,7 +49,7 @@ async def prune_rungs(
     connection: AbstractConnection, config: Config, candidates: Iterable[int], *, dry_run: bool = False
 ) -> PruneReport:
     """Delete each existing, empty, unused rung among `candidates` that the config does not use."""
-    names = Names(config.broker.prefix)
+    names = Names.of(config.broker)
     keep = set(configured_rungs(config))
     report = PruneReport()
     empty: list[int] = []

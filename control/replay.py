@@ -157,7 +157,7 @@ class Replay:
         check_options(config, options)
         self.config = config
         self.options = options
-        self.names = Names(config.broker.prefix)
+        self.names = Names.of(config.broker)
         self.routes: RouteTable = compile_routes(config)
         self.summary = ReplaySummary(window=(_ms(options.since), _ms(options.until)))
         self._progress = progress or (lambda _: None)

@@ -58,7 +58,7 @@ class WatchedQueue:
 
 
 def watched_queues(config: Config) -> list[WatchedQueue]:
-    names = Names(config.broker.prefix)
+    names = Names.of(config.broker)
     rows = [
         WatchedQueue(names.router_queue, "router", None, (names.router_queue,)),
         WatchedQueue(names.router_dead, "router_dead", None, (names.router_dead,)),
@@ -243,7 +243,7 @@ def _depth_change(first: Sample, last: Sample, before: int | None, after: int | 
 
 
 def _destinations(config: Config, first: Sample, last: Sample, answers: Answers) -> dict[str, Any]:
-    names = Names(config.broker.prefix)
+    names = Names.of(config.broker)
     merged = merge(answers.replicas, config.destinations)
     result: dict[str, Any] = {}
     for name in config.destinations:

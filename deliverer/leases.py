@@ -73,7 +73,7 @@ class DeliveryLeases:
         """Queue for one destination's lease (a destination a reload added), if connected."""
         if self._link is None or self._connection is None or self._connection.is_closed or name in self._leases:
             return
-        lease = Lease(self._names.delivery_lease(name), gained=lambda: self._start(name))
+        lease = Lease(self._names, self._names.delivery_lease(name), gained=lambda: self._start(name))
         self._leases[name] = lease
         await lease.join(self._link, self._connection)
 

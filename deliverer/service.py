@@ -61,7 +61,7 @@ class DelivererService:
 
     def __init__(self, loaded: LoadedConfig) -> None:
         self.config = loaded.config
-        self.names = Names(self.config.broker.prefix)
+        self.names = Names.of(self.config.broker)
         self.sessions = SessionPool()
         self.senders = {
             name: Sender(name, destination, self.sessions) for name, destination in self.config.destinations.items()

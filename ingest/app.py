@@ -139,7 +139,7 @@ class IngestService:
 
     def __init__(self, loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.config = loaded.config
-        self.names = Names(self.config.broker.prefix)
+        self.names = Names.of(self.config.broker)
         self.sources = compile_sources(self.config)
         self.clock = clock
         self.publisher = Publisher(

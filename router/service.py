@@ -103,7 +103,7 @@ class RouterService:
 
     def __init__(self, loaded: LoadedConfig) -> None:
         self._state = RoutingState(loaded.config, compile_routes(loaded.config))
-        self.names = Names(self.config.broker.prefix)
+        self.names = Names.of(self.config.broker)
         self._reload_lock = asyncio.Lock()
         broker = self.config.broker
         self.publisher = Publisher(
@@ -148,7 +148,7 @@ class RouterService:
         if keeps_order(self.config):
             # Competing routers would publish one destination's deliveries out of order: the holder of the
             # router lease routes, the other replicas wait in line (hookpipe.amqp.lease).
-            self._lease = Lease(self.names.router_lease, gained=lambda: self._consume(connection))
+            self._lease = Lease(self.names, self.names.router_lease, gained=lambda: self._consume(connection))
             await self._lease.join(self.consumer, connection)
             return
         await self._consume(connection)

@@ -35,7 +35,7 @@ def _destination_command(args: argparse.Namespace) -> int:
         print(f"hookpipe: no destination named '{args.destination}' in the config; destinations: "
               f"{', '.join(config.destinations) or 'none'}", file=sys.stderr)
         return EXIT_USAGE
-    names = Names(config.broker.prefix)
+    names = Names.of(config.broker)
     paused = args.action == "pause"
 
     async def send(connection: AbstractConnection) -> bool:

@@ -129,7 +129,7 @@ def _dlq_list(args: argparse.Namespace) -> int:
             else:
                 state = await queue_state(connection, queue.queue)
                 state_exists, depth = state is not None, state.messages if state else 0
-                if queue.queue == Names(config.broker.prefix).router_dead:
+                if queue.queue == Names.of(config.broker).router_dead:
                     reasons = None if router is None else router.by("hookpipe_router_dead_letters_total", "reason")
                 else:
                     reasons = replicas.dead_lettered(deliverers.replicas, queue.destination)

@@ -27,7 +27,7 @@ from aio_pika import DeliveryMode, Message
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from hookpipe.amqp.broker import Consumption, Link, ack, consume, requeue
-from hookpipe.amqp.topology import declare_lease
+from hookpipe.amqp.topology import Names, declare_lease
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,8 @@ class Lease:
     until its connection goes (then every lease of that connection is gone with it: `join` again on the next
     one) or it hands the lease over. `held` says whether it holds it now."""
 
-    def __init__(self, queue_name: str, *, gained: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, names: Names, queue_name: str, *, gained: Callable[[], Awaitable[None]]) -> None:
+        self._names = names
         self.queue_name = queue_name
         self._gained = gained
         self.held = False
@@ -59,7 +60,7 @@ class Lease:
         self._forget()
         self._link, self._connection = link, connection
         async with connection.channel() as channel:  # publisher confirms: the token is in the queue
-            await declare_lease(channel, self.queue_name)
+            await declare_lease(channel, self._names, self.queue_name)
             await self._publish_token(connection)
         self._consumption = await consume(link, connection, self.queue_name, self._arrived, prefetch=TOKEN_PREFETCH)
 

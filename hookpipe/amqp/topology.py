@@ -13,7 +13,7 @@ from typing import Any
 from aio_pika import ExchangeType
 from aio_pika.abc import AbstractChannel, AbstractExchange
 
-from hookpipe.config import ArchiveConfig, Config
+from hookpipe.config import ArchiveConfig, BrokerConfig, Config
 from hookpipe.rungs import configured_rungs
 
 #: How often a consumer may crash on one message before RabbitMQ dead-letters it as poison.
@@ -28,9 +28,15 @@ UNROUTED_MAX_LENGTH = 10_000
 
 @dataclass(frozen=True, slots=True)
 class Names:
-    """Exchange and queue names under one topology prefix."""
+    """Exchange and queue names under one topology prefix, and how many nodes each new quorum queue is
+    replicated on (`broker.quorum_replicas`; None: RabbitMQ's default, every node of the cluster)."""
 
     prefix: str
+    quorum_replicas: int | None = None
+
+    @classmethod
+    def of(cls, broker: BrokerConfig) -> Names:
+        return cls(broker.prefix, broker.quorum_replicas)
 
     @property
     def ingested(self) -> str:
@@ -96,8 +102,11 @@ class Names:
         return f"{self.prefix}.retry."
 
 
-def _quorum(**arguments: Any) -> dict[str, Any]:
-    return {"x-queue-type": "quorum", **arguments}
+def _quorum(names: Names, **arguments: Any) -> dict[str, Any]:
+    """A quorum queue's arguments. Its replica count is fixed when RabbitMQ creates it: the argument is only
+    sent when configured (adding, dropping or changing it on an existing queue is refused with 406)."""
+    replicas = {} if names.quorum_replicas is None else {"x-quorum-initial-group-size": names.quorum_replicas}
+    return {"x-queue-type": "quorum", **replicas, **arguments}
 
 
 def _poison_to(dead_queue: str) -> dict[str, Any]:
@@ -115,9 +124,9 @@ def _poison_to(dead_queue: str) -> dict[str, Any]:
 async def declare_ingest_path(channel: AbstractChannel, names: Names) -> None:
     """The ingested exchange and the router's input queue bound to it (ingest and router use both)."""
     exchange = await channel.declare_exchange(names.ingested, ExchangeType.TOPIC, durable=True)
-    await channel.declare_queue(names.router_dead, durable=True, arguments=_quorum())
+    await channel.declare_queue(names.router_dead, durable=True, arguments=_quorum(names))
     queue = await channel.declare_queue(
-        names.router_queue, durable=True, arguments=_quorum(**_poison_to(names.router_dead))
+        names.router_queue, durable=True, arguments=_quorum(names, **_poison_to(names.router_dead))
     )
     await queue.bind(exchange, routing_key="#")
 
@@ -154,7 +163,7 @@ async def declare_unrouted(channel: AbstractChannel, names: Names) -> None:
     await channel.declare_queue(
         names.unrouted,
         durable=True,
-        arguments=_quorum(**{"x-max-length": UNROUTED_MAX_LENGTH, "x-overflow": "drop-head"}),
+        arguments=_quorum(names, **{"x-max-length": UNROUTED_MAX_LENGTH, "x-overflow": "drop-head"}),
     )
 
 
@@ -169,8 +178,8 @@ async def declare_destination(
     """
     exchange = await channel.declare_exchange(names.deliver, ExchangeType.DIRECT, durable=True)
     dead = names.dead_queue(destination)
-    await channel.declare_queue(dead, durable=True, arguments=_quorum())
-    arguments = _quorum(**_poison_to(dead))
+    await channel.declare_queue(dead, durable=True, arguments=_quorum(names))
+    arguments = _quorum(names, **_poison_to(dead))
     if ordering == "fifo":
         arguments["x-single-active-consumer"] = True
     queue = await channel.declare_queue(names.deliver_queue(destination), durable=True, arguments=arguments)
@@ -181,7 +190,7 @@ async def declare_retry_rung(channel: AbstractChannel, names: Names, ms: int) ->
     """A delay of `ms`: messages published to the rung's exchange (key = destination) wait in its queue, then
     RabbitMQ dead-letters them, at least once and keeping their key, back to the destination's queue."""
     exchange = await channel.declare_exchange(names.retry(ms), ExchangeType.FANOUT, durable=True)
-    queue = await channel.declare_queue(names.retry(ms), durable=True, arguments=_quorum(**{
+    queue = await channel.declare_queue(names.retry(ms), durable=True, arguments=_quorum(names, **{
         "x-message-ttl": ms,
         "x-dead-letter-exchange": names.deliver,
         "x-dead-letter-strategy": "at-least-once",
@@ -190,9 +199,10 @@ async def declare_retry_rung(channel: AbstractChannel, names: Names, ms: int) ->
     await queue.bind(exchange)
 
 
-async def declare_lease(channel: AbstractChannel, queue_name: str) -> None:
+async def declare_lease(channel: AbstractChannel, names: Names, queue_name: str) -> None:
     """A lease queue (hookpipe.amqp.lease): one active consumer at a time, the holder of its token."""
-    await channel.declare_queue(queue_name, durable=True, arguments=_quorum(**{"x-single-active-consumer": True}))
+    arguments = _quorum(names, **{"x-single-active-consumer": True})
+    await channel.declare_queue(queue_name, durable=True, arguments=arguments)
 
 
 async def declare_control(channel: AbstractChannel, names: Names) -> AbstractExchange:
@@ -202,14 +212,14 @@ async def declare_control(channel: AbstractChannel, names: Names) -> AbstractExc
 async def set_pause_flag(channel: AbstractChannel, names: Names, destination: str, *, paused: bool) -> None:
     """Record an operator's pause (a durable quorum queue, so a clustered broker keeps it) or its resume."""
     if paused:
-        await channel.declare_queue(names.pause_flag(destination), durable=True, arguments=_quorum())
+        await channel.declare_queue(names.pause_flag(destination), durable=True, arguments=_quorum(names))
     else:
         await channel.queue_delete(names.pause_flag(destination))
 
 
 async def declare_all(channel: AbstractChannel, config: Config) -> None:
     """Everything the config needs: `hookpipe topology apply`."""
-    names = Names(config.broker.prefix)
+    names = Names.of(config.broker)
     await declare_ingest_path(channel, names)
     if config.archive is not None:
         await declare_archive(channel, names, config.archive)
@@ -223,7 +233,7 @@ async def declare_all(channel: AbstractChannel, config: Config) -> None:
 
 def all_queue_names(config: Config) -> list[str]:
     """Every queue `declare_all` may create, for tools and test clean-up."""
-    names = Names(config.broker.prefix)
+    names = Names.of(config.broker)
     queues = [names.router_queue, names.router_dead, names.unrouted, names.archive]
     for destination in config.destinations:
         queues += [names.deliver_queue(destination), names.dead_queue(destination), names.pause_flag(destination),
@@ -232,5 +242,5 @@ def all_queue_names(config: Config) -> list[str]:
 
 
 def all_exchange_names(config: Config) -> list[str]:
-    names = Names(config.broker.prefix)
+    names = Names.of(config.broker)
     return [names.ingested, names.deliver, names.control] + [names.retry(ms) for ms in configured_rungs(config)]

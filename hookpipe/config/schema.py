@@ -159,6 +159,9 @@ class BrokerConfig(_Model):
     url: AmqpUrls = ("amqp://guest:guest@127.0.0.1:5672/",)
     prefix: str = "hookpipe"
     heartbeat: Seconds = 10.0
+    #: Nodes each quorum queue is replicated on when hookpipe creates it; None: RabbitMQ's default (every
+    #: node of the cluster). Fixed per queue at creation: `rabbitmq-queues grow|shrink` changes existing ones.
+    quorum_replicas: Annotated[int, Field(ge=1, le=99)] | None = None
 
     @field_validator("prefix")
     @classmethod
