@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -160,10 +161,47 @@ def test_deployments_have_probes_resources_and_a_locked_down_security_context() 
         assert security["capabilities"]["drop"] == ["ALL"]
 
 
-def test_autoscaling_disruption_budgets_and_network_policies_cover_the_services() -> None:
+def configmap_pipeline() -> dict[str, Any]:
+    (configmap,) = yaml.safe_load_all((KUBERNETES / "configmap.yaml").read_text())
+    pipeline: dict[str, Any] = yaml.safe_load(configmap["data"]["pipeline.yaml"])
+    return pipeline
+
+
+def test_only_what_scales_freely_autoscales() -> None:
+    """ingest is stateless; a destination is delivered by one deliverer replica at a time (its lease holder), so
+    deliverers beyond the number of destinations only stand by; with a fifo destination one router consumes."""
     objects = kubernetes_objects()
-    targets = {o["spec"]["scaleTargetRef"]["name"] for o in objects if o["kind"] == "HorizontalPodAutoscaler"}
-    assert targets == {"hookpipe-ingest", "hookpipe-deliverer"}
+    autoscalers = {o["spec"]["scaleTargetRef"]["name"]: o["spec"] for o in objects
+                   if o["kind"] == "HorizontalPodAutoscaler"}
+    assert set(autoscalers) == {"hookpipe-ingest"}
+    destinations = configmap_pipeline()["destinations"]
+    if "hookpipe-deliverer" in autoscalers:
+        assert autoscalers["hookpipe-deliverer"]["maxReplicas"] <= len(destinations)
+    if "hookpipe-router" in autoscalers:
+        assert all(d.get("ordering", "unordered") != "fifo" for d in destinations.values())
+    replicas = {d["metadata"]["name"]: d["spec"]["replicas"] for d in objects if d["kind"] == "Deployment"}
+    assert 2 <= replicas["hookpipe-deliverer"] <= len(destinations) + 1, "one per destination, one to fail over to"
+    assert replicas["hookpipe-router"] >= 2, "a standby router takes over the router lease"
+
+
+def test_the_cluster_form_of_the_broker_url_in_the_configmap_loads() -> None:
+    """The commented alternative to `url: ${AMQP_URL}`, uncommented, is a valid config listing three nodes."""
+    (configmap,) = yaml.safe_load_all((KUBERNETES / "configmap.yaml").read_text())
+    lines = configmap["data"]["pipeline.yaml"].splitlines()
+    start = lines.index("  # url:")
+    block = [line.replace("# ", "", 1) for line in lines[start:] if line.startswith(("  # url:", "  #   - "))]
+    assert len(block) == 4, block
+    single = lines.index("  url: ${AMQP_URL}")
+    edited = [*lines[:single], *block, *(line for line in lines[single + 1:] if line not in lines[start:start + 4])]
+    secret = yaml.safe_load((KUBERNETES / "secret.example.yaml").read_text())
+    loaded = parse_config(yaml.safe_load("\n".join(edited)), environ=secret["stringData"])
+    urls = loaded.config.broker.url
+    assert len({urlsplit(url).hostname for url in urls}) == 3, urls
+    assert {urlsplit(url).password for url in urls} == {secret["stringData"]["AMQP_PASSWORD"]}
+
+
+def test_disruption_budgets_and_network_policies_cover_the_services() -> None:
+    objects = kubernetes_objects()
     budgets = {o["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] for o in objects
                if o["kind"] == "PodDisruptionBudget"}
     assert budgets == {"hookpipe-ingest", "hookpipe-router", "hookpipe-deliverer"}
