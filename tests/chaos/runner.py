@@ -17,7 +17,8 @@ from tests.chaos.receiver import CountingReceiver
 from tests.chaos.scenarios import ChaosRun, Scenario
 from tests.support.pipeline import AMQP_URL, ingest_url
 from tests.support.proxy import TcpProxy
-from tests.support.rabbitmq_node import NodeUnavailable, PrivateRabbitMQ
+from tests.support.rabbitmq_cluster import RabbitMQCluster
+from tests.support.rabbitmq_node import RABBITMQ_SCRIPTS, NodeUnavailable, PrivateRabbitMQ
 from tests.support.service_set import SERVICES, ServiceSet
 
 
@@ -55,6 +56,7 @@ async def run_scenario(scenario: Scenario, *, events: int, concurrency: int, bod
     receiver = CountingReceiver()
     await receiver.start()
     rabbit: PrivateRabbitMQ | None = None
+    cluster: RabbitMQCluster | None = None
     proxy: TcpProxy | None = None
     services: ServiceSet | None = None
     broker_url = AMQP_URL  # where the queues really are: for counting dead letters and for clean-up
@@ -68,6 +70,13 @@ async def run_scenario(scenario: Scenario, *, events: int, concurrency: int, bod
                 result.skipped = str(error)
                 return result
             broker_url = rabbit.amqp_url
+        if scenario.cluster:
+            if not (RABBITMQ_SCRIPTS / "rabbitmq-server").exists():
+                result.skipped = "rabbitmq-server is not installed: no private cluster"
+                return result
+            cluster = RabbitMQCluster(3, name_prefix="hp-chaos")
+            await asyncio.to_thread(cluster.start)  # a cluster that does not form is a failure, not a skip
+            broker_url = cluster.urls[-1]  # counted once the disruption is over: every node is running again
         services_url = broker_url
         if scenario.through_proxy:
             broker = urlsplit(broker_url)
@@ -76,13 +85,15 @@ async def run_scenario(scenario: Scenario, *, events: int, concurrency: int, bod
             services_url = f"amqp://guest:guest@127.0.0.1:{proxy.port}/"
         prefix = f"hp-chaos-{uuid.uuid4().hex[:8]}"
         config = chaos_config(prefix, receiver.url, services_url)
+        if cluster is not None:
+            config["broker"]["url"] = cluster.urls
         windows = unconfirmed_windows(config, concurrency)
         directory = work_dir / scenario.name
         directory.mkdir(parents=True, exist_ok=True)
         services = ServiceSet(config, directory)
         await services.start()
         load = ProviderLoad(ingest_url(config), concurrency=concurrency, body_size=body_size, id_prefix=f"{prefix}-")
-        run = ChaosRun(events, services, load, receiver, proxy=proxy, rabbit=rabbit)
+        run = ChaosRun(events, services, load, receiver, proxy=proxy, rabbit=rabbit, cluster=cluster)
         disruption = asyncio.create_task(scenario.disrupt(run))
         try:
             sent = await load.run(events=events)
@@ -91,6 +102,7 @@ async def run_scenario(scenario: Scenario, *, events: int, concurrency: int, bod
         finally:
             disruption.cancel()
             result.timeline = run.timeline
+            result.problems.extend(run.problems)
         tally = await drain(receiver, sent.accepted, broker_url, config, drain_timeout)
         run.note(f"drained in {tally.drain_s:.1f}s")
         for name in SERVICES:
@@ -118,11 +130,13 @@ async def run_scenario(scenario: Scenario, *, events: int, concurrency: int, bod
             services.kill_all()
         if proxy is not None:
             await proxy.stop()
-        if config is not None and rabbit is None:
+        if config is not None and rabbit is None and cluster is None:
             with contextlib.suppress(Exception):
                 await delete_topology(broker_url, config)
         if rabbit is not None:
             await asyncio.to_thread(rabbit.stop)
+        if cluster is not None:
+            await asyncio.to_thread(cluster.stop)
         await receiver.stop()
         result.seconds = time.monotonic() - began
     return result

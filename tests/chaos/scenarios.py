@@ -3,8 +3,8 @@
 Every scenario runs the same stream (N events, provider-like load, see tests.chaos.load) through a fresh
 pipeline and breaks one thing at spread-out moments while the stream flows. Its duplicate bound is
 kills x the unconfirmed window of what was broken (tests.chaos.pipeline.UnconfirmedWindows): a SIGKILLed
-service redoes at most what it held unsettled, and a broker restart or a cut link makes every service redo
-its window once.
+service redoes at most what it held unsettled, and a broker restart, a cut link or the loss of the cluster node
+the services are connected to makes every service redo its window once.
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from hookpipe.config import redact_url
 from tests.chaos.load import ProviderLoad
+from tests.chaos.node_loss import leading_node, moved_links
 from tests.chaos.pipeline import UnconfirmedWindows
 from tests.chaos.progress import Progress
 from tests.chaos.receiver import CountingReceiver
 from tests.support.proxy import TcpProxy
+from tests.support.rabbitmq_cluster import RabbitMQCluster
 from tests.support.rabbitmq_node import PrivateRabbitMQ
 from tests.support.service_set import ServiceSet
 
@@ -41,6 +44,14 @@ CUT_SECONDS = 4.0
 FLAP_MOMENTS = (0.1, 0.3, 0.5, 0.7)
 FLAP_BAD = 3.0
 
+#: The cluster node loss: fractions of the stream accepted when the node is SIGKILLed and when it is started
+#: again (or later: the pipeline must be flowing on the survivors first).
+NODE_KILL_AT = 0.3
+NODE_RESTART_AT = 0.6
+
+#: Characters of each service's log searched for its reconnects (a few lines per connect, none per event).
+LOG_TAIL = 1_000_000
+
 
 @dataclass
 class ChaosRun:
@@ -52,8 +63,10 @@ class ChaosRun:
     receiver: CountingReceiver
     proxy: TcpProxy | None = None
     rabbit: PrivateRabbitMQ | None = None
+    cluster: RabbitMQCluster | None = None
     kills: int = 0
     timeline: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what the disruption found wrong, beyond the count
     began: float = field(default_factory=time.monotonic)
 
     def note(self, what: str) -> None:
@@ -87,6 +100,7 @@ class Scenario:
     disrupt: Disruption
     bound: Callable[[int, UnconfirmedWindows], int]  # (kills, windows) -> duplicates allowed
     private_broker: bool = False  # against a private RabbitMQ node this run starts
+    cluster: bool = False  # against a private 3-node RabbitMQ cluster this run starts, every node in broker.url
     through_proxy: bool = False  # the services reach the broker through a TCP proxy
 
 
@@ -138,6 +152,34 @@ async def _flap_receiver(run: ChaosRun) -> None:
         run.note("receiver answering 200")
 
 
+async def _kill_leader_node(run: ChaosRun) -> None:
+    cluster = run.cluster
+    assert cluster is not None
+    memory = ", ".join(f"{mib:.0f}" for mib in cluster.memory_mib())
+    run.note(f"{len(cluster.nodes)}-node cluster booted in {cluster.boot_seconds:.1f}s, joined in "
+             f"{cluster.join_seconds:.1f}s; VM memory {memory} MiB")
+    await run.at(run.load.accepted, NODE_KILL_AT, "node kill")
+    target, leads = await asyncio.to_thread(leading_node, cluster, run.services.config["broker"]["prefix"])
+    run.note(f"quorum queue leaders per node {leads}")
+    killed_at = time.time()
+    await asyncio.to_thread(cluster.kill, target)
+    run.kills += 1
+    run.note(f"SIGKILL node {target}, the router queue's leader")
+    await run.flowing_again()
+    run.note("deliveries moving again")
+    moved, stuck = moved_links(run.services.logs(LOG_TAIL), redact_url(cluster.urls[target]), killed_at)
+    for link in moved:
+        run.note(f"{link.service} {link.link} reconnected {link.at:.2f}s after the kill to {link.url}")
+    run.problems.extend(f"{link} was on the killed node and never reconnected" for link in stuck)
+    run.problems.extend(f"{link.service} {link.link} reconnected to the killed node" for link in moved
+                        if link.url == redact_url(cluster.urls[target]))
+    if not moved and not stuck:
+        run.problems.append(f"no service link was on node {target}, the one killed")
+    await run.at(run.load.accepted, NODE_RESTART_AT, "node restart")
+    rejoined = await asyncio.to_thread(cluster.restart, target)
+    run.note(f"node {target} running in the cluster again {rejoined:.1f}s after its start")
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("kill-ingest", "SIGKILL ingest 3x mid-stream, restart each time",
              _sigkill("ingest", lambda run: run.load.accepted), lambda kills, w: kills * w.ingest),
@@ -149,6 +191,8 @@ SCENARIOS: tuple[Scenario, ...] = (
              _restart_broker, lambda kills, w: kills * w.all, private_broker=True),
     Scenario("proxy-cut", f"cut every broker link 3x for {CUT_SECONDS:.0f}s (TCP proxy), then restore",
              _cut_links, lambda kills, w: kills * w.all, through_proxy=True),
+    Scenario("kill-cluster-node", "SIGKILL the RabbitMQ cluster node leading the queues, start it again later",
+             _kill_leader_node, lambda kills, w: kills * w.all, cluster=True),
     Scenario("flapping-receiver", f"receiver fails {len(FLAP_MOMENTS)}x for {FLAP_BAD:.0f}s (500s, resets), then 200",
              _flap_receiver, lambda kills, w: 0),
 )

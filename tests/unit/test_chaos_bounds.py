@@ -28,5 +28,6 @@ def test_each_scenario_bounds_duplicates_by_kills_times_what_it_broke():
     assert bounds == {
         "kill-ingest": 3 * 32, "kill-router": 3 * ROUTER_PREFETCH, "kill-deliverer": 3 * 20,
         "broker-restart": 3 * (32 + ROUTER_PREFETCH + 20), "proxy-cut": 3 * (32 + ROUTER_PREFETCH + 20),
+        "kill-cluster-node": 3 * (32 + ROUTER_PREFETCH + 20),
         "flapping-receiver": 0,
     }
