@@ -4,7 +4,8 @@ Every replica queues for every destination's lease; the holder alone consumes th
 destination's rate limit, concurrency, breaker, pause and order hold for the whole deployment, and when a holder
 dies another replica takes over as soon as RabbitMQ notices. A destination's throughput is therefore one
 replica's; replicas add throughput across destinations. The first replica to start gets every lease, so a holder
-with more than its share (destinations over replicas, rounded up) hands the extra ones over, after their
+with more than its share (destinations over replicas, rounded up; the replicas are counted as the consumers of
+the roll-call queue, `{prefix}.replicas.deliverer`) hands the extra ones over, after their
 attempts in flight are done, so a hand-over never runs one destination's requests on two replicas at once.
 In-order (fifo) destinations are not handed over: their head may be waiting in place.
 """
@@ -16,11 +17,11 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Collection
 
-from aio_pika.abc import AbstractConnection
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
-from hookpipe.amqp.broker import Link, queue_state
+from hookpipe.amqp.broker import Link, consume, queue_state
 from hookpipe.amqp.lease import Lease
-from hookpipe.amqp.topology import Names
+from hookpipe.amqp.topology import Names, declare_roll_call
 
 log = logging.getLogger("deliverer")
 
@@ -66,6 +67,9 @@ class DeliveryLeases:
             lease.close()
         self._leases = {}
         self._link, self._connection = link, connection
+        async with connection.channel() as channel:
+            await declare_roll_call(channel, self._names, "deliverer")
+        await consume(link, connection, self._names.roll_call("deliverer"), _never_sent, prefetch=1)
         for name in destinations:
             await self.join(name)
 
@@ -101,8 +105,7 @@ class DeliveryLeases:
         connection = self._connection
         if connection is None or connection.is_closed or not self._leases:
             return
-        some_lease = next(iter(self._leases.values())).queue_name
-        state = await queue_state(connection, some_lease)
+        state = await queue_state(connection, self._names.roll_call("deliverer"))
         if state is None or state.consumers <= 1:
             return
         share = math.ceil(len(self._leases) / state.consumers)
@@ -119,3 +122,7 @@ class DeliveryLeases:
             return
         await lease.hand_over()
         log.info("destination handed to another replica", extra={"destination": name})
+
+
+async def _never_sent(_: AbstractIncomingMessage) -> None:
+    """The roll-call queue's consumer: nothing is ever published there; it is consumed to be counted."""

@@ -93,6 +93,11 @@ class Names:
         holding it consumes the router queue."""
         return f"{self.prefix}.lease.router"
 
+    def roll_call(self, service: str) -> str:
+        """An always-empty quorum queue every running replica of `service` consumes: its consumer count is the
+        number of replicas (a lease queue's cannot tell: RabbitMQ counts only its active consumer)."""
+        return f"{self.prefix}.replicas.{service}"
+
     def retry(self, ms: int) -> str:
         """A retry rung: fanout exchange and quorum queue of that name, whose TTL is `ms`."""
         return f"{self.retry_prefix}{ms}"
@@ -205,6 +210,10 @@ async def declare_lease(channel: AbstractChannel, names: Names, queue_name: str)
     await channel.declare_queue(queue_name, durable=True, arguments=arguments)
 
 
+async def declare_roll_call(channel: AbstractChannel, names: Names, service: str) -> None:
+    await channel.declare_queue(names.roll_call(service), durable=True, arguments=_quorum(names))
+
+
 async def declare_control(channel: AbstractChannel, names: Names) -> AbstractExchange:
     return await channel.declare_exchange(names.control, ExchangeType.FANOUT, durable=True)
 
@@ -238,7 +247,8 @@ def all_queue_names(config: Config) -> list[str]:
     for destination in config.destinations:
         queues += [names.deliver_queue(destination), names.dead_queue(destination), names.pause_flag(destination),
                    names.delivery_lease(destination)]
-    return queues + [names.router_lease] + [names.retry(ms) for ms in configured_rungs(config)]
+    queues += [names.router_lease, names.roll_call("deliverer")]
+    return queues + [names.retry(ms) for ms in configured_rungs(config)]
 
 
 def all_exchange_names(config: Config) -> list[str]:
