@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
@@ -37,11 +38,11 @@ REPLICAS = 3
 
 
 def config_for(prefix: str, receiver_url: str) -> dict[str, Any]:
-    """`receiver` works (its requests can be held open); `held` is paused; `down` has nobody listening and a
+    """`receiver` works (its requests can be held open, and do not time out); `held` is paused; `down` has nobody listening and a
     breaker that opens at its first failure; `refuse` answers 400, which it dead-letters."""
     base = pipeline_config(prefix, receiver_url)["destinations"]["receiver"]
     destinations = {
-        "receiver": base,
+        "receiver": {**base, "timeout": "3m"},  # its held requests stay in flight however slow the test runs
         "held": {**base, "paused": True},
         "down": {**base, "url": f"http://127.0.0.1:{free_port()}/nobody", "breaker": {"failures": 1, "cooldown": "1m"}},
         "refuse": {**base, "dead_letter_on": [400], "breaker": {"failures": 100}},
@@ -69,9 +70,15 @@ class Hold:
         return web.Response(status=200, text="ok")
 
 
+@dataclass
+class Replicas:
+    path: str  # the config file the command reads
+    config: dict[str, Any]
+    deliverers: list[DelivererService]
+
+
 @pytest.fixture
-async def replicas(prefix, receiver, topology_cleanup, tmp_path) -> AsyncIterator[tuple[str, list[DelivererService],
-                                                                                         Hold]]:
+async def replicas(prefix, receiver, topology_cleanup, tmp_path) -> AsyncIterator[Replicas]:
     """ingest and router, and three deliverer replicas (each its own ops address) on one topology: 3 requests to
     `receiver` held open, `down`'s breaker open, one dead letter for `refuse`."""
     hold = Hold()
@@ -99,10 +106,10 @@ async def replicas(prefix, receiver, topology_cleanup, tmp_path) -> AsyncIterato
                 break
             await asyncio.sleep(0.1)  # the breaker is in-process state: no event to await
         assert any(d.breakers["down"].state is BreakerState.OPEN for d in deliverers)
-        yield str(write_config(tmp_path, config)), deliverers, hold
+        yield Replicas(str(write_config(tmp_path, config)), config, deliverers)
     finally:
         hold.release.set()
-        for deliverer in deliverers:
+        for deliverer in reversed(deliverers):  # the first to start holds the leases: stopped last, it hands none
             await deliverer.stop()
         await pipeline.stop()
 
@@ -118,7 +125,7 @@ def replica_of(deliverer: DelivererService) -> str:
 
 
 async def test_status_lists_every_replica_and_merges_their_views(replicas, prefix):
-    path, deliverers, _ = replicas
+    path, deliverers = replicas.path, replicas.deliverers
     result = await hookpipe("status", "--config", path, "--json", "--interval", "0")
     assert result.returncode == 0, result.stderr
     status = result.json()
@@ -146,7 +153,7 @@ async def test_status_lists_every_replica_and_merges_their_views(replicas, prefi
 
 
 async def test_status_table_names_the_replicas_and_who_delivers_each_destination(replicas):
-    path, deliverers, _ = replicas
+    path, deliverers = replicas.path, replicas.deliverers
     result = await hookpipe("status", "--config", path, "--interval", "0")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -164,7 +171,7 @@ async def test_status_table_names_the_replicas_and_who_delivers_each_destination
 
 
 async def test_dlq_list_counts_every_replica_once_per_process(replicas):
-    path, deliverers, _ = replicas
+    path, deliverers = replicas.path, replicas.deliverers
     result = await hookpipe("dlq", "list", "--config", path, "--json")
     assert result.returncode == 0, result.stderr
     listing = result.json()
@@ -181,7 +188,7 @@ async def test_junk_on_the_control_exchange_and_forged_answers_change_nothing(re
     """Malformed commands, an inquiry naming one of the pipeline's queues as its reply address, and a rogue
     replica answering junk, another inquiry's correlation id and an oversized answer: every real replica still
     answers, nothing lands in the named queue, and only the real replicas are listed."""
-    path, deliverers, _ = replicas
+    path, deliverers = replicas.path, replicas.deliverers
     trap = f"{prefix}.trap"
     connection = await connect()
     async with connection:
@@ -216,3 +223,23 @@ async def test_junk_on_the_control_exchange_and_forged_answers_change_nothing(re
         assert status["destinations"]["receiver"]["breaker"] == "closed"
         assert await queue_depth(trap) == 0
     assert all(d.consumer.connection is not None for d in deliverers)
+
+
+async def test_with_the_broker_out_of_reach_the_configured_deliverer_s_view_stands_in(replicas, tmp_path):
+    """The deliverers still run, but the command cannot reach the broker: the deliverer at `deliverer.ops` is
+    read over HTTP, said to be that one replica's view, and the command exits 1."""
+    deliverers = replicas.deliverers
+    config = copy.deepcopy(replicas.config)
+    config["broker"]["url"] = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
+    config["deliverer"]["ops"] = deliverers[1].config.deliverer.ops
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = await hookpipe("status", "--config", str(write_config(elsewhere, config)), "--json", "--interval", "0")
+    assert result.returncode == 1
+    status = result.json()
+    ops = deliverers[1].config.deliverer.ops
+    assert status["deliverers"]["asked"] == f"ops listener {ops}"
+    assert status["deliverers"]["replicas"] == [f"ops {ops}"]
+    held = status["destinations"]["held"]
+    assert (held["paused"], held["messages"]) == (True, None)  # the broker's numbers are unknown
+    assert held["replicas"][f"ops {ops}"]["lease"] == deliverers[1].status()["destinations"]["held"]["lease"]
