@@ -197,18 +197,19 @@ class ScaledPipeline(Pipeline):
         log(f"{self.shape.label}: topology prefix {prefix}; configs and logs in {tmp}")
         await self._start_processes(deadline)
 
-    async def wait_spread(self, session: aiohttp.ClientSession) -> list[int]:
+    async def wait_spread(self, session: aiohttp.ClientSession) -> tuple[list[int], bool]:
         """Wait (up to SPREAD_TIMEOUT) until every destination is consumed by some deliverer and the counts per
-        deliverer are within one of each other; returns the destinations each deliverer consumes."""
+        deliverer are within one of each other; returns the destinations each deliverer consumes, and whether
+        they spread so."""
         deadline = time.monotonic() + SPREAD_TIMEOUT
         while True:
             consumed = [await consuming(session, process.ops) for process in self.of("deliverer")]
             counts = [len(names) for names in consumed]
-            covered = set().union(*consumed) >= set(self.names)
-            if (covered and max(counts) - min(counts) <= 1) or time.monotonic() >= deadline:
-                if not covered or max(counts) - min(counts) > 1:
+            spread = set().union(*consumed) >= set(self.names) and max(counts) - min(counts) <= 1
+            if spread or time.monotonic() >= deadline:
+                if not spread:
                     log(f"{self.shape.label}: destinations not spread within {SPREAD_TIMEOUT:.0f}s: {counts}")
-                return counts
+                return counts, spread
             await asyncio.sleep(STATUS_POLL)
 
     async def cleanup(self) -> dict[str, int]:
@@ -365,7 +366,7 @@ async def run_shape(args: argparse.Namespace, shape: Shape, broker_url: str, bro
     try:
         await pipeline.start(f"http://127.0.0.1:{receiver.port}", deadline)
         async with aiohttp.ClientSession(trust_env=False) as session:
-            result["destinations_per_deliverer"] = await pipeline.wait_spread(session)
+            result["destinations_per_deliverer"], result["spread"] = await pipeline.wait_spread(session)
         shares = await sign_shares(pipeline, args, run_prefix)
         sampler = QueueSampler(broker_url, pipeline.sampled_queues)
         sampler.start()
@@ -441,6 +442,7 @@ def summarize(runs: list[dict[str, Any]], args: argparse.Namespace) -> list[dict
         if not mine:
             continue
         ms = [per_event_ms(run) for run in mine]
+        shown = next((run for run in mine if not run.get("spread", True)), mine[-1])
         cpu = {name: round(statistics.median(m[name] for m in ms if name in m), 3) for name in ms[0]}
         rates = [run["delivered_per_s"] for run in mine]
         peaks = [run["queue_peak_ready"] for run in mine]
@@ -456,14 +458,20 @@ def summarize(runs: list[dict[str, Any]], args: argparse.Namespace) -> list[dict
             "other_processes_pct": max(run["cpu_s"]["other_processes_pct"] or 0 for run in mine),
             "router_queue_peak": max(peak.get("router", 0) for peak in peaks),
             "deliver_queue_peak": max(max((v for k, v in peak.items() if k != "router"), default=0) for peak in peaks),
-            "destinations_per_deliverer": mine[-1].get("destinations_per_deliverer"),
-            "work_per_replica": mine[-1].get("work_per_replica"),
+            # A round whose leases did not spread is shown if there is one: it ran on fewer deliverers.
+            "destinations_per_deliverer": shown.get("destinations_per_deliverer"),
+            "work_per_replica": shown.get("work_per_replica"),
+            "rounds_not_spread": sum(not run.get("spread", True) for run in mine),
             "rounds": len(mine),
         })
     base = next((row for row in rows if (row["deliverers"], row["routers"], row["ingests"]) == (1, 1, args.ingests)),
                 None)
     for row in rows:
         row["ratio_vs_1"] = round(row["delivered_per_s"] / base["delivered_per_s"], 2) if base else None
+        # The ratio if every run were CPU-bound on a machine of its own: the baseline's summed CPU per event over
+        # this shape's. Steady where the rates are not (other work on the machine).
+        total = row["cpu_ms_per_event"].get("total")
+        row["cpu_ratio_vs_1"] = round(base["cpu_ms_per_event"]["total"] / total, 2) if base and total else None
         row["backlog"] = backlog(row, args.events, args.destinations)
     return rows
 
@@ -487,56 +495,72 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace, seconds: float) 
         f"{args.events} Stripe-signed {args.body_size} B events per run at {args.concurrency} in flight, "
         f"{args.ingests} ingest process(es); median of {args.rounds} round(s); CPU in ms per delivered event.",
         "",
-        f"{'config':<18}{'dlv/s':>6}{'(min-max)':>12}{'vs 1':>6}{'ingest':>7}{'router':>7}{'dlvr':>6}"
-        f"{'rabbit':>7}{'harn':>6}{'sum':>6}{'ceil/s':>7}{'ingest':>7}{'busy':>5}{'other':>6}  {'backlog':<15}"
-        f"{'dest/dlv':<9}work per replica",
+        heading(),
     ]
     for row in rows:
         lines.append(row_line(row))
     by_shape = {(row["deliverers"], row["routers"], row["ingests"]): row for row in rows}
     ingests = args.ingests
     for kind, key in (("deliverers", lambda n: (n, 1, ingests)), ("routers", lambda n: (1, n, ingests))):
-        ratios = [f"{n} vs 1 = {by_shape[key(n)]['ratio_vs_1']:.2f}" for n in range(2, args.replicas + 1)
-                  if key(n) in by_shape]
+        ratios = [f"{n} vs 1 = {by_shape[key(n)]['ratio_vs_1']:.2f} ({by_shape[key(n)]['cpu_ratio_vs_1']:.2f} "
+                  "CPU-bound)" for n in range(2, args.replicas + 1) if key(n) in by_shape]
         lines.append(f"delivered/s with more {kind}: {', '.join(ratios) or '-'}")
     if (1, 1, ingests + 1) in by_shape:
-        lines.append(f"delivered/s with {ingests + 1} ingests vs {ingests}: "
-                     f"{by_shape[(1, 1, ingests + 1)]['ratio_vs_1']:.2f} (one deliverer, one router)")
+        row = by_shape[(1, 1, ingests + 1)]
+        lines.append(f"delivered/s with {ingests + 1} ingests vs {ingests}: {row['ratio_vs_1']:.2f} "
+                     f"({row['cpu_ratio_vs_1']:.2f} CPU-bound), one deliverer, one router")
     worst = max((row["other_processes_pct"] for row in rows), default=0)
     lines += [
         "",
         "dlvr = deliverer, rabbit = RabbitMQ, harn = the harness (load generator and receiver), each service's "
         "replicas summed;",
-        f"ceil/s = {cpus} cores x 1000 / sum: the rate this machine allows with every core busy; ingest = one "
-        "ingest's share of a core;",
+        f"ceil/s = {cpus} cores x 1000 / sum: the rate this machine allows with every core busy; cpu vs 1 = the "
+        "baseline's sum / this sum,",
+        "the ratio if every run were CPU-bound on a machine of its own (CPU-bound above); ingest = one ingest's "
+        "share of a core;",
         "busy, other = the machine's CPUs busy, and busy with processes this run did not start (worst round);",
         f"backlog = the queue that held over {BACKLOG_SHARE:.0%} of the events (none: every stage kept up with "
         "ingest);",
-        "dest/dlv = destinations each deliverer consumed when the load started; work per replica = deliveries "
-        "per deliverer, events routed per router, or requests answered per ingest.",
+        "dest/dlv = destinations each deliverer consumed when the load started (! = not spread within "
+        f"{SPREAD_TIMEOUT:.0f} s in some round, that round shown);",
+        "work per replica = deliveries per deliverer, events routed per router, or requests answered per ingest.",
         f"This machine has {cpus} CPU(s): the replicas, ingest, RabbitMQ and the harness all share them, so more "
         "processes split the same cores;",
         "the ratios show that contention as much as the services' own scaling.",
     ]
     if worst >= 10:
-        lines.append(f"warning: processes this run did not start took up to {worst:.0f}% of the machine: "
-                     "figures skewed.")
+        lines += [f"warning: processes this run did not start took up to {worst:.0f}% of the machine: figures skewed."
+                  " More processes also win a larger share",
+                  "of the CPU from that other work, so the delivered/s ratios follow that share as much as the "
+                  "scaling; the CPU-bound ratios are steadier."]
     lines.append(f"whole run {seconds:.0f} s")
     return "\n".join(lines)
 
 
+#: The table's columns after the config: heading and width.
+COLUMNS = (("dlv/s", 6), ("(min-max)", 12), ("vs 1", 6), ("ingest", 7), ("router", 7), ("dlvr", 6), ("rabbit", 7),
+           ("harn", 6), ("sum", 6), ("ceil/s", 7), ("cpu vs 1", 9), ("ingest", 7), ("busy", 5), ("other", 6))
+
+
+def heading() -> str:
+    return (f"{'config':<18}" + "".join(f"{name:>{width}}" for name, width in COLUMNS)
+            + f"  {'backlog':<15}{'dest/dlv':<9}work per replica")
+
+
 def row_line(row: dict[str, Any]) -> str:
     cpu = row["cpu_ms_per_event"]
+    cells = [f"{row['delivered_per_s']:.0f}", f"({row['min']:.0f}-{row['max']:.0f})", f"{row['ratio_vs_1'] or 0:.2f}",
+             *(f"{cpu.get(key, 0):.2f}" for key in ("ingest", "router", "deliverer", "rabbitmq", "harness", "total")),
+             f"{row['cpu_ceiling_per_s'] or 0:.0f}", f"{row['cpu_ratio_vs_1'] or 0:.2f}",
+             f"{row['ingest_core_pct']:.0f}%", f"{row['machine_busy_pct']:.0f}%", f"{row['other_processes_pct']:.0f}%"]
     work = row["work_per_replica"] or {}
-    kind = "router" if row["routers"] > 1 else "deliverer" if row["deliverers"] > 1 or row["ingests"] == 1 else "ingest"
+    kind = ("router" if row["routers"] > 1 else
+            "deliverer" if row["deliverers"] > 1 or row["ingests"] == 1 else "ingest")
     split = "/".join(f"{v:.0f}" for v in work.get(kind, []))
     spread = "/".join(str(n) for n in row["destinations_per_deliverer"] or [])
-    span = f"({row['min']:.0f}-{row['max']:.0f})"
-    costs = "".join(f"{cpu.get(key, 0):>{width}.2f}" for key, width in (
-        ("ingest", 7), ("router", 7), ("deliverer", 6), ("rabbitmq", 7), ("harness", 6), ("total", 6)))
-    return (f"{row['shape']:<18}{row['delivered_per_s']:>6.0f}{span:>12}{row['ratio_vs_1'] or 0:>6.2f}{costs}"
-            f"{row['cpu_ceiling_per_s'] or 0:>7.0f}{row['ingest_core_pct']:>6.0f}%{row['machine_busy_pct']:>4.0f}%"
-            f"{row['other_processes_pct']:>5.0f}%  {row['backlog']:<15}{spread:<9}{split}")
+    spread += "!" if row["rounds_not_spread"] else ""
+    return (f"{row['shape']:<18}" + "".join(f"{cell:>{width}}" for cell, (_, width) in zip(cells, COLUMNS, strict=True))
+            + f"  {row['backlog']:<15}{spread:<9}{split}")
 
 
 # --- the run -----------------------------------------------------------------------------------------------
