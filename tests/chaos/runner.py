@@ -94,6 +94,8 @@ async def run_scenario(scenario: Scenario, *, events: int, concurrency: int, bod
         await services.start()
         load = ProviderLoad(ingest_url(config), concurrency=concurrency, body_size=body_size, id_prefix=f"{prefix}-")
         run = ChaosRun(events, services, load, receiver, proxy=proxy, rabbit=rabbit, cluster=cluster)
+        if scenario.prepare is not None:
+            await scenario.prepare(run)
         disruption = asyncio.create_task(scenario.disrupt(run))
         try:
             sent = await load.run(events=events)

@@ -52,6 +52,11 @@ NODE_RESTART_AT = 0.6
 #: Characters of each service's log searched for its reconnects (a few lines per connect, none per event).
 LOG_TAIL = 1_000_000
 
+#: Seconds between looks into the services' logs for their reconnects after a node kill, and the bound on
+#: that wait: a link tries the next node within a second (hookpipe.amqp.broker.RECONNECT_DELAY, doubling).
+RECONNECT_POLL = 0.25
+RECONNECT_TIMEOUT = 60.0
+
 
 @dataclass
 class ChaosRun:
@@ -64,6 +69,7 @@ class ChaosRun:
     proxy: TcpProxy | None = None
     rabbit: PrivateRabbitMQ | None = None
     cluster: RabbitMQCluster | None = None
+    node: int | None = None  # the cluster node the scenario kills
     kills: int = 0
     timeline: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # what the disruption found wrong, beyond the count
@@ -101,6 +107,7 @@ class Scenario:
     bound: Callable[[int, UnconfirmedWindows], int]  # (kills, windows) -> duplicates allowed
     private_broker: bool = False  # against a private RabbitMQ node this run starts
     cluster: bool = False  # against a private 3-node RabbitMQ cluster this run starts, every node in broker.url
+    prepare: Disruption | None = None  # once the services are ready, before the load starts
     through_proxy: bool = False  # the services reach the broker through a TCP proxy
 
 
@@ -152,32 +159,52 @@ async def _flap_receiver(run: ChaosRun) -> None:
         run.note("receiver answering 200")
 
 
-async def _kill_leader_node(run: ChaosRun) -> None:
+async def _find_leader_node(run: ChaosRun) -> None:
+    """Before the load: which node leads the run's queues (rabbitmqctl boots a VM of its own, seconds on a busy
+    machine; leaders stay where they are until a node goes)."""
     cluster = run.cluster
     assert cluster is not None
     memory = ", ".join(f"{mib:.0f}" for mib in cluster.memory_mib())
     run.note(f"{len(cluster.nodes)}-node cluster booted in {cluster.boot_seconds:.1f}s, joined in "
              f"{cluster.join_seconds:.1f}s; VM memory {memory} MiB")
-    await run.at(run.load.accepted, NODE_KILL_AT, "node kill")
-    target, leads = await asyncio.to_thread(leading_node, cluster, run.services.config["broker"]["prefix"])
+    run.node, leads = await asyncio.to_thread(leading_node, cluster, run.services.config["broker"]["prefix"])
     run.note(f"quorum queue leaders per node {leads}")
+
+
+async def _kill_leader_node(run: ChaosRun) -> None:
+    cluster, target = run.cluster, run.node
+    assert cluster is not None and target is not None
+    await run.at(run.load.accepted, NODE_KILL_AT, "node kill")
     killed_at = time.time()
     await asyncio.to_thread(cluster.kill, target)
     run.kills += 1
     run.note(f"SIGKILL node {target}, the router queue's leader")
+    await _reconnected(run, redact_url(cluster.urls[target]), killed_at)
     await run.flowing_again()
     run.note("deliveries moving again")
-    moved, stuck = moved_links(run.services.logs(LOG_TAIL), redact_url(cluster.urls[target]), killed_at)
-    for link in moved:
-        run.note(f"{link.service} {link.link} reconnected {link.at:.2f}s after the kill to {link.url}")
-    run.problems.extend(f"{link} was on the killed node and never reconnected" for link in stuck)
-    run.problems.extend(f"{link.service} {link.link} reconnected to the killed node" for link in moved
-                        if link.url == redact_url(cluster.urls[target]))
-    if not moved and not stuck:
-        run.problems.append(f"no service link was on node {target}, the one killed")
     await run.at(run.load.accepted, NODE_RESTART_AT, "node restart")
     rejoined = await asyncio.to_thread(cluster.restart, target)
     run.note(f"node {target} running in the cluster again {rejoined:.1f}s after its start")
+
+
+async def _reconnected(run: ChaosRun, node_url: str, since: float) -> None:
+    """Wait until every service link that was on `node_url` has connected again (the services' logs say so;
+    looked at every RECONNECT_POLL s, at most RECONNECT_TIMEOUT s), note where to and when, and record as
+    problems the links that did not or that went back to that node."""
+    deadline = time.monotonic() + RECONNECT_TIMEOUT
+    while True:
+        moved, stuck = moved_links(run.services.logs(LOG_TAIL), node_url, since)
+        if not stuck or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(RECONNECT_POLL)
+    for link in moved:
+        run.note(f"{link.service} {link.link} reconnected {link.at:.2f}s after the kill to {link.url}")
+    run.problems.extend(f"{link} was on the killed node and did not reconnect within {RECONNECT_TIMEOUT:.0f}s"
+                        for link in stuck)
+    run.problems.extend(f"{link.service} {link.link} reconnected to the killed node" for link in moved
+                        if link.url == node_url)
+    if not moved and not stuck:
+        run.problems.append("no service link was on the killed node")
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -192,7 +219,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("proxy-cut", f"cut every broker link 3x for {CUT_SECONDS:.0f}s (TCP proxy), then restore",
              _cut_links, lambda kills, w: kills * w.all, through_proxy=True),
     Scenario("kill-cluster-node", "SIGKILL the RabbitMQ cluster node leading the queues, start it again later",
-             _kill_leader_node, lambda kills, w: kills * w.all, cluster=True),
+             _kill_leader_node, lambda kills, w: kills * w.all, cluster=True, prepare=_find_leader_node),
     Scenario("flapping-receiver", f"receiver fails {len(FLAP_MOMENTS)}x for {FLAP_BAD:.0f}s (500s, resets), then 200",
              _flap_receiver, lambda kills, w: 0),
 )
