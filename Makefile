@@ -86,7 +86,7 @@ bench-broker: $(STAMP)
 	$(BIN)/python bench/broker_rate.py
 
 # delivered events/s with 1, 2, 3 deliverers and 1, 2, 3 routers (6 destinations), on a private RabbitMQ node of
-# the installed rabbitmq-server: ratios vs one, CPU ms per event per service. 3 rounds, about 6-9 minutes.
+# the installed rabbitmq-server: ratios vs one, CPU ms per event per service. 3 rounds, up to 9 minutes.
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scale.py
 

@@ -1,15 +1,16 @@
 """Scale-out: delivered events/s end to end with 1, 2 and 3 deliverer processes, and with 1, 2 and 3 router
 processes, in one run, on a private RabbitMQ node.
 
-    .venv/bin/python bench/scale.py                          # 3 rounds x 5 shapes x 6,000 events, about 6 min
+    .venv/bin/python bench/scale.py                          # 3 rounds x 6 shapes x 6,000 events, up to 9 min
     .venv/bin/python bench/scale.py --rounds 1 --events 1500 # a quick smoke run
     .venv/bin/python bench/scale.py --json > result.json     # JSON on stdout, the table on stderr
     make bench-scale
 
 The shapes: (deliverers, routers) = (1, 1), (2, 1), (3, 1), (1, 2), (1, 3), each with --ingests ingest processes
-(one by default). Each shape is one run of bench/e2e.py's kind: its own topology prefix, processes, receiver and
---events Stripe-signed 1 KiB events at saturation (--concurrency in flight, spread over the ingests), then SIGTERM
-to the PIDs it started and its queues deleted. A round runs every shape once, each round in a rotated order; the
+(one by default), then (1, 1) with one ingest more, which says whether ingest limits the baseline. Each shape
+is one run of bench/e2e.py's kind: its own topology prefix, processes, receiver and --events Stripe-signed 1 KiB
+events at saturation (--concurrency in flight, spread over the ingests), then SIGTERM to the PIDs it started and
+its queues deleted. A round runs every shape once, each round in a rotated order; the
 figures are medians over the rounds.
 
 The pipeline has --destinations destinations (6 by default), one route each, and event n carries the header
@@ -20,7 +21,8 @@ consumers of the router queue. Before the load starts, the harness waits until t
 every destination consumed and the counts per replica within one of each other (the leases spread).
 
 Everything runs on this machine: on a 2-core machine, three deliverers, a router, an ingest, RabbitMQ and the
-harness contend for two cores, and the ratios show that contention as much as the services' scaling. Exit
+harness contend for two cores, and the ratios show that contention as much as the services' scaling; beside
+each delivered/s ratio the harness prints the CPU-bound one (summed CPU per event, baseline over shape). Exit
 status: 0 when every run delivered every accepted event; 1 otherwise; 2 when a set-up failed; 130 when
 interrupted. See bench/README.md.
 """
