@@ -13,6 +13,10 @@ transformed in a worker thread, so heartbeats, confirms and /healthz keep being 
 budget stops the work itself (router/budget.py), in the thread too. Deliveries still leave in the order the events
 were consumed, per destination (router/order.py).
 
+Replicas: routers are competing consumers of the router queue, except when a destination is `fifo`: then they queue
+for the router lease (hookpipe.amqp.lease) and only its holder consumes, so a fifo destination gets its deliveries in
+the router queue's order whatever the number of routers; the others take over when it goes.
+
 Reload (hookpipe/runtime/reload.py calls `reload`): the new routes are compiled and every destination new to the config
 gets its queue and binding declared before the routing state is swapped, in one assignment. An event reads the
 state once, when it starts, so events in flight finish with the rules they started with.
