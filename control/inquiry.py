@@ -2,10 +2,11 @@
 
 The CLI publishes `{"action": "status"}` to the control exchange with RabbitMQ's direct reply-to as its reply
 address and a fresh correlation id (deliverer.control answers). Every running replica hears it and answers
-once, from memory. Answers are collected for ANSWER_DEADLINE: the broker cannot say how many replicas run (a
-lease queue has one consumer per replica, but RabbitMQ's queue.declare counts only a single-active-consumer
-queue's active one), so the CLI waits the deadline out. When no queue is bound to the control exchange (the
-mandatory publish returns), no deliverer runs and nothing is awaited.
+once, from memory. Answers are collected until every replica has answered, or ANSWER_DEADLINE has passed. The
+replicas are counted as the consumers of the deliverers' roll-call queue (`{prefix}.replicas.deliverer`, which
+every replica consumes once its control queue is bound, so every replica counted hears the inquiry); without
+that queue the CLI waits the deadline out. When no queue is bound to the control exchange (the mandatory
+publish returns), no deliverer runs and nothing is awaited.
 
 Answers are read as hostile input: one over MAX_ANSWER_BYTES, not JSON, of the wrong shape or with another
 correlation id is dropped; a field of the wrong type reads as unknown; strings are cut; destinations the config
@@ -27,6 +28,7 @@ import orjson
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from deliverer.control import Action
+from hookpipe.amqp.broker import queue_state
 from hookpipe.amqp.topology import Names, declare_control
 from hookpipe.config import Config
 
@@ -69,32 +71,42 @@ class ReplicaAnswer:
 @dataclass(slots=True)
 class Answers:
     """What an inquiry brought back: the replicas that answered in time, first come first; `heard`, whether
-    some deliverer had a queue on the control exchange (False: none runs)."""
+    some deliverer had a queue on the control exchange (False: none runs); `running`, the replicas counted on
+    the roll-call queue (None: no such queue)."""
 
     replicas: list[ReplicaAnswer] = field(default_factory=list)
     heard: bool = False
+    running: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every replica running answered: none runs, or as many answered as were counted (a count of 0 while
+        some deliverer hears the exchange is no count: a roll-call queue left by deliverers that did not take
+        part)."""
+        return not self.heard or (bool(self.running) and len(self.replicas) >= (self.running or 0))
 
 
 async def ask_deliverers(connection: AbstractConnection, config: Config, *,
                          deadline: float = ANSWER_DEADLINE) -> Answers:
     """Every running deliverer replica's status that arrives within `deadline` seconds."""
+    names = Names.of(config.broker)
     answers = Answers()
     correlation_id = uuid.uuid4().hex
-    full = asyncio.Event()
+    done = asyncio.Event()
     channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
     try:
 
         async def on_answer(message: AbstractIncomingMessage) -> None:
             answer = read_answer(message.body, config.destinations) \
-                if message.correlation_id == correlation_id and not full.is_set() else None
+                if message.correlation_id == correlation_id and len(answers.replicas) < MAX_REPLICAS else None
             if answer is not None and all(known.replica != answer.replica for known in answers.replicas):
                 answers.replicas.append(answer)
-                if len(answers.replicas) >= MAX_REPLICAS:
-                    full.set()
+            if answers.complete or len(answers.replicas) >= MAX_REPLICAS:
+                done.set()
 
         replies = await channel.get_queue(DIRECT_REPLY_TO, ensure=False)
         await replies.consume(on_answer, no_ack=True)  # direct reply-to: consumed no-ack, before publishing
-        exchange = await declare_control(channel, Names.of(config.broker))
+        exchange = await declare_control(channel, names)
         inquiry = aio_pika.Message(orjson.dumps({"action": Action.STATUS}), content_type="application/json",
                                    reply_to=DIRECT_REPLY_TO, correlation_id=correlation_id)
         try:
@@ -102,8 +114,12 @@ async def ask_deliverers(connection: AbstractConnection, config: Config, *,
         except aio_pika.exceptions.PublishError:  # returned: no deliverer has a queue on the exchange
             return answers
         answers.heard = True
+        roll_call = await queue_state(connection, names.roll_call("deliverer"))
+        answers.running = None if roll_call is None else roll_call.consumers
+        if answers.complete:
+            done.set()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(full.wait(), deadline)
+            await asyncio.wait_for(done.wait(), deadline)
         return answers
     finally:
         with contextlib.suppress(Exception):

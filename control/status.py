@@ -134,7 +134,9 @@ async def collect_status(config: Config, *, interval: float) -> dict[str, Any]:
     document["deliverers"] = {
         "asked": "broker" if connection is not None else f"ops listener {config.deliverer.ops}",
         "replicas": sorted(answer.replica for answer in answers.replicas),
-        "wait_s": ANSWER_DEADLINE if answers.heard else 0,
+        "running": answers.running,
+        "all_answered": answers.complete,
+        "deadline_s": ANSWER_DEADLINE,
     }
     document["queues"] = [_queue_row(row, first, last) for row in queues] if document["broker"]["reachable"] else []
     document["destinations"] = _destinations(config, first, last, answers)
@@ -295,15 +297,18 @@ def render_status(document: dict[str, Any]) -> str:
 
 def _deliverers_line(deliverers: dict[str, Any]) -> str:
     """Which deliverer replicas the destinations' state comes from, and where the rates come from."""
-    replicas = deliverers["replicas"]
+    replicas, running = deliverers["replicas"], deliverers["running"]
     if deliverers["asked"] != "broker":
         where = f"destination state from the deliverer at {deliverers['asked']} only (the broker is out of reach)"
     elif not replicas:
-        where = "no deliverer replica answered" + (" (none running)" if not deliverers["wait_s"] else
-                                                    f" within {deliverers['wait_s']:g}s")
+        where = "no deliverer replica running" if deliverers["all_answered"] else \
+            f"no deliverer replica answered within {deliverers['deadline_s']:g}s"
     else:
-        where = f"{len(replicas)} deliverer {'replica' if len(replicas) == 1 else 'replicas'} answered: " \
-                + ", ".join(replicas)
+        total = running or len(replicas)
+        counted = f"{len(replicas)} of {running}" if running else str(len(replicas))
+        where = f"{counted} deliverer {'replica' if total == 1 else 'replicas'} answered" \
+                + ("" if deliverers["all_answered"] else f" within {deliverers['deadline_s']:g}s") \
+                + ": " + ", ".join(replicas)
     return where + "; rates and readiness from each service's ops address in the config (one replica each)"
 
 

@@ -140,6 +140,7 @@ def _dlq_list(args: argparse.Namespace) -> int:
         return {"reasons_from": source, "metrics_reachable": None if args.scan else
                 {"deliverer": bool(deliverers.replicas), "router": router is not None},
                 "deliverer_replicas": None if args.scan else sorted(answer.replica for answer in deliverers.replicas),
+                "deliverers_running": None if args.scan else deliverers.running,
                 "queues": rows}
 
     document = with_broker(config, collect)
@@ -152,10 +153,11 @@ def _dlq_list(args: argparse.Namespace) -> int:
         for row in document["queues"]
     ])))
     if not args.scan:
-        answered = document["deliverer_replicas"]
-        print(f"destinations' reasons: {len(answered)} deliverer {'replica' if len(answered) == 1 else 'replicas'}"
-              f" answered{': ' + ', '.join(answered) if answered else ''}; the router's: its ops address in the "
-              "config")
+        answered, running = document["deliverer_replicas"], document["deliverers_running"]
+        counted = f"{len(answered)} of {running}" if running else str(len(answered))
+        noun = "replica" if (running or len(answered)) == 1 else "replicas"
+        print(f"destinations' reasons: {counted} deliverer {noun} answered"
+              f"{': ' + ', '.join(answered) if answered else ''}; the router's: its ops address in the config")
     return 0
 
 

@@ -20,7 +20,7 @@ def add_parser(commands: Any) -> None:
                     "change, and the services' counters from /metrics at the ops addresses in the config: one "
                     "replica each), and per destination the replica delivering it, breaker state, paused flag, "
                     "attempts in flight, dead-letter count and last error (every deliverer replica, asked over the "
-                    "broker; answers are awaited for 2s). A service that does not answer is shown as unknown; "
+                    "broker, until each has answered or 2s). A service that does not answer is shown as unknown; "
                     "exit 1 only when the broker cannot be reached.",
     )
     status.add_argument("--config", help=CONFIG_HELP)

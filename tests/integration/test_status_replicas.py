@@ -38,8 +38,8 @@ REPLICAS = 3
 
 
 def config_for(prefix: str, receiver_url: str) -> dict[str, Any]:
-    """`receiver` works (its requests can be held open, and do not time out); `held` is paused; `down` has nobody listening and a
-    breaker that opens at its first failure; `refuse` answers 400, which it dead-letters."""
+    """`receiver` works (its requests can be held open, and do not time out); `held` is paused; `down` has nobody
+    listening and a breaker that opens at its first failure; `refuse` answers 400, which it dead-letters."""
     base = pipeline_config(prefix, receiver_url)["destinations"]["receiver"]
     destinations = {
         "receiver": {**base, "timeout": "3m"},  # its held requests stay in flight however slow the test runs
@@ -132,6 +132,7 @@ async def test_status_lists_every_replica_and_merges_their_views(replicas, prefi
     ids = {replica_of(d) for d in deliverers}
     assert len(ids) == REPLICAS
     assert status["deliverers"]["asked"] == "broker" and set(status["deliverers"]["replicas"]) == ids
+    assert (status["deliverers"]["running"], status["deliverers"]["all_answered"]) == (REPLICAS, True)
 
     destinations = status["destinations"]
     for name, merged in destinations.items():
@@ -158,7 +159,7 @@ async def test_status_table_names_the_replicas_and_who_delivers_each_destination
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     answered = next(line for line in lines if "deliverer replicas answered" in line)
-    assert answered.startswith(f"{REPLICAS} deliverer replicas answered: ")
+    assert answered.startswith(f"{REPLICAS} of {REPLICAS} deliverer replicas answered: ")
     assert all(replica_of(d) in answered for d in deliverers)
     assert "rates and readiness from each service's ops address in the config" in answered
     header = next(line for line in lines if line.startswith("DESTINATION"))
@@ -176,6 +177,7 @@ async def test_dlq_list_counts_every_replica_once_per_process(replicas):
     assert result.returncode == 0, result.stderr
     listing = result.json()
     assert set(listing["deliverer_replicas"]) == {replica_of(d) for d in deliverers}
+    assert listing["deliverers_running"] == REPLICAS
     refuse = next(row for row in listing["queues"] if row["destination"] == "refuse")
     # Three replicas in this one process share its counters: counted once, not three times.
     expected = REGISTRY.get_sample_value("hookpipe_dead_letters_total", {"destination": "refuse",

@@ -148,7 +148,7 @@ def test_status_table_marks_what_a_silent_service_would_have_said_as_unknown():
         "services": {"deliverer": {"ops": "127.0.0.1:9103", "reachable": False, "ready": None, "problems": [],
                                    "rate": "attempts_per_s", "per_s": None}},
         "queues": [{"name": "hp.deliver.billing", "messages": 7, "consumers": 0, "change_per_s": None}],
-        "deliverers": {"asked": "broker", "replicas": [], "wait_s": 2.0},
+        "deliverers": {"asked": "broker", "replicas": [], "running": None, "all_answered": False, "deadline_s": 2.0},
         "destinations": {"billing": {"messages": 7, "breaker": None, "paused": None, "dead_letters": 2,
                                      "delivered_per_s": None, "failed_per_s": None, "last_error": None,
                                      "in_flight": None, "delivered_by": [], "replicas": {}}},

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from control.inquiry import MAX_ANSWER_BYTES, MAX_ERROR_CHARS, ReplicaAnswer, read_answer
+from control.inquiry import MAX_ANSWER_BYTES, MAX_ERROR_CHARS, Answers, ReplicaAnswer, read_answer
 from control.replicas import dead_lettered, delivering, merge, merge_destination
 
 
@@ -130,3 +130,12 @@ def test_fields_of_the_wrong_type_read_as_unknown_and_strings_are_cut() -> None:
 def test_a_last_error_without_its_time_is_dropped() -> None:
     read = read_answer(answer(destinations={"d": state(last_error={"reason": "timeout", "at": "yesterday"})}), {"d"})
     assert read is not None and read.destinations["d"]["last_error"] is None
+
+
+def test_the_answers_are_complete_once_every_replica_counted_has_answered() -> None:
+    one, two = (ReplicaAnswer(f"h:{n}", f"h:{n}", {}) for n in (1, 2))
+    assert Answers(heard=False).complete  # no deliverer runs: nothing to wait for
+    assert not Answers([one], heard=True, running=2).complete
+    assert Answers([one, two], heard=True, running=2).complete
+    assert not Answers([one, two], heard=True, running=None).complete  # not counted: wait the deadline out
+    assert not Answers([], heard=True, running=0).complete  # someone hears the exchange: a count of 0 is stale
