@@ -60,6 +60,7 @@ class Consumers:
         self._starting: set[str] = set()  # consumers being set up
         self._stops: collections.Counter[str] = collections.Counter()  # stop() calls, by destination
         self._connection: AbstractConnection | None = None
+        self._stopped = False  # the service is stopping: nothing starts consuming again
 
     def opening(self, connection: AbstractConnection) -> None:
         """Consume on `connection` from now on: the link's new one, while its set-up runs and after (a lease may
@@ -76,7 +77,7 @@ class Consumers:
     async def consume(self, name: str, prefetch_count: int | None = None) -> None:
         """Consume `name`'s queue with `prefetch_count` unacked at most (None: the destination's prefetch)."""
         connection = self._connection
-        if connection is None or connection.is_closed or name in self.active or name in self._starting:
+        if self._stopped or connection is None or connection.is_closed or name in self.active or name in self._starting:
             return  # not connected (the next connection's set-up consumes), consuming, or about to
         if not self._wanted(name):
             return
@@ -89,7 +90,8 @@ class Consumers:
             )
         finally:
             self._starting.discard(name)
-        if stops != self._stops[name] or not self._wanted(name) or connection is not self._connection:
+        stale = stops != self._stops[name] or connection is not self._connection
+        if stale or self._stopped or not self._wanted(name):
             # Stopped, paused, handed over or reconnected while the consumer was being set up.
             await self._retire(consumption, name)
             return
@@ -127,7 +129,8 @@ class Consumers:
 
     async def cancel_all(self) -> None:
         """Stop receiving (on stop): deliveries in flight can still be acked."""
-        for consumption in self.active.values():
+        self._stopped = True
+        for consumption in list(self.active.values()):
             await consumption.cancel()
 
 
