@@ -8,6 +8,7 @@ receiver nor in a dead-letter queue.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import aio_pika
 import aiormq
 
 from deliverer.service import prefetch as deliverer_prefetch
+from hookpipe.amqp.deadletter import HEADER_REASON
 from hookpipe.amqp.topology import Names, all_exchange_names, all_queue_names
 from router.service import PREFETCH as ROUTER_PREFETCH
 from tests.chaos.rabbit import message_ids, queue_depth
@@ -88,6 +90,7 @@ class Tally:
     accepted: set[str]
     delivered: set[str] = field(default_factory=set)  # accepted ids that arrived
     dead: set[str] = field(default_factory=set)  # accepted ids in a dead-letter queue and never delivered
+    dead_reasons: collections.Counter[str] = field(default_factory=collections.Counter)  # "queue: reason" -> ids
     duplicates: int = 0  # arrivals of an id beyond its first
     drain_s: float = 0.0  # end of sending -> every accepted id accounted for (or the deadline)
 
@@ -109,10 +112,12 @@ def work_queues(config: dict[str, Any]) -> list[str]:
     ]
 
 
-async def dead_ids(broker_url: str, config: dict[str, Any]) -> set[str]:
-    ids: set[str] = set()
+async def dead_ids(broker_url: str, config: dict[str, Any]) -> dict[str, str]:
+    """Every id in a dead-letter queue, with "queue: reason"."""
+    ids: dict[str, str] = {}
     for queue in dead_queues(config):
-        ids.update(await message_ids(broker_url, queue))
+        dead = await message_ids(broker_url, queue, HEADER_REASON)
+        ids.update({i: f"{queue}: {reason or 'no reason'}" for i, reason in dead.items()})
     return ids
 
 
@@ -122,20 +127,22 @@ async def drain(receiver: CountingReceiver, accepted: set[str], broker_url: str,
     pipeline is quiet, and count."""
     started = time.monotonic()
     deadline = started + timeout
-    dead: set[str] = set()
+    dead: dict[str, str] = {}
     while True:
         remaining = deadline - time.monotonic()
-        missing = await receiver.wait_for(accepted - dead, timeout=max(0.0, min(DEAD_CHECK_INTERVAL, remaining)))
+        missing = await receiver.wait_for(accepted - dead.keys(), timeout=max(0.0, min(DEAD_CHECK_INTERVAL, remaining)))
         if not missing:
             break
         dead = await dead_ids(broker_url, config)
-        if missing <= dead or time.monotonic() >= deadline:
+        if missing <= dead.keys() or time.monotonic() >= deadline:
             break
     drain_s = time.monotonic() - started
     await settle(receiver, broker_url, config)
     dead = await dead_ids(broker_url, config)
     delivered = {i for i in accepted if i in receiver.arrivals}
-    return Tally(accepted=accepted, delivered=delivered, dead=(dead & accepted) - delivered,
+    undelivered = (dead.keys() & accepted) - delivered
+    return Tally(accepted=accepted, delivered=delivered, dead=undelivered,
+                 dead_reasons=collections.Counter(dead[i] for i in undelivered),
                  duplicates=receiver.duplicates(), drain_s=drain_s)
 
 

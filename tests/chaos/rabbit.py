@@ -17,10 +17,10 @@ async def queue_depth(url: str, queue: str) -> int:
     return state.messages if state is not None else 0
 
 
-async def message_ids(url: str, queue: str) -> list[str]:
-    """The message ids of every message in `queue`, read without removing them (all are requeued when the
-    channel closes)."""
-    ids: list[str] = []
+async def message_ids(url: str, queue: str, header: str = "") -> dict[str, str]:
+    """The message id of every message in `queue`, each with its `header` ('' if absent or not asked for), read
+    without removing them (all are requeued when the channel closes)."""
+    ids: dict[str, str] = {}
     connection = await aio_pika.connect(url, timeout=10)
     async with connection:
         channel = await connection.channel()
@@ -29,5 +29,6 @@ async def message_ids(url: str, queue: str) -> list[str]:
         except aiormq.exceptions.ChannelNotFoundEntity:
             return ids
         while (message := await declared.get(no_ack=False, fail=False, timeout=10)) is not None:
-            ids.append(message.message_id or "")
+            value = message.headers.get(header) if header else None
+            ids[message.message_id or ""] = value.decode() if isinstance(value, bytes) else str(value or "")
     return ids

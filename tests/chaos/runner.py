@@ -107,6 +107,8 @@ async def run_scenario(scenario: Scenario, *, events: int, concurrency: int, bod
             result.problems.extend(run.problems)
         tally = await drain(receiver, sent.accepted, broker_url, config, drain_timeout)
         run.note(f"drained in {tally.drain_s:.1f}s")
+        if tally.dead_reasons:
+            run.note(f"dead-lettered: {dict(tally.dead_reasons)}")
         for name in SERVICES:
             process = services[name].process
             if process is None or process.poll() is not None:
