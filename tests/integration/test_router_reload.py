@@ -22,10 +22,12 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from hookpipe.amqp.broker import queue_state
 from hookpipe.amqp.topology import Names
 from hookpipe.config import ConfigError
 from hookpipe.runtime.reload import ConfigReloader
 from router.service import RouterService
+from tests.support.broker import connect
 from tests.support.pipeline import (
     DESTINATION_SECRET,
     InProcessPipeline,
@@ -33,6 +35,7 @@ from tests.support.pipeline import (
     load,
     ops_url,
     pipeline_config,
+    post_events,
     queue_depth,
     write_config,
 )
@@ -320,3 +323,33 @@ async def test_reloader_notices_a_rewrite_that_keeps_size_and_mtime_and_coalesce
         assert applied == ["demx"] * 3
     finally:
         await reloader.stop()
+
+
+async def test_a_reload_adding_a_fifo_destination_makes_the_router_route_under_the_router_lease(
+    prefix, receiver, topology_cleanup
+):
+    v1 = pipeline_config(prefix, receiver.url)
+    v2 = copy.deepcopy(v1)
+    v2["destinations"]["ordered"] = {**v1["destinations"]["receiver"], "ordering": "fifo"}
+    v2["routes"][0]["to"] = ["receiver", "ordered"]
+    topology_cleanup(v2)
+    pipeline = InProcessPipeline(v1)
+    await pipeline.start()
+    names = Names(prefix)
+    try:
+        await pipeline["router"].reload(load(v2))
+        connection = await connect()
+        try:
+            async with asyncio.timeout(15):  # the consumer link starts again and queues for the router lease
+                while True:
+                    state = await queue_state(connection, names.router_lease)
+                    if state is not None and state.consumers:
+                        break
+                    await asyncio.sleep(0.1)
+        finally:
+            await connection.close()
+        assert pipeline["router"]._lease is not None and pipeline["router"]._lease.held
+        await post_events(v2, ["after-1", "after-2"])
+        await receiver.wait_for_ids({"after-1", "after-2"}, timeout=15)
+    finally:
+        await pipeline.stop()
