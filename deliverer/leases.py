@@ -7,7 +7,8 @@ replica's; replicas add throughput across destinations. The first replica to sta
 with more than its share (destinations over replicas, rounded up; the replicas are counted as the consumers of
 the roll-call queue, `{prefix}.replicas.deliverer`) hands the extra ones over, after their
 attempts in flight are done, so a hand-over never runs one destination's requests on two replicas at once.
-In-order (fifo) destinations are not handed over: their head may be waiting in place.
+Not handed over: an in-order (fifo) destination (its head may be waiting in place) and one whose breaker is not
+closed (a new holder would start closed and send it a full prefetch again).
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ from collections.abc import Awaitable, Callable, Collection
 
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
+from deliverer.breaker import DestinationBreaker
+from deliverer.circuit import BreakerState
+from deliverer.sender import Sender
 from hookpipe.amqp.broker import Link, consume, queue_state
 from hookpipe.amqp.lease import Lease
 from hookpipe.amqp.topology import Names, declare_roll_call
+from hookpipe.runtime import metrics
 
 log = logging.getLogger("deliverer")
 
@@ -32,23 +37,30 @@ BALANCE_EVERY = 5.0
 DRAIN_TIMEOUT = 60.0
 
 
+def must_stay(sender: Sender | None, breaker: DestinationBreaker | None) -> bool:
+    """Whether a destination's lease must not be handed over now: removed, fifo, or its breaker not closed."""
+    if sender is None or breaker is None or sender.config.ordering == "fifo":
+        return True
+    return breaker.state is not BreakerState.CLOSED
+
+
 class DeliveryLeases:
     """The destinations' leases on the consuming connection.
 
     Parameters: `names` the topology's; `start(name)` starts delivering a destination whose lease was gained;
     `stop(name)` stops it before a hand-over; `drained(name, timeout)` waits until none of its attempts runs
-    (whether none does); `in_order(name)` whether it is a fifo destination (never handed over).
+    (whether none does); `pinned(name)` whether it must not be handed over now.
     """
 
     def __init__(
         self, names: Names, *, start: Callable[[str], Awaitable[None]], stop: Callable[[str], Awaitable[None]],
-        drained: Callable[[str, float], Awaitable[bool]], in_order: Callable[[str], bool],
+        drained: Callable[[str, float], Awaitable[bool]], pinned: Callable[[str], bool],
     ) -> None:
         self._names = names
         self._start = start
         self._stop = stop
         self._drained = drained
-        self._in_order = in_order
+        self._pinned = pinned
         self._leases: dict[str, Lease] = {}
         self._link: Link | None = None
         self._connection: AbstractConnection | None = None
@@ -63,8 +75,9 @@ class DeliveryLeases:
 
     async def join_all(self, link: Link, connection: AbstractConnection, destinations: Collection[str]) -> None:
         """Queue for every destination's lease on a new consuming connection."""
-        for lease in self._leases.values():
+        for name, lease in self._leases.items():
             lease.close()
+            metrics.DESTINATION_LEASE_HELD.labels(destination=name).set(0)
         self._leases = {}
         self._link, self._connection = link, connection
         async with connection.channel() as channel:
@@ -77,14 +90,19 @@ class DeliveryLeases:
         """Queue for one destination's lease (a destination a reload added), if connected."""
         if self._link is None or self._connection is None or self._connection.is_closed or name in self._leases:
             return
-        lease = Lease(self._names, self._names.delivery_lease(name), gained=lambda: self._start(name))
+        lease = Lease(self._names, self._names.delivery_lease(name), gained=lambda: self._gained(name))
         self._leases[name] = lease
         await lease.join(self._link, self._connection)
+
+    async def _gained(self, name: str) -> None:
+        metrics.DESTINATION_LEASE_HELD.labels(destination=name).set(1)
+        await self._start(name)
 
     async def leave(self, name: str) -> None:
         """Stop wanting a destination's lease (a reload removed it; its delivery has stopped): whoever is next
         in line gets it."""
         lease = self._leases.pop(name, None)
+        metrics.DESTINATION_LEASE_HELD.labels(destination=name).set(0)
         if lease is not None:
             await lease.leave()
 
@@ -109,7 +127,7 @@ class DeliveryLeases:
         if state is None or state.consumers <= 1:
             return
         share = math.ceil(len(self._leases) / state.consumers)
-        candidates = [name for name in self.held if not self._in_order(name)]
+        candidates = [name for name in self.held if not self._pinned(name)]
         for name in candidates[: max(0, len(self.held) - share)]:
             await self._hand_over(name)
 
@@ -120,6 +138,7 @@ class DeliveryLeases:
         if not drained or lease is None:
             await self._start(name)  # still busy (or removed): keep it this time
             return
+        metrics.DESTINATION_LEASE_HELD.labels(destination=name).set(0)
         await lease.hand_over()
         log.info("destination handed to another replica", extra={"destination": name})
 

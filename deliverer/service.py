@@ -28,7 +28,7 @@ from deliverer.consumers import Consumers, prefetch
 from deliverer.declarations import Declarations
 from deliverer.fifo import FIFO_WAIT_IN_PLACE, InOrder
 from deliverer.handover import Handover
-from deliverer.leases import DeliveryLeases
+from deliverer.leases import DeliveryLeases, must_stay
 from deliverer.outcomes import Parked
 from deliverer.pause import Pauses
 from deliverer.reload import FIXED_SETTINGS, config_change, destination_change
@@ -81,7 +81,7 @@ class DelivererService:
         self.leases = DeliveryLeases(
             self.names, start=self._start_delivering, stop=self._stop_delivering,
             drained=lambda name, timeout: self.attempts.drained(name, timeout),
-            in_order=lambda name: name in self.senders and self.senders[name].config.ordering == "fifo",
+            pinned=lambda name: must_stay(self.senders.get(name), self.breakers.get(name)),
         )
         self.consumers = Consumers(self.consumer, self.names, handler=self._handler, senders=self.senders,
                                    paused=lambda: self.pauses.paused, holds=self.leases.holds, spawn=self._spawn)

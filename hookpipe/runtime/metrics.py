@@ -98,6 +98,11 @@ BREAKER_STATE = Gauge(
     "hookpipe_breaker_state", "Circuit breaker per destination: 0 closed, 1 open, 2 half-open.", ["destination"]
 )
 DESTINATION_PAUSED = Gauge("hookpipe_destination_paused", "1 while a destination is paused.", ["destination"])
+DESTINATION_LEASE_HELD = Gauge(
+    "hookpipe_destination_lease_held",
+    "1 on the deliverer replica holding the destination's lease (the one delivering it), 0 on the others.",
+    ["destination"],
+)
 DELIVERIES_IN_FLIGHT = Gauge(
     "hookpipe_deliveries_in_flight", "Outbound requests in progress, per destination.", ["destination"]
 )
@@ -175,3 +180,4 @@ def prime_deliverer(config: Config) -> None:
             DEAD_LETTERS.labels(destination=destination, reason=reason)
         DELIVERY_GONE.labels(destination=destination)
         DELIVERIES_IN_FLIGHT.labels(destination=destination)
+        DESTINATION_LEASE_HELD.labels(destination=destination)

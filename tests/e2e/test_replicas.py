@@ -169,6 +169,8 @@ async def test_three_deliverers_keep_each_destinations_limits_and_fail_over(repl
         await pipeline.start()
         # The first deliverer up takes every lease; each hands over what it holds beyond its share (one here).
         await wait_for_spread(pipeline, ["limited", "slow", "fast"])
+        for name in ("limited", "slow", "fast"):  # what the lease alert sums: one holder per destination
+            assert await held_by_metrics(pipeline, name) == 1
 
         limited_ids = [f"limited-{i}" for i in range(LIMITED_EVENTS)]
         await post_events(config, limited_ids[:40], source="limited")
@@ -230,6 +232,18 @@ async def test_two_routers_and_two_deliverers_deliver_fifo_events_in_order(repli
         assert receiver.requests > len(ids)  # failures were injected and retried in place
     finally:
         await receiver.stop()
+
+
+async def held_by_metrics(pipeline: Pipeline, name: str) -> float:
+    """`hookpipe_destination_lease_held` of destination `name`, summed over the deliverers' /metrics."""
+    total = 0.0
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        for deliverer in pipeline.deliverers:
+            async with session.get(f"http://{deliverer.ops_address}/metrics") as response:
+                text = await response.text()
+            series = f'hookpipe_destination_lease_held{{destination="{name}"}} '
+            total += sum(float(line.split(" ")[1]) for line in text.splitlines() if line.startswith(series))
+    return total
 
 
 async def routing_router(pipeline: Pipeline) -> int:
