@@ -64,12 +64,13 @@ bench-deliverer: $(STAMP)
 	$(BIN)/python bench/deliverer_throughput.py
 
 # Chaos and overload (docs/reliability.md): SIGKILL each service 3x, restart a private RabbitMQ node, cut the
-# broker links, flap the receiver (20,000 events each), then 60 s of overload per body size. About 16 min.
+# broker links, SIGKILL a node of a private 3-node cluster, flap the receiver (20,000 events each), then 60 s of
+# overload per body size. About 18 min.
 chaos: $(STAMP)
 	@scripts/ensure-rabbitmq
 	$(BIN)/python -m tests.chaos
 
-# The same, shorter, for CI: 3,000 events per scenario and 15 s of overload per body size. About 4 min.
+# The same, shorter, for CI: 3,000 events per scenario and 15 s of overload per body size. About 5 min.
 chaos-short: $(STAMP)
 	@scripts/ensure-rabbitmq
 	$(BIN)/python -m tests.chaos --events 3000 --overload-seconds 15
