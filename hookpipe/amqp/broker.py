@@ -285,6 +285,7 @@ class Publisher:
         self._opened: AbstractChannel | None = None  # aio-pika's channel, kept for its lifecycle
         self._channel: ConfirmedChannel | None = None
         self._reopen_lock = asyncio.Lock()
+        self._retiring: set[asyncio.Task[None]] = set()
         self.link = Link(url, name=name, heartbeat=heartbeat, on_open=self._on_open)
 
     def start(self) -> None:
@@ -294,6 +295,8 @@ class Publisher:
         await self.link.close()
         if self._channel is not None:
             self._channel.close()
+        for task in list(self._retiring):
+            task.cancel()
 
     async def _on_open(self, connection: AbstractConnection) -> None:
         await self._open_channel(connection)
@@ -348,11 +351,33 @@ class Publisher:
             unbound = f"no queue bound for {exchange or '(default)'}/{routing_key}"
             raise PublishFailed(PublishFailure.RETURNED, unbound) from None
         except aiormq.exceptions.DeliveryError:
+            self._retire(channel)
             raise PublishFailed(PublishFailure.NACKED) from None
         except TimeoutError:
             raise PublishFailed(PublishFailure.TIMEOUT) from None
         except ChannelGone as error:
             raise PublishFailed(PublishFailure.DISCONNECTED, str(error)) from None
+
+    def _retire(self, channel: ConfirmedChannel) -> None:
+        """After a nack, publish on a new channel. On a RabbitMQ 3.10 cluster, a channel whose publish met a
+        quorum queue's leader election can go on being nacked for every publish until the lost node returns,
+        while a new channel's publishes are confirmed. The old channel closes once the publishes already on it
+        had their time to be answered."""
+        if self._channel is not channel:
+            return  # already replaced
+        opened, self._channel, self._opened = self._opened, None, None
+        log.warning("a publish was nacked: the next ones go on a new channel", extra={"link": self.link.name})
+
+        async def close_later() -> None:
+            await asyncio.sleep(self.timeout)
+            channel.close()
+            if opened is not None and not opened.is_closed:
+                with contextlib.suppress(Exception):
+                    await opened.close()
+
+        task = asyncio.get_running_loop().create_task(close_later())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
 
 MessageHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]

@@ -121,7 +121,7 @@ async def test_a_publish_that_cannot_be_encoded_fails_alone_and_later_confirms_s
         await returned
 
 
-async def test_a_publish_the_broker_nacks_fails_as_nacked_and_the_channel_keeps_working(publisher, prefix):
+async def test_a_publish_the_broker_nacks_fails_as_nacked_and_the_next_goes_on_a_new_channel(publisher, prefix):
     # A classic queue enforces its length exactly (a quorum queue's reject-publish lags by a message or so).
     full = f"{prefix}.full"  # holds one message and nacks what does not fit
     connection = await connect()
@@ -134,7 +134,9 @@ async def test_a_publish_the_broker_nacks_fails_as_nacked_and_the_channel_keeps_
             with pytest.raises(PublishFailed) as failure:
                 await publisher.publish(outgoing(b"2", message_id="two"), exchange="", routing_key=full)
             assert failure.value.reason == "nacked"
+            assert publisher._channel is None  # retired: the next publish opens a new channel
             assert [message.body for message in await _drain(full, 2)] == [b"1"]
             await publisher.publish(outgoing(b"3", message_id="three"), exchange="", routing_key=full)
+            assert publisher._channel is not None and not publisher._channel.is_closed
         finally:
             await channel.queue_delete(full)
