@@ -122,12 +122,11 @@ async def collect_status(config: Config, *, interval: float) -> dict[str, Any]:
         else:
             async with connection:
                 document["broker"]["reachable"] = True
-                asking = asyncio.create_task(ask_deliverers(connection, config))  # while the samples are taken
-                try:
-                    first, last = await _two_samples(connection, session, config, queues, interval)
-                    answers = await asking
-                finally:
-                    asking.cancel()
+                first, last = await _two_samples(connection, session, config, queues, interval)
+                # After the samples, not beside them: aiormq can reuse a channel number the broker has not
+                # closed yet (a passive declare of a missing queue closes its channel), which ends the
+                # connection with "second 'channel.open' seen".
+                answers = await ask_deliverers(connection, config)
         readiness = await asyncio.gather(
             *(get_json(session, _ops_address(config, service), "/readyz") for service in SERVICES))
     document["services"] = _services(config, first, last, readiness)
