@@ -62,12 +62,14 @@ class DeliveryLeases:
         self._drained = drained
         self._pinned = pinned
         self._leases: dict[str, Lease] = {}
+        self._handing_over: set[str] = set()
         self._link: Link | None = None
         self._connection: AbstractConnection | None = None
 
     def holds(self, name: str) -> bool:
+        """Whether this replica may deliver `name`: it holds the lease and is not handing it over."""
         lease = self._leases.get(name)
-        return lease is not None and lease.held
+        return lease is not None and lease.held and name not in self._handing_over
 
     @property
     def held(self) -> list[str]:
@@ -132,15 +134,18 @@ class DeliveryLeases:
             await self._hand_over(name)
 
     async def _hand_over(self, name: str) -> None:
-        await self._stop(name)
-        drained = await self._drained(name, DRAIN_TIMEOUT)
-        lease = self._leases.get(name)
-        if not drained or lease is None:
-            await self._start(name)  # still busy (or removed): keep it this time
-            return
-        metrics.DESTINATION_LEASE_HELD.labels(destination=name).set(0)
-        await lease.hand_over()
-        log.info("destination handed to another replica", extra={"destination": name})
+        self._handing_over.add(name)  # nothing starts consuming it again meanwhile (a probe, a resume)
+        lease = None
+        try:
+            await self._stop(name)
+            if await self._drained(name, DRAIN_TIMEOUT) and (lease := self._leases.get(name)) is not None:
+                metrics.DESTINATION_LEASE_HELD.labels(destination=name).set(0)
+                await lease.hand_over()
+                log.info("destination handed to another replica", extra={"destination": name})
+        finally:
+            self._handing_over.discard(name)
+        if lease is None or lease.held:  # kept (still busy), or back already (nobody else was in line)
+            await self._start(name)
 
 
 async def _never_sent(_: AbstractIncomingMessage) -> None:
