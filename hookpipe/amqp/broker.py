@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -491,20 +492,32 @@ class QueueState:
     consumers: int
 
 
+#: Per connection: held while a passive declare may have the broker close its channel (see queue_state).
+_passive_declares: weakref.WeakKeyDictionary[AbstractConnection, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
 async def queue_state(connection: AbstractConnection, queue_name: str, timeout: float = 5.0) -> QueueState | None:
     """Passive declare on a throwaway channel (a missing queue closes the channel it is asked on); None if the
-    queue does not exist."""
-    channel = await connection.channel(publisher_confirms=False)
-    try:
-        queue = await asyncio.wait_for(channel.declare_queue(queue_name, passive=True), timeout)
-        result = queue.declaration_result
-        return QueueState(result.message_count or 0, result.consumer_count or 0)
-    except aiormq.exceptions.ChannelNotFoundEntity:
-        return None
-    finally:
-        if not channel.is_closed:
-            with contextlib.suppress(Exception):
-                await channel.close()
+    queue does not exist.
+
+    One at a time per connection: when the broker closes a channel, aiormq frees its number as the close arrives
+    but answers it (CloseOk) a moment later, and a channel opened in between reuses the number: the broker then
+    ends the whole connection ("second 'channel.open' seen"). By the time the declare's error reaches us, the
+    answer is queued, so the next passive declare's channel is safe.
+    """
+    lock = _passive_declares.setdefault(connection, asyncio.Lock())
+    async with lock:
+        channel = await connection.channel(publisher_confirms=False)
+        try:
+            queue = await asyncio.wait_for(channel.declare_queue(queue_name, passive=True), timeout)
+            result = queue.declaration_result
+            return QueueState(result.message_count or 0, result.consumer_count or 0)
+        except aiormq.exceptions.ChannelNotFoundEntity:
+            return None
+        finally:
+            if not channel.is_closed:
+                with contextlib.suppress(Exception):
+                    await channel.close()
 
 
 async def queue_exists(connection: AbstractConnection, queue_name: str, timeout: float = 5.0) -> bool:
