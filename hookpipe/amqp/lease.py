@@ -54,6 +54,7 @@ class Lease:
         self._link: Link | None = None
         self._connection: AbstractConnection | None = None
         self._renewal: asyncio.Task[None] | None = None
+        self._line = 0  # which consumer of ours is the current one: a token reaching an older one is not ours
 
     async def join(self, link: Link, connection: AbstractConnection) -> None:
         """Queue for the lease on `connection` (a new one: what an earlier one held went with it)."""
@@ -62,7 +63,7 @@ class Lease:
         async with connection.channel() as channel:  # publisher confirms: the token is in the queue
             await declare_lease(channel, self._names, self.queue_name)
             await self._publish_token(connection)
-        self._consumption = await consume(link, connection, self.queue_name, self._arrived, prefetch=TOKEN_PREFETCH)
+        self._consumption = await self._queue_up(link, connection)
 
     async def hand_over(self) -> None:
         """Give the lease to the next process in line: leave the line, return the token (RabbitMQ sends it to
@@ -71,14 +72,25 @@ class Lease:
             return
         token, self._token = self._token, None
         self.held = False
+        self._line += 1  # a token still reaching the consumer being left is not taken
         self._stop_renewing()
         await self._consumption.cancel()
         if token is not None:
             await requeue(token)
         await self._consumption.close()
-        self._consumption = await consume(self._link, self._connection, self.queue_name, self._arrived,
-                                          prefetch=TOKEN_PREFETCH)
+        self._consumption = await self._queue_up(self._link, self._connection)
         log.info("lease handed over", extra={"lease": self.queue_name})
+
+    async def _queue_up(self, link: Link, connection: AbstractConnection) -> Consumption:
+        """Consume the lease queue: wait in line behind the consumers already there."""
+        self._line += 1
+        line = self._line
+
+        async def arrived(token: AbstractIncomingMessage) -> None:
+            if line == self._line:  # else it reached a consumer we have left: its channel's close returns it
+                await self._arrived(token)
+
+        return await consume(link, connection, self.queue_name, arrived, prefetch=TOKEN_PREFETCH)
 
     async def leave(self) -> None:
         """Leave the line for good (the caller has stopped the work): a held token goes to the next in line."""
@@ -136,6 +148,7 @@ class Lease:
             self._renewal = None
 
     def _forget(self) -> None:
+        self._line += 1
         self._stop_renewing()
         self.held = False
         self._token = None
