@@ -30,6 +30,7 @@ class Event:
     replay: bool = False
     replay_route: str | None = None
     replay_destination: str | None = None
+    resend: bool = False  # an operator's resend of one delivery (`POST /api/v1/events/{id}/resend`); a replay too
     requeued_at: int | None = None
 
     @property

@@ -27,6 +27,7 @@ HEADER_INBOUND_TABLE = "x-hookpipe-headers"
 HEADER_REPLAY = "x-hookpipe-replay"
 HEADER_REPLAY_ROUTE = "x-hookpipe-replay-route"  # a replay evaluates only this route
 HEADER_REPLAY_DESTINATION = "x-hookpipe-replay-destination"  # a replay keeps only deliveries to this destination
+HEADER_RESEND = "x-hookpipe-resend"  # a replay of one event to one destination, asked for by an operator
 HEADER_ATTEMPT = "x-hookpipe-attempt"  # deliveries: how many attempts came before this one
 HEADER_REQUEUED_AT = "x-hookpipe-requeued-at"  # UTC ms a dead letter was replayed: its max_age starts again
 
@@ -49,6 +50,8 @@ def encode_event(event: Event, *, body: bytes | None = None, attempt: int | None
         headers[HEADER_REPLAY_ROUTE] = event.replay_route
     if event.replay_destination:
         headers[HEADER_REPLAY_DESTINATION] = event.replay_destination
+    if event.resend:
+        headers[HEADER_RESEND] = True
     if event.requeued_at:
         headers[HEADER_REQUEUED_AT] = event.requeued_at
     return outgoing(
@@ -82,6 +85,7 @@ def decode_event(message: AbstractIncomingMessage) -> Event:
         replay=bool(headers.get(HEADER_REPLAY, False)),
         replay_route=_text(headers.get(HEADER_REPLAY_ROUTE)) or None,
         replay_destination=_text(headers.get(HEADER_REPLAY_DESTINATION)) or None,
+        resend=bool(headers.get(HEADER_RESEND, False)),
         requeued_at=requeued_at if isinstance(requeued_at := headers.get(HEADER_REQUEUED_AT), int) else None,
     )
 

@@ -49,6 +49,12 @@ class Names:
         return f"{self.prefix}.archive"
 
     @property
+    def delivery_log(self) -> str:
+        """Stream of the delivery log: every routing decision and delivery attempt (hookpipe.delivery_log),
+        published to by name through the default exchange; `hookpipe admin` indexes it."""
+        return f"{self.prefix}.attempts"
+
+    @property
     def router_queue(self) -> str:
         return f"{self.prefix}.router"
 
@@ -164,6 +170,12 @@ async def declare_archive(channel: AbstractChannel, names: Names, archive: Archi
     await stream.bind(exchange, routing_key="#")
 
 
+async def declare_stream(channel: AbstractChannel, name: str, retention: ArchiveConfig) -> None:
+    """A stream not bound to any exchange (the delivery log): publishers address it by name. Like the archive,
+    its retention is fixed at creation (a later declaration with other limits fails with 406)."""
+    await channel.declare_queue(name, durable=True, arguments=archive_arguments(retention))
+
+
 async def declare_unrouted(channel: AbstractChannel, names: Names) -> None:
     await channel.declare_queue(
         names.unrouted,
@@ -232,6 +244,8 @@ async def declare_all(channel: AbstractChannel, config: Config) -> None:
     await declare_ingest_path(channel, names)
     if config.archive is not None:
         await declare_archive(channel, names, config.archive)
+    if config.delivery_log is not None:
+        await declare_stream(channel, names.delivery_log, config.delivery_log)
     if config.router.unrouted:
         await declare_unrouted(channel, names)
     for name, destination in config.destinations.items():
@@ -243,7 +257,7 @@ async def declare_all(channel: AbstractChannel, config: Config) -> None:
 def all_queue_names(config: Config) -> list[str]:
     """Every queue `declare_all` may create, for tools and test clean-up."""
     names = Names.of(config.broker)
-    queues = [names.router_queue, names.router_dead, names.unrouted, names.archive]
+    queues = [names.router_queue, names.router_dead, names.unrouted, names.archive, names.delivery_log]
     for destination in config.destinations:
         queues += [names.deliver_queue(destination), names.dead_queue(destination), names.pause_flag(destination),
                    names.delivery_lease(destination)]

@@ -15,6 +15,7 @@ from hookpipe.config.loading import (
 from hookpipe.config.schema import (
     CREDENTIAL_HEADERS,
     VERIFY_KEYS,
+    AdminConfig,
     ArchiveConfig,
     BreakerConfig,
     BrokerConfig,
@@ -39,7 +40,8 @@ from hookpipe.config.schema import (
 )
 
 __all__ = [
-    "CREDENTIAL_HEADERS", "VERIFY_KEYS", "ArchiveConfig", "BreakerConfig", "BrokerConfig", "Config", "ConfigError",
+    "CREDENTIAL_HEADERS", "VERIFY_KEYS", "AdminConfig", "ArchiveConfig", "BreakerConfig", "BrokerConfig", "Config",
+    "ConfigError",
     "DedupConfig", "DelivererConfig", "DestinationConfig", "FieldSource", "HandshakeConfig", "InFlightLimits",
     "IngestConfig", "LoadedConfig", "LogConfig", "ResponseConfig", "RetryConfig", "RouteConfig", "RouterConfig",
     "SigningConfig", "SourceConfig", "TransformConfig", "VerifyConfig", "expand_variables", "load_config",

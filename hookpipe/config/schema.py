@@ -214,6 +214,8 @@ class DelivererConfig(_Model):
 
 
 class ArchiveConfig(_Model):
+    """Retention of a stream: the archive, or the delivery log."""
+
     max_age: Seconds = 7 * 86400.0
     max_bytes: Bytes = 10 * 1024**3
 
@@ -221,6 +223,40 @@ class ArchiveConfig(_Model):
 def _archive_off(value: object) -> object:
     # YAML 1.1 reads a bare `off` as false.
     return None if value in (False, "off") else value
+
+
+#: Shortest admin API token (characters): a bearer token is the only thing between the network and every
+#: operator action.
+MIN_ADMIN_TOKEN = 16
+
+
+class AdminConfig(_Model):
+    """`hookpipe admin`: the HTTP API (`listen`), its ops listener (metrics, health), the bearer token every
+    request but /healthz must carry, and the delivery-log index: a SQLite file (the default), or a
+    `postgresql://` URL that several admin replicas share."""
+
+    listen: HostPort = "127.0.0.1:8090"
+    ops: HostPort = "127.0.0.1:9104"
+    token: str | None = None
+    index: str = "hookpipe-index.sqlite3"
+
+    @field_validator("token")
+    @classmethod
+    def _long_token(cls, token: str | None) -> str | None:
+        if token is None or token == "":
+            return None  # an unset ${VAR:-}: `hookpipe admin` refuses to start without one
+        if len(token) < MIN_ADMIN_TOKEN:
+            raise ValueError(f"must be at least {MIN_ADMIN_TOKEN} characters")
+        if HEADER_VALUE_FORBIDDEN.search(token) or token != token.strip():
+            raise ValueError("must be printable, without spaces around it")
+        return token
+
+    @field_validator("index")
+    @classmethod
+    def _index(cls, index: str) -> str:
+        if not index.strip():
+            raise ValueError("give a SQLite file path or a postgresql:// URL")
+        return index
 
 
 class LogConfig(_Model):
@@ -539,6 +575,8 @@ class Config(_Model):
     router: RouterConfig = RouterConfig()
     deliverer: DelivererConfig = DelivererConfig()
     archive: Annotated[ArchiveConfig | None, BeforeValidator(_archive_off)] = ArchiveConfig()
+    delivery_log: Annotated[ArchiveConfig | None, BeforeValidator(_archive_off)] = ArchiveConfig()
+    admin: AdminConfig = AdminConfig()
     log: LogConfig = LogConfig()
     sources: dict[str, SourceConfig] = {}
     destinations: dict[str, DestinationConfig] = {}

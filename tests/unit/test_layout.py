@@ -38,6 +38,7 @@ TRANSPORT = ("aio_pika", "aiormq", "pamqp", "aiohttp")
 #: Modules (or packages, by prefix) that are pure logic.
 PURE = (
     "hookpipe.event",
+    "hookpipe.delivery_log",
     "hookpipe.jsonpath",
     "hookpipe.ratelimit",
     "hookpipe.rungs",
