@@ -10,6 +10,8 @@ import time
 from typing import Any
 
 from deliverer.sender import AttemptResult, Sender
+from hookpipe.amqp.recorder import NoRecorder, Recorder
+from hookpipe.delivery_log import Attempt, excerpt, short_error
 from hookpipe.event import Event, now_ms
 from hookpipe.outcomes import DeliveryOutcome
 from hookpipe.runtime import metrics
@@ -18,9 +20,11 @@ log = logging.getLogger("deliverer")
 
 
 class Attempts:
-    """Makes each attempt, and keeps what the ops listener's /status reports (`hookpipe status`)."""
+    """Makes each attempt, records it in the delivery log (`recorder`), and keeps what the ops listener's /status
+    reports (`hookpipe status`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, recorder: Recorder | NoRecorder | None = None) -> None:
+        self.recorder = recorder if recorder is not None else NoRecorder()
         self.running: collections.Counter[str] = collections.Counter()
         #: Per destination: the last failed attempt (reason, status, error, its time in UTC ms, event id).
         self.last_errors: dict[str, dict[str, Any]] = {}
@@ -36,7 +40,9 @@ class Attempts:
         return not self.running[name]
 
     async def attempt(self, sender: Sender, event: Event, attempt: int) -> AttemptResult:
-        """Attempt number `attempt`, paced by the destination's rate limit, counted in the metrics."""
+        """Attempt number `attempt`, paced by the destination's rate limit, counted in the metrics and returned
+        once its record is confirmed; raises PublishFailed if the record was not (the delivery is then requeued,
+        as after any output that was not confirmed)."""
         gauge = metrics.labelled(metrics.DELIVERIES_IN_FLIGHT, sender.name)
         gauge.inc()
         self.running[sender.name] += 1
@@ -44,7 +50,9 @@ class Attempts:
         try:
             if sender.limiter is not None:
                 await sender.limiter.take()
+            sent_at, sending = now_ms(), time.perf_counter()
             result = await sender.send(event, attempt)
+            duration_ms = round((time.perf_counter() - sending) * 1000)
         finally:
             gauge.dec()
             self.running[sender.name] -= 1
@@ -59,6 +67,11 @@ class Attempts:
                 "event_id": event.id,
             }
         self._count(sender.name, event, result)
+        await self.recorder.record(Attempt(
+            event_id=event.id, destination=sender.name, attempt=attempt, at=sent_at, duration_ms=duration_ms,
+            delivered=result.delivered, reason=result.reason, status=result.status, error=short_error(result.error),
+            response=excerpt(result.response), replay=event.replay, resend=event.resend,
+        ))
         return result
 
     @staticmethod

@@ -17,8 +17,10 @@ from deliverer.sender import AttemptResult
 from hookpipe.amqp.broker import Publisher, PublishFailed, ack, hand_over, requeue
 from hookpipe.amqp.codec import encode_event
 from hookpipe.amqp.deadletter import dead_letter
+from hookpipe.amqp.recorder import NoRecorder, Recorder
 from hookpipe.amqp.topology import Names
-from hookpipe.event import Event
+from hookpipe.delivery_log import DeadLettered
+from hookpipe.event import Event, now_ms
 from hookpipe.outcomes import DeadLetterReason
 from hookpipe.runtime import metrics
 
@@ -31,10 +33,13 @@ REQUEUE_DELAY = 1.0
 
 class Handover:
     """Acks, retries and dead-letters deliveries, publishing on `publisher` by the topology's `names`; a retry
-    rung not known to exist is declared first (`declarations`)."""
+    rung not known to exist is declared first (`declarations`); a dead letter is recorded in the delivery log
+    (`recorder`) before its delivery is handed over."""
 
-    def __init__(self, publisher: Publisher, names: Names, declarations: Declarations) -> None:
+    def __init__(self, publisher: Publisher, names: Names, declarations: Declarations,
+                 recorder: Recorder | NoRecorder | None = None) -> None:
         self._publisher = publisher
+        self._recorder = recorder if recorder is not None else NoRecorder()
         self._names = names
         self._declarations = declarations
 
@@ -88,6 +93,12 @@ class Handover:
             metrics.DELIVERY_GONE.labels(destination=name).inc()
             log.error("destination answered 410 Gone: it wants no more deliveries; check its URL",
                       extra={"destination": name})
+        try:
+            await self._recorder.record(DeadLettered(event_id=message.message_id or "", destination=name,
+                                                     at=now_ms(), reason=reason, attempts=attempts))
+        except PublishFailed:
+            await self.requeue_later(message)
+            return
         dead = dead_letter(message, reason, error=error, status=status,
                            response=result.response if result is not None else b"", attempts=attempts)
         if await hand_over(self._publisher, message, dead, exchange="", routing_key=self._names.dead_queue(name),

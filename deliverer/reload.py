@@ -17,7 +17,7 @@ from hookpipe.rungs import configured_rungs
 from hookpipe.runtime.reload import BROKER_SETTINGS, changed_settings
 
 #: Settings the deliverer holds for its whole run (a reload changing one is refused: restart to apply it).
-FIXED_SETTINGS = (*BROKER_SETTINGS, "deliverer.ops")
+FIXED_SETTINGS = (*BROKER_SETTINGS, "deliverer.ops", "delivery_log")
 
 
 @dataclass(frozen=True, slots=True)

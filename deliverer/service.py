@@ -35,8 +35,9 @@ from deliverer.reload import FIXED_SETTINGS, config_change, destination_change
 from deliverer.retry import Decision, decide, expired
 from deliverer.sender import AttemptResult, Sender
 from deliverer.sessions import SessionPool
-from hookpipe.amqp.broker import Link, MessageHandler, Publisher, link_problems
+from hookpipe.amqp.broker import Link, MessageHandler, Publisher, PublishFailed, link_problems
 from hookpipe.amqp.codec import MalformedEvent, decode_event
+from hookpipe.amqp.recorder import declare_delivery_log, recorder_for
 from hookpipe.amqp.topology import Names
 from hookpipe.config import DestinationConfig, LoadedConfig
 from hookpipe.event import Event, now_ms
@@ -86,9 +87,10 @@ class DelivererService:
         self.consumers = Consumers(self.consumer, self.names, handler=self._handler, senders=self.senders,
                                    paused=lambda: self.pauses.paused, holds=self.leases.holds, spawn=self._spawn)
         self.breakers = {name: self._new_breaker(name, d) for name, d in self.config.destinations.items()}
-        self.attempts = Attempts()
+        recorder = recorder_for(self.config, self.publisher)
+        self.attempts = Attempts(recorder)
         self.declarations = Declarations(self.publisher.link, self.names)
-        self.handover = Handover(self.publisher, self.names, self.declarations)
+        self.handover = Handover(self.publisher, self.names, self.declarations, recorder)
         # Read here, not in deliverer.fifo, so a run (or a test) may set it on this module.
         self.in_order = InOrder(attempt=self.attempts.attempt, next_step=self._next_step, ends=self.handover,
                                 give_back=self._give_back, wait_in_place=FIFO_WAIT_IN_PLACE)
@@ -158,6 +160,7 @@ class DelivererService:
         destinations = {name: destination.ordering for name, destination in self.config.destinations.items()}
         await self.declarations.declare(connection, destinations, self.rungs)
         self.declarations.rungs = set(self.rungs)
+        await declare_delivery_log(connection, self.config)
 
     async def _start_consuming(self, connection: AbstractConnection) -> None:
         """Set up a new consuming connection: topology, commands and pauses, then queue for each destination's
@@ -196,6 +199,10 @@ class DelivererService:
             try:
                 # Looked up per delivery: after a reload the next delivery goes by the destination's new settings.
                 await self._deliver(self.senders[name], message)
+            except PublishFailed as error:
+                log.warning("an attempt's record in the delivery log was not confirmed; requeued",
+                            extra={"event_id": message.message_id, "destination": name, "error": str(error)})
+                await self.handover.requeue_later(message)
             except Exception:
                 log.exception("unexpected error delivering; requeued",
                               extra={"event_id": message.message_id, "destination": name})

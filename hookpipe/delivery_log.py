@@ -62,7 +62,7 @@ class Attempt:
     at: int  # UTC ms, when the attempt started
     duration_ms: int
     delivered: bool
-    reason: str  # hookpipe.outcomes.AttemptReason's value: ok, status, timeout, ...
+    reason: str  # hookpipe.outcomes.AttemptReason: ok, http_status, timeout, ...
     status: int | None = None  # the receiver's HTTP status, if it answered
     error: str = ""  # what went wrong, briefly
     response: str = ""  # the start of a failed answer's body

@@ -25,6 +25,7 @@ state once, when it starts, so events in flight finish with the rules they start
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,10 +49,12 @@ from hookpipe.amqp.broker import (
 from hookpipe.amqp.codec import MalformedEvent, decode_event, encode_event
 from hookpipe.amqp.deadletter import dead_letter
 from hookpipe.amqp.lease import Lease
+from hookpipe.amqp.recorder import declare_delivery_log, recorder_for
 from hookpipe.amqp.topology import Names, declare_destination, declare_ingest_path, declare_unrouted
 from hookpipe.amqp.wire import Outgoing
 from hookpipe.config import Config, ConfigError, LoadedConfig
-from hookpipe.event import Event
+from hookpipe.delivery_log import Decision, Routed
+from hookpipe.event import Event, now_ms
 from hookpipe.outcomes import RouterDeadLetterReason, RouterOutcome
 from hookpipe.runtime import metrics
 from hookpipe.runtime.ops_listener import ops_app, start_site
@@ -76,7 +79,7 @@ PUBLISH_RETRY_DELAYS = (0.5, 2.0, 5.0)
 SHUTDOWN_GRACE = 20.0
 
 #: Settings the router cannot change while it runs (a reload changing one is refused).
-FIXED_SETTINGS = (*BROKER_SETTINGS, "router.ops")
+FIXED_SETTINGS = (*BROKER_SETTINGS, "router.ops", "delivery_log")
 
 
 #: Bodies larger than this (bytes) are parsed, matched and transformed in a worker thread, smaller ones on the event
@@ -116,6 +119,7 @@ class RouterService:
         )
         self.consumer = Link(broker.url, name="hookpipe-router-consume", heartbeat=broker.heartbeat,
                              on_open=self._start_consuming)
+        self.recorder = recorder_for(self.config, self.publisher)
         self._consumption: Consumption | None = None
         self._lease: Lease | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -141,6 +145,7 @@ class RouterService:
                 await declare_unrouted(channel, self.names)
             for name, destination in config.destinations.items():
                 await declare_destination(channel, self.names, name, ordering=destination.ordering)
+        await declare_delivery_log(connection, config)
 
     async def _start_consuming(self, connection: AbstractConnection) -> None:
         # Publish first: consuming while the publisher is down would only fill the retry path.
@@ -238,6 +243,11 @@ class RouterService:
         self._in_flight.add(task)
         try:
             await self._process(message)
+        except PublishFailed as error:
+            log.warning("an event's record in the delivery log was not confirmed; requeued",
+                        extra={"event_id": message.message_id, "error": str(error)})
+            await asyncio.sleep(PUBLISH_RETRY_DELAYS[0])
+            await requeue(message)
         except Exception:
             # Never let one event kill the consumer: requeue it; the delivery limit ends a poison loop.
             log.exception("unexpected error routing an event; requeued", extra={"event_id": message.message_id})
@@ -256,19 +266,20 @@ class RouterService:
         try:
             matched, deliveries = await self._match(state, event, ticket)
         except UnparsableBody as error:
-            await self._dead_letter(message, RouterDeadLetterReason.BAD_JSON, str(error))
+            await self._dead_letter(message, RouterDeadLetterReason.BAD_JSON, str(error), event)
             return
         except TransformError as error:
-            await self._dead_letter(message, RouterDeadLetterReason.TRANSFORM_FAILED, str(error))
+            await self._dead_letter(message, RouterDeadLetterReason.TRANSFORM_FAILED, str(error), event)
             return
         except MatchBudgetExceeded as error:
-            await self._dead_letter(
-                message, RouterDeadLetterReason.MATCH_BUDGET_EXCEEDED, f"{error} (body {len(event.body)} bytes)")
+            await self._dead_letter(message, RouterDeadLetterReason.MATCH_BUDGET_EXCEEDED,
+                                    f"{error} (body {len(event.body)} bytes)", event)
             return
         if not event.replay:
             for route in matched:
                 metrics.labelled(metrics.ROUTE_MATCHES, route).inc()
         if not deliveries:
+            await self.recorder.record(_routed(event, Decision.UNMATCHED, matched))
             # A replay that matches nothing now is not kept as unrouted: it was archived when it came in.
             await self._unmatched(message, event, keep=state.config.router.unrouted and not event.replay)
             return
@@ -283,8 +294,10 @@ class RouterService:
         if failed:
             _count(event, RouterOutcome.FAILED)
             await self._dead_letter(
-                message, RouterDeadLetterReason.PUBLISH_FAILED, ", ".join(d.destination for d in failed))
+                message, RouterDeadLetterReason.PUBLISH_FAILED, ", ".join(d.destination for d in failed), event)
             return
+        await self.recorder.record(
+            _routed(event, Decision.ROUTED, matched, destinations=[d.destination for d in deliveries]))
         _count(event, RouterOutcome.ROUTED)
         await ack(message)
 
@@ -335,8 +348,11 @@ class RouterService:
         await ack(message)
 
     async def _dead_letter(
-        self, message: AbstractIncomingMessage, reason: RouterDeadLetterReason, error: str
+        self, message: AbstractIncomingMessage, reason: RouterDeadLetterReason, error: str, event: Event | None = None
     ) -> None:
+        if event is not None:  # a malformed message is no event the log could name
+            with contextlib.suppress(PublishFailed):  # its dead letter is the record that counts
+                await self.recorder.record(_routed(event, Decision.DEAD, [], reason=reason))
         dead = dead_letter(message, reason, error=error)
         metrics.ROUTER_DEAD_LETTERS.labels(reason=reason).inc()
         log.error("event dead-lettered", extra={"event_id": message.message_id, "reason": reason, "error": error})
@@ -354,6 +370,14 @@ def _match_large(routes: RouteTable, event: Event, seconds: float) -> tuple[list
     budget = MatchBudget(seconds)
     budget.start()
     return routes.match(event, budget)
+
+
+def _routed(event: Event, decision: Decision, routes: list[str], *, destinations: list[str] | None = None,
+            reason: str | None = None) -> Routed:
+    """The delivery log's record of what was decided for `event`."""
+    return Routed(event_id=event.id, source=event.source, type=event.type, received_at=event.received_at,
+                  at=now_ms(), decision=decision, routes=tuple(routes), destinations=tuple(destinations or ()),
+                  reason=reason, replay=event.replay, resend=event.resend)
 
 
 def _count(event: Event, outcome: RouterOutcome) -> None:

@@ -11,16 +11,45 @@ message carries hundreds, and each record still waits about one confirm.
 from __future__ import annotations
 
 import asyncio
+import logging
 
-from hookpipe.amqp.broker import Publisher
+import aiormq
+from aio_pika.abc import AbstractConnection
+
+from hookpipe.amqp.broker import Publisher, describe
+from hookpipe.amqp.topology import Names, declare_stream
 from hookpipe.amqp.wire import outgoing
+from hookpipe.config import Config
 from hookpipe.delivery_log import Record, encode_batch
+
+log = logging.getLogger("hookpipe.amqp")
 
 #: Most records in one stream message (about 300 bytes each).
 MAX_BATCH = 500
 
 #: The stream message's content type: a JSON array of records.
 CONTENT_TYPE = "application/json"
+
+
+async def declare_delivery_log(connection: AbstractConnection, config: Config) -> None:
+    """Declare the delivery log's stream (if on), on a channel of its own: one that exists with other limits is
+    kept as it is (its retention is fixed at creation; a RabbitMQ policy changes it in place)."""
+    if config.delivery_log is None:
+        return
+    stream = Names.of(config.broker).delivery_log
+    try:
+        async with connection.channel() as channel:
+            await declare_stream(channel, stream, config.delivery_log)
+    except aiormq.exceptions.ChannelPreconditionFailed as error:
+        log.warning("the delivery log stream exists with other limits; keeping it as it is",
+                    extra={"stream": stream, "error": describe(error)})
+
+
+def recorder_for(config: Config, publisher: Publisher) -> Recorder | NoRecorder:
+    """The recorder a service appends with: none when `delivery_log: off`."""
+    if config.delivery_log is None:
+        return NoRecorder()
+    return Recorder(publisher, Names.of(config.broker).delivery_log)
 
 
 class Recorder:
