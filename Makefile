@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEPLOY_STAMP := $(VENV)/.deploy-installed-stamp
 export AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 
-.PHONY: run test lint check-deploy dashboards bench bench-ingest bench-deliverer bench-compare bench-broker bench-scale chaos chaos-short venv clean
+.PHONY: run test lint check-deploy dashboards bench bench-ingest bench-deliverer bench-compare bench-log bench-broker bench-scale chaos chaos-short venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ chaos: $(STAMP)
 chaos-short: $(STAMP)
 	@scripts/ensure-rabbitmq
 	$(BIN)/python -m tests.chaos --events 3000 --overload-seconds 15
+
+# What the delivery log costs: hookpipe end to end with it on, then off (5 interleaved pairs); about 5 minutes.
+bench-log: $(STAMP)
+	@scripts/ensure-rabbitmq
+	$(BIN)/python bench/compare.py --pairs 0 --no-matrix --log-pairs 5 --events 10000
 
 # hookpipe vs the bare three-hop pipeline, a bare durable-publish ingest and the raw broker rate (5 interleaved
 # pairs), then the fixed-rate/saturation x 1/32 KiB x 1/20 destinations matrix; about 15-25 minutes.

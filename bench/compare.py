@@ -81,7 +81,7 @@ def median(values: list[float]) -> float | None:
 
 
 def run_arguments(args: argparse.Namespace, *, events: int, body_size: int = 1024, destinations: int = 1,
-                  rate: float | None = None, bare: bool = False) -> argparse.Namespace:
+                  rate: float | None = None, bare: bool = False, delivery_log: bool = False) -> argparse.Namespace:
     """The bench/e2e.py options of one run."""
     argv = ["--start", "--events", str(events), "--concurrency", str(args.concurrency), "--body-size",
             str(body_size), "--destinations", str(destinations), "--sign", "stripe", "--no-verify", "--quiet",
@@ -91,6 +91,8 @@ def run_arguments(args: argparse.Namespace, *, events: int, body_size: int = 102
         argv += ["--rate", str(rate)]
     if bare:
         argv.append("--bare")
+    if delivery_log:
+        argv.append("--delivery-log")
     if args.keep_logs:
         argv.append("--keep-logs")
     return e2e_args(argv)
@@ -200,6 +202,24 @@ async def one_pair(args: argparse.Namespace, number: int) -> dict[str, Any]:
     return pair
 
 
+async def delivery_log_pair(args: argparse.Namespace, number: int) -> dict[str, Any]:
+    """hookpipe end to end with the delivery log on, then off: what recording every decision and attempt costs."""
+    log(f"delivery-log pair {number}: end to end, log on then off")
+    on_args = run_arguments(args, events=args.events, delivery_log=True)
+    on = await end_to_end(args, on_args, HookpipePipeline(on_args))
+    off_args = run_arguments(args, events=args.events)
+    off = await end_to_end(args, off_args, HookpipePipeline(off_args))
+    pair = {
+        "pair": number, "on": on, "off": off,
+        "delivered_ratio": round(on["delivered_per_s"] / off["delivered_per_s"], 3),
+        "cpu_ms_per_event": {"on": e2e_cpu(on), "off": e2e_cpu(off)},
+    }
+    log(f"delivery-log pair {number}: delivered/s on {on['delivered_per_s']} vs off {off['delivered_per_s']} "
+        f"({pair['delivered_ratio']:.3f}); CPU ms/event {pair['cpu_ms_per_event']['on']} vs "
+        f"{pair['cpu_ms_per_event']['off']}")
+    return pair
+
+
 async def matrix(args: argparse.Namespace) -> list[dict[str, Any]]:
     runs = []
     for rate_mode in ("fixed", "saturation"):
@@ -220,6 +240,19 @@ async def matrix(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 # --- figures ---------------------------------------------------------------------------------------------
+
+
+def delivery_log_table(pairs: list[dict[str, Any]], median_ratio: float | None) -> str:
+    lines = [
+        "interleaved pairs (A = delivery log on, B = off), hookpipe end to end, 1 KiB, 1 destination, saturation",
+        f"{'pair':>4} {'on dlv/s':>9} {'off dlv/s':>9} {'ratio':>6}   {'on CPU ms/ev':>12} {'off CPU ms/ev':>13}",
+    ]
+    for pair in pairs:
+        cpu = pair["cpu_ms_per_event"]
+        lines.append(f"{pair['pair']:>4} {pair['on']['delivered_per_s']:>9.1f} {pair['off']['delivered_per_s']:>9.1f}"
+                     f" {pair['delivered_ratio']:>6.3f}   {cpu['on']:>12.2f} {cpu['off']:>13.2f}")
+    lines.append(f"median delivered/s ratio, on over off: {median_ratio}")
+    return "\n".join(lines)
 
 
 def pairs_table(pairs: list[dict[str, Any]], medians: dict[str, float | None]) -> str:
@@ -283,8 +316,11 @@ async def run(args: argparse.Namespace) -> int:
     load_before = os.getloadavg()
     started = time.time()
     pairs: list[dict[str, Any]] = []
+    log_pairs: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     try:
+        for number in range(1, args.log_pairs + 1):
+            log_pairs.append(await delivery_log_pair(args, number))
         for number in range(1, args.pairs + 1):
             pairs.append(await one_pair(args, number))
         if args.matrix:
@@ -294,14 +330,16 @@ async def run(args: argparse.Namespace) -> int:
         return EXIT_SETUP
     medians = {key: median([pair[key] for pair in pairs])
                for key in ("delivered_ratio", "ingest_ratio", "broker_ratio", "delivered_cpu_ratio",
-                           "ingest_cpu_ratio")}
+                           "ingest_cpu_ratio")} if pairs else {}
     report = {
         "machine": {"cpus": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                     "seconds": round(time.time() - started, 1)},
-        "pairs": pairs, "medians": medians, "matrix": runs,
+        "pairs": pairs, "medians": medians, "matrix": runs, "delivery_log_pairs": log_pairs,
+        "delivery_log_median_ratio": median([pair["delivered_ratio"] for pair in log_pairs]) if log_pairs else None,
     }
-    tables = [pairs_table(pairs, medians)] if pairs else []
+    tables = [delivery_log_table(log_pairs, report["delivery_log_median_ratio"])] if log_pairs else []
+    tables += [pairs_table(pairs, medians)] if pairs else []
     if runs:
         tables.append(matrix_table(runs))
     tables.append(f"load average before {load_before[0]:.2f}, after {report['machine']['loadavg_after'][0]:.2f}")
@@ -312,7 +350,8 @@ async def run(args: argparse.Namespace) -> int:
     else:
         print(text)
     failed = [run.get("exit_status") for run in [*runs, *(r for p in pairs for r in (
-        p["hookpipe"], p["bare"], p["ingest_hookpipe"], p["ingest_bare"]))] if run.get("exit_status") != EXIT_OK]
+        p["hookpipe"], p["bare"], p["ingest_hookpipe"], p["ingest_bare"])), *(r for p in log_pairs for r in (
+        p["on"], p["off"]))] if run.get("exit_status") != EXIT_OK]
     return EXIT_OK if not failed else EXIT_LOST
 
 
@@ -327,13 +366,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="messages per raw broker rate run (default 10000)")
     parser.add_argument("--concurrency", type=int, default=50, help="ingest requests in flight (default 50)")
     parser.add_argument("--no-matrix", dest="matrix", action="store_false", help="the pairs only")
+    parser.add_argument("--log-pairs", type=int, default=0,
+                        help="first, this many interleaved end-to-end pairs of hookpipe with the delivery log on "
+                             "and off (default 0)")
     parser.add_argument("--timeout", type=float, default=300.0, help="bound on each run, in seconds (default 300)")
     add_amqp_argument(parser)
     add_output_arguments(parser, "the services")
     args = parser.parse_args(argv)
     check_amqp_url(parser, args.amqp_url)
-    if args.pairs < 0 or min(args.events, args.ingest_events, args.broker_messages, args.concurrency) < 1:
-        parser.error("--pairs must be at least 0; --events, --ingest-events, --broker-messages and "
+    smallest = min(args.events, args.ingest_events, args.broker_messages, args.concurrency)
+    if args.pairs < 0 or args.log_pairs < 0 or smallest < 1:
+        parser.error("--pairs and --log-pairs must be at least 0; --events, --ingest-events, --broker-messages and "
                      "--concurrency at least 1")
     return args
 

@@ -187,6 +187,7 @@ def bench_config(prefix: str, broker_url: str, receiver_base: str, args: argpars
         "router": {"ops": f"127.0.0.1:{free_port()}"},
         "deliverer": {"ops": f"127.0.0.1:{free_port()}"},
         "archive": {"max_age": "1h", "max_bytes": "2GiB"} if args.archive else "off",
+        "delivery_log": {"max_age": "1h", "max_bytes": "2GiB"} if args.delivery_log else "off",
         "log": {"level": args.log_level},
         "sources": {"bench": source},
         "destinations": {
@@ -759,6 +760,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     load.add_argument("--archive", action="store_true",
                       help="with --start: archive every event in a stream, as the default config does (off by "
                            "default, like the bare pipeline)")
+    load.add_argument("--delivery-log", action="store_true",
+                      help="with --start: record every routing decision and attempt in the delivery log, as the "
+                           "default config does (off by default, like the bare pipeline)")
     load.add_argument("--destinations", type=int, default=1,
                       help="with --start: destinations the route fans out to, each its own receiver path "
                            "(default 1)")
