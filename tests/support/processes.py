@@ -16,10 +16,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServiceProcess:
-    """`python -m {service} --config FILE`, its stderr kept in a log file for post-mortems."""
+    """`python -m {service} --config FILE` (or `python {command} --config FILE`), its stderr kept in a log file for
+    post-mortems."""
 
-    def __init__(self, service: str, config_path: Path, ops_address: str, log_dir: Path) -> None:
+    def __init__(self, service: str, config_path: Path, ops_address: str, log_dir: Path,
+                 command: tuple[str, ...] | None = None) -> None:
         self.service = service
+        self.command = command if command is not None else ("-m", service)
         self.config_path = config_path
         self.ops_address = ops_address
         self.log_path = log_dir / f"{service}.log"
@@ -28,7 +31,7 @@ class ServiceProcess:
     def start(self) -> None:
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
-                [sys.executable, "-m", self.service, "--config", str(self.config_path)],
+                [sys.executable, *self.command, "--config", str(self.config_path)],
                 cwd=ROOT, stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
 
