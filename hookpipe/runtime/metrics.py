@@ -119,6 +119,27 @@ BROKER_CONNECTED = Gauge(
     "hookpipe_broker_connected", "1 while the named broker link is connected and set up.", ["link"]
 )
 
+# --- admin: index ---
+ADMIN_INDEX_RECORDS = Counter(
+    "hookpipe_admin_index_records_total",
+    "Records written to the admin index, by kind (archived, routed, attempt, dead).", ["kind"],
+)
+ADMIN_INDEX_MALFORMED = Counter(
+    "hookpipe_admin_index_malformed_messages_total",
+    "Stream messages the admin index skipped as unreadable, by stream (archive, delivery_log).", ["stream"],
+)
+ADMIN_INDEX_LAG = Gauge(
+    "hookpipe_admin_index_lag_seconds",
+    "Age of the oldest stream message received but not yet in the admin index; 0 when it has read everything.",
+)
+ADMIN_INDEX_LAST_BATCH_SECONDS = Gauge(
+    "hookpipe_admin_index_last_batch_seconds", "Time the admin index took to write its last batch (one transaction).",
+)
+ADMIN_INDEX_ACTIVE = Gauge(
+    "hookpipe_admin_index_active",
+    "1 on the hookpipe admin replica that indexes the streams (the others share its PostgreSQL index), else 0.",
+)
+
 
 # --- series that exist before their first event ---------------------------------------------------------
 #
