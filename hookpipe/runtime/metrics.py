@@ -202,3 +202,26 @@ def prime_deliverer(config: Config) -> None:
         DELIVERY_GONE.labels(destination=destination)
         DELIVERIES_IN_FLIGHT.labels(destination=destination)
         DESTINATION_LEASE_HELD.labels(destination=destination)
+
+
+# --- admin ---
+ADMIN_REQUESTS = Counter(
+    "hookpipe_admin_requests_total",
+    "Admin API requests answered, by endpoint (the route template, such as /api/v1/events/{id}), method and status.",
+    ["endpoint", "method", "status"],
+)
+ADMIN_REQUEST_SECONDS = Histogram(
+    "hookpipe_admin_request_seconds", "Time the admin API took to answer a request, by endpoint and method.",
+    ["endpoint", "method"],
+)
+ADMIN_UNAUTHORIZED = Counter(
+    "hookpipe_admin_unauthorized_total",
+    "Admin API requests refused with 401, by reason: missing (no Authorization), malformed (not Bearer), wrong.",
+    ["reason"],
+)
+
+
+def prime_admin() -> None:
+    """The admin API's refusals by reason (a closed set), so an alert on their rate sees a zero first."""
+    for reason in ("missing", "malformed", "wrong"):
+        ADMIN_UNAUTHORIZED.labels(reason=reason)
