@@ -46,6 +46,17 @@ class Handover:
     async def delivered(self, message: AbstractIncomingMessage) -> None:
         await ack(message)
 
+    async def after_error(self, name: str, message: AbstractIncomingMessage, error: Exception) -> None:
+        """A delivery to `name` that raised `error` goes back to its queue after REQUEUE_DELAY: one exception
+        never stops the consumer (a delivery that always raises ends as a dead letter at the delivery limit)."""
+        if isinstance(error, PublishFailed):  # its attempt's record in the delivery log was not confirmed
+            log.warning("an attempt's record was not confirmed; requeued",
+                        extra={"event_id": message.message_id, "destination": name, "error": str(error)})
+        else:
+            log.error("unexpected error delivering; requeued", exc_info=error,
+                      extra={"event_id": message.message_id, "destination": name})
+        await self.requeue_later(message)
+
     async def requeue_later(self, message: AbstractIncomingMessage) -> None:
         """Give `message` back to its queue after REQUEUE_DELAY."""
         await asyncio.sleep(REQUEUE_DELAY)

@@ -35,7 +35,7 @@ from deliverer.reload import FIXED_SETTINGS, config_change, destination_change
 from deliverer.retry import Decision, decide, expired
 from deliverer.sender import AttemptResult, Sender
 from deliverer.sessions import SessionPool
-from hookpipe.amqp.broker import Link, MessageHandler, Publisher, PublishFailed, link_problems
+from hookpipe.amqp.broker import Link, MessageHandler, Publisher, link_problems
 from hookpipe.amqp.codec import MalformedEvent, decode_event
 from hookpipe.amqp.recorder import declare_delivery_log, recorder_for
 from hookpipe.amqp.topology import Names
@@ -199,14 +199,8 @@ class DelivererService:
             try:
                 # Looked up per delivery: after a reload the next delivery goes by the destination's new settings.
                 await self._deliver(self.senders[name], message)
-            except PublishFailed as error:
-                log.warning("an attempt's record in the delivery log was not confirmed; requeued",
-                            extra={"event_id": message.message_id, "destination": name, "error": str(error)})
-                await self.handover.requeue_later(message)
-            except Exception:
-                log.exception("unexpected error delivering; requeued",
-                              extra={"event_id": message.message_id, "destination": name})
-                await self.handover.requeue_later(message)
+            except Exception as error:
+                await self.handover.after_error(name, message, error)
             finally:
                 self._in_flight.discard(task)
 

@@ -243,15 +243,8 @@ class RouterService:
         self._in_flight.add(task)
         try:
             await self._process(message)
-        except PublishFailed as error:
-            log.warning("an event's record in the delivery log was not confirmed; requeued",
-                        extra={"event_id": message.message_id, "error": str(error)})
-            await asyncio.sleep(PUBLISH_RETRY_DELAYS[0])
-            await requeue(message)
-        except Exception:
-            # Never let one event kill the consumer: requeue it; the delivery limit ends a poison loop.
-            log.exception("unexpected error routing an event; requeued", extra={"event_id": message.message_id})
-            await requeue(message)
+        except Exception as error:
+            await _requeue_after(message, error)
         finally:
             self._in_flight.discard(task)
 
@@ -347,17 +340,29 @@ class RouterService:
             return
         await ack(message)
 
-    async def _dead_letter(
-        self, message: AbstractIncomingMessage, reason: RouterDeadLetterReason, error: str, event: Event | None = None
-    ) -> None:
-        if event is not None:  # a malformed message is no event the log could name
-            with contextlib.suppress(PublishFailed):  # its dead letter is the record that counts
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: RouterDeadLetterReason, error: str,
+                           event: Event | None = None) -> None:
+        # Recorded when it is an event the log can name; the dead letter itself is what must be confirmed.
+        with contextlib.suppress(PublishFailed):
+            if event is not None:
                 await self.recorder.record(_routed(event, Decision.DEAD, [], reason=reason))
         dead = dead_letter(message, reason, error=error)
         metrics.ROUTER_DEAD_LETTERS.labels(reason=reason).inc()
         log.error("event dead-lettered", extra={"event_id": message.message_id, "reason": reason, "error": error})
         await hand_over(self.publisher, message, dead, exchange="", routing_key=self.names.router_dead,
                         requeue_delay=PUBLISH_RETRY_DELAYS[0])
+
+
+async def _requeue_after(message: AbstractIncomingMessage, error: Exception) -> None:
+    """Never let one event kill the consumer: requeue it (the delivery limit ends a poison loop)."""
+    if isinstance(error, PublishFailed):  # its record in the delivery log was not confirmed: a broker problem
+        log.warning("an event's record was not confirmed; requeued",
+                    extra={"event_id": message.message_id, "error": str(error)})
+        await asyncio.sleep(PUBLISH_RETRY_DELAYS[0])
+    else:
+        log.error("unexpected error routing an event; requeued", exc_info=error,
+                  extra={"event_id": message.message_id})
+    await requeue(message)
 
 
 def keeps_order(config: Config) -> bool:
