@@ -1,8 +1,8 @@
 """`python -m hookpipe.runtime.healthcheck [SERVICE...]`: exit 0 once a service's ops listener answers /healthz.
 
 The container image's HEALTHCHECK. One image runs whichever service its command names, while the config file
-names an ops address for each of the three; in a container only one of them listens, so by default every
-configured ops address is tried and the first that answers 200 wins. A wildcard listen address (`0.0.0.0`,
+names an ops address for each of the four (`admin.ops` too); in a container only one of them listens, so by
+default every configured ops address is tried and the first that answers 200 wins. A wildcard listen address (`0.0.0.0`,
 `::`) is probed on loopback. The config is found as the services find it: `--config FILE` or HOOKPIPE_CONFIG.
 """
 
@@ -17,8 +17,8 @@ import urllib.request
 from hookpipe.config import ConfigError, load_config
 from hookpipe.runtime.ops_listener import ops_base_url
 
-#: Services whose ops listener may answer, in the order tried.
-SERVICES = ("ingest", "router", "deliverer")
+#: Services whose ops listener may answer, in the order tried (each is a section of the config with `ops`).
+SERVICES = ("ingest", "router", "deliverer", "admin")
 
 #: Seconds one probe may take: well under Docker's default healthcheck time-out (30 s).
 PROBE_TIMEOUT = 2.0
@@ -38,7 +38,7 @@ def healthy(url: str, timeout: float = PROBE_TIMEOUT) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("services", nargs="*", metavar="SERVICE", help="only these (default: any of the three)")
+    parser.add_argument("services", nargs="*", metavar="SERVICE", help="only these (default: any of the four)")
     parser.add_argument("--config", default=os.environ.get("HOOKPIPE_CONFIG"))
     args = parser.parse_args(argv)
     unknown = set(args.services) - set(SERVICES)

@@ -17,7 +17,7 @@ async def always_ready() -> list[str]:
 def config_with_ops(directory: Path, **ops: str) -> str:
     config = pipeline_config("hp-health", "http://127.0.0.1:9/webhooks")
     for service, address in ops.items():
-        config[service]["ops"] = address
+        config.setdefault(service, {})["ops"] = address  # admin has no section in pipeline_config
     return str(write_config(directory, config))
 
 
@@ -33,9 +33,24 @@ async def test_healthy_when_the_running_service_answers_on_a_wildcard_ops_addres
         await runner.cleanup()
 
 
+async def test_healthy_when_admin_answers_on_its_ops_address(tmp_path: Path) -> None:
+    """The admin container runs the same HEALTHCHECK: admin.ops is among the addresses tried."""
+    port = free_port()
+    runner = await start_site(ops_app(always_ready), f"127.0.0.1:{port}")
+    try:
+        path = config_with_ops(tmp_path, ingest=f"127.0.0.1:{free_port()}", router=f"127.0.0.1:{free_port()}",
+                               deliverer=f"127.0.0.1:{free_port()}", admin=f"0.0.0.0:{port}")
+        assert await asyncio.to_thread(healthcheck.main, ["--config", path]) == 0
+        assert await asyncio.to_thread(healthcheck.main, ["--config", path, "admin"]) == 0
+        assert await asyncio.to_thread(healthcheck.main, ["--config", path, "deliverer"]) == 1
+    finally:
+        await runner.cleanup()
+
+
 def test_unhealthy_when_no_ops_listener_answers(tmp_path: Path) -> None:
+    # Every address free, admin's too: its default (127.0.0.1:9104) may be held by a running admin.
     path = config_with_ops(tmp_path, ingest=f"127.0.0.1:{free_port()}", router=f"127.0.0.1:{free_port()}",
-                           deliverer=f"127.0.0.1:{free_port()}")
+                           deliverer=f"127.0.0.1:{free_port()}", admin=f"127.0.0.1:{free_port()}")
     assert healthcheck.main(["--config", path]) == 1
 
 
