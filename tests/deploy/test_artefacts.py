@@ -9,6 +9,7 @@ extra and Debian's prometheus package (`make check-deploy`).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from hookpipe.config import load_config, parse_config
+from hookpipe.config import ConfigError, load_config, parse_config
 from tests.deploy.conftest import unavailable
 from tests.support import dashboards
 
@@ -31,8 +32,20 @@ KUBERNETES = DEPLOY / "kubernetes"
 #: kubernetes-validate bundles (the manifests use only long-stable APIs).
 KUBERNETES_VERSIONS = ("1.30", "1.37")
 
+#: The services the image runs, each a section of pipeline.yaml with an `ops` address.
+SERVICES = ("ingest", "router", "deliverer", "admin")
+
 #: Ops ports: never published by compose, reachable only by Prometheus in Kubernetes.
-OPS_PORTS = {9101, 9102, 9103}
+OPS_PORTS = {9101, 9102, 9103, 9104}
+
+#: admin's API port: published by compose on 127.0.0.1 only, reachable from inside the cluster in Kubernetes.
+ADMIN_API_PORT = 8090
+
+#: An admin token for loading the shipped configs, which require HOOKPIPE_ADMIN_TOKEN and give it no default.
+ADMIN_TOKEN = "deploy-test-admin-token-0123456789"
+
+#: Variables of the developer's shell that the compose renderings below would otherwise read.
+COMPOSE_VARIABLES = ("HOOKPIPE_ADMIN_TOKEN", "RABBITMQ_PASSWORD", "COMPOSE_FILE", "COMPOSE_PROFILES")
 
 
 def tool(name: str) -> str:
@@ -44,9 +57,10 @@ def tool(name: str) -> str:
     return str(found)
 
 
-def run(*command: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def run(*command: str, stdin: bytes | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, input=stdin.decode() if stdin else None, capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+                          timeout=120, cwd=ROOT, env=env)
 
 
 def assert_passes(result: subprocess.CompletedProcess[str]) -> None:
@@ -74,8 +88,19 @@ def test_image_is_multi_stage_non_root_and_runs_a_service_with_a_healthcheck() -
     assert 'ENTRYPOINT ["hookpipe"]' in lines
     assert 'CMD ["ingest"]' in lines
     assert any("hookpipe.runtime.healthcheck" in line for line in lines)
+    exposed = {int(port) for line in lines if line.startswith("EXPOSE ") for port in line.split()[1:]}
+    assert exposed == {8080, ADMIN_API_PORT, *OPS_PORTS}, exposed
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     assert "*" in ignored and "!hookpipe/" in ignored, "the build context holds only what the image installs"
+
+
+def test_the_image_gives_admins_index_directory_to_its_user() -> None:
+    """A new named volume takes the owner of the image directory it is mounted on: /var/lib/hookpipe must exist
+    in the image, owned by the non-root user, or admin cannot write its index under a read-only root."""
+    text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    uid, gid = next(line for line in text.splitlines() if line.startswith("USER ")).split()[1].split(":")
+    runtime = text.rpartition("\nFROM ")[2]
+    assert f"install -d -o {uid} -g {gid} -m 0750 /var/lib/hookpipe" in " ".join(runtime.split()), runtime
 
 
 # --- compose --------------------------------------------------------------------------------------------
@@ -100,19 +125,71 @@ def test_compose_config_really_checks(tmp_path: Path) -> None:
     assert run(compose_binary(), "-f", str(broken), "config", "-q").returncode != 0
 
 
-def test_compose_runs_the_whole_pipeline_and_publishes_no_ops_port() -> None:
-    result = run(compose_binary(), "-f", "deploy/docker-compose.yml", "config", "--format", "json")
+def compose_rendering(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """docker-compose.yml as the real binary renders it, with only `environ` of COMPOSE_VARIABLES set."""
+    env = {key: value for key, value in os.environ.items() if key not in COMPOSE_VARIABLES}
+    result = run(compose_binary(), "-f", "deploy/docker-compose.yml", "config", "--format", "json",
+                 env={**env, **(environ or {})})
     assert_passes(result)
-    services: dict[str, Any] = json.loads(result.stdout)["services"]
-    assert set(services) == {"rabbitmq", "ingest", "router", "deliverer", "prometheus", "grafana", "receiver"}
-    for name in ("ingest", "router", "deliverer"):
+    rendering: dict[str, Any] = json.loads(result.stdout)
+    return rendering
+
+
+def test_compose_runs_the_whole_pipeline_and_publishes_no_ops_port() -> None:
+    services: dict[str, Any] = compose_rendering()["services"]
+    assert set(services) == {"rabbitmq", *SERVICES, "prometheus", "grafana", "receiver"}
+    for name in SERVICES:
         assert services[name]["command"] == [name]
+        assert services[name]["image"] == services["ingest"]["image"], "one image"
+        assert services[name]["read_only"] is True and services[name]["cap_drop"] == ["ALL"]
         published = {int(port["target"]) for port in services[name].get("ports", [])}
         assert not published & OPS_PORTS, f"{name} publishes an ops port"
     mounts = {volume["target"]: volume for service in services.values() for volume in service.get("volumes", [])}
     assert "/etc/rabbitmq/enabled_plugins" in mounts and "/etc/prometheus/alerts.yml" in mounts
     assert "rabbitmq_prometheus" in (DEPLOY / "rabbitmq" / "enabled_plugins").read_text()
     assert "/etc/grafana/provisioning" in mounts
+
+
+def test_compose_admin_keeps_its_index_on_a_named_volume_and_serves_its_api_on_loopback() -> None:
+    rendering = compose_rendering()
+    admin = rendering["services"]["admin"]
+    config = load_config(DEPLOY / "pipeline.yaml", environ=admin["environment"]).config
+    index = Path(config.admin.index)
+    (volume,) = (v for v in admin["volumes"] if v["target"] == str(index.parent))
+    assert volume["type"] == "volume" and volume["source"] in rendering["volumes"], volume
+    assert not volume.get("read_only"), "admin writes its index there"
+    assert {v["target"] for v in admin["volumes"]} == {"/etc/hookpipe/pipeline.yaml", str(index.parent)}
+    assert "/tmp" in admin.get("tmpfs", []), "SQLite's temporary files, under a read-only root"
+    (port,) = admin["ports"]
+    assert (int(port["target"]), port["published"], port["host_ip"]) == (
+        ADMIN_API_PORT, str(ADMIN_API_PORT), "127.0.0.1"), port
+    assert int(config.admin.listen.rpartition(":")[2]) == ADMIN_API_PORT
+    assert admin["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+
+
+def test_compose_gives_every_service_the_admin_token_from_the_environment() -> None:
+    """pipeline.yaml requires HOOKPIPE_ADMIN_TOKEN (no default), so every service that reads it needs the variable:
+    the operator's value, else a demo default that is long enough to load."""
+    for environ in ({}, {"HOOKPIPE_ADMIN_TOKEN": ADMIN_TOKEN}):
+        services = compose_rendering(environ)["services"]
+        tokens = {services[name]["environment"]["HOOKPIPE_ADMIN_TOKEN"] for name in SERVICES}
+        assert len(tokens) == 1, tokens
+        if environ:
+            assert tokens == {ADMIN_TOKEN}
+        else:
+            assert "demo" in tokens.pop(), "a default that says it is one"
+        for name in SERVICES:
+            assert load_config(DEPLOY / "pipeline.yaml", environ=services[name]["environment"]).config.admin.token
+
+
+def test_prometheus_scrapes_every_service_on_the_ops_port_of_pipeline_yaml() -> None:
+    config = load_config(DEPLOY / "pipeline.yaml", environ={"HOOKPIPE_ADMIN_TOKEN": ADMIN_TOKEN}).config
+    jobs = {job["job_name"]: job for job in yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())[
+        "scrape_configs"]}
+    for name in SERVICES:
+        (sd,) = jobs[f"hookpipe-{name}"]["dns_sd_configs"]
+        assert sd["names"] == [name], "Compose's DNS answers the service name with every replica"
+        assert sd["port"] == int(getattr(config, name).ops.rpartition(":")[2]), name
 
 
 # --- Kubernetes -----------------------------------------------------------------------------------------
@@ -145,20 +222,67 @@ def kubernetes_objects() -> list[dict[str, Any]]:
     return [doc for path in manifests() for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
+def deployments() -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in kubernetes_objects() if d["kind"] == "Deployment"}
+
+
 def test_deployments_have_probes_resources_and_a_locked_down_security_context() -> None:
-    deployments = {d["metadata"]["name"]: d for d in kubernetes_objects() if d["kind"] == "Deployment"}
-    assert set(deployments) == {"hookpipe-ingest", "hookpipe-router", "hookpipe-deliverer"}
-    for name, deployment in deployments.items():
+    found = deployments()
+    assert set(found) == {f"hookpipe-{service}" for service in SERVICES}
+    pod_contexts, container_contexts = [], []
+    for name, deployment in found.items():
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["automountServiceAccountToken"] is False
         (container,) = pod["containers"]
         assert container["args"] == [name.removeprefix("hookpipe-")]
+        assert container["envFrom"] == [{"secretRef": {"name": "hookpipe-secrets"}}], "pipeline.yaml's ${VAR}s"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        ops = {port["name"]: port["containerPort"] for port in container["ports"]}["ops"]
+        assert ops in OPS_PORTS and all(container[probe]["httpGet"]["port"] == "ops" for probe in (
+            "startupProbe", "livenessProbe", "readinessProbe"))
+        assert deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(ops)
         assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
         security = container["securityContext"]
         assert security["readOnlyRootFilesystem"] and not security["allowPrivilegeEscalation"]
         assert security["capabilities"]["drop"] == ["ALL"]
+        # fsGroup only where a volume must be writable (admin's index): the rest is the same everywhere.
+        pod_contexts.append({k: v for k, v in pod["securityContext"].items() if not k.startswith("fsGroup")})
+        container_contexts.append(security)
+    assert all(context == pod_contexts[0] for context in pod_contexts), pod_contexts
+    assert all(context == container_contexts[0] for context in container_contexts), container_contexts
+
+
+def test_admin_runs_one_replica_on_a_persistent_volume_with_its_token_from_the_secret() -> None:
+    """SQLite: one replica (Recreate, so two pods never hold the file) with the index on a claim it can
+    write; the API behind a ClusterIP Service; the token from the Secret, never in the ConfigMap."""
+    objects = kubernetes_objects()
+    admin = deployments()["hookpipe-admin"]
+    pipeline = configmap_pipeline()
+    assert not pipeline["admin"]["index"].startswith("postgresql://")
+    assert admin["spec"]["replicas"] == 1 and admin["spec"]["strategy"] == {"type": "Recreate"}
+    pod = admin["spec"]["template"]["spec"]
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
+    (container,) = pod["containers"]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+    index = mounts[str(Path(pipeline["admin"]["index"]).parent)]
+    assert not index.get("readOnly")
+    claim_name = volumes[index["name"]]["persistentVolumeClaim"]["claimName"]
+    (claim,) = (o for o in objects if o["kind"] == "PersistentVolumeClaim" and o["metadata"]["name"] == claim_name)
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"] and claim["spec"]["resources"]["requests"]["storage"]
+    assert "emptyDir" in volumes[mounts["/tmp"]["name"]], "SQLite's temporary files, under a read-only root"
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports == {"http": ADMIN_API_PORT, "ops": 9104}
+    assert int(pipeline["admin"]["listen"].rpartition(":")[2]) == ADMIN_API_PORT
+    (service,) = (o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "hookpipe-admin")
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["selector"] == admin["spec"]["selector"]["matchLabels"]
+    assert [port["targetPort"] for port in service["spec"]["ports"]] == ["http"], "the API, never the ops port"
+    assert pipeline["admin"]["token"] == "${HOOKPIPE_ADMIN_TOKEN}"
+    secret = yaml.safe_load((KUBERNETES / "secret.example.yaml").read_text())
+    assert "HOOKPIPE_ADMIN_TOKEN" in secret["stringData"]
 
 
 def configmap_pipeline() -> dict[str, Any]:
@@ -204,12 +328,24 @@ def test_disruption_budgets_and_network_policies_cover_the_services() -> None:
     objects = kubernetes_objects()
     budgets = {o["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] for o in objects
                if o["kind"] == "PodDisruptionBudget"}
-    assert budgets == {"hookpipe-ingest", "hookpipe-router", "hookpipe-deliverer"}
-    for policy in (o for o in objects if o["kind"] == "NetworkPolicy"):
+    assert budgets == {f"hookpipe-{service}" for service in SERVICES}
+    replicas = {name: d["spec"]["replicas"] for name, d in deployments().items()}
+    for budget in (o for o in objects if o["kind"] == "PodDisruptionBudget"):
+        name = budget["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
+        assert budget["spec"].get("minAvailable", 0) < replicas[name], f"{name}: the budget blocks every drain"
+    policies = {o["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]: o for o in objects
+                if o["kind"] == "NetworkPolicy"}
+    assert set(policies) == set(replicas)
+    for policy in policies.values():
         for rule in policy["spec"]["ingress"]:
             ports = {port["port"] for port in rule["ports"]}
             if ports & OPS_PORTS:  # an ops port: only from Prometheus, never from anywhere
                 assert rule.get("from"), f"{policy['metadata']['name']}: ops port open to all"
+                assert all(peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
+                           for peer in rule["from"]), policy["metadata"]["name"]
+    (api,) = (rule for rule in policies["hookpipe-admin"]["spec"]["ingress"]
+              if {port["port"] for port in rule["ports"]} == {ADMIN_API_PORT})
+    assert api.get("from") and all("ipBlock" not in peer for peer in api["from"]), "admin's API: the cluster only"
 
 
 # --- Prometheus -----------------------------------------------------------------------------------------
@@ -237,8 +373,29 @@ def test_every_alert_has_a_unit_test_and_the_required_ones_exist() -> None:
 
 
 def test_the_compose_pipeline_config_loads() -> None:
-    config = load_config(DEPLOY / "pipeline.yaml", environ={}).config
+    config = load_config(DEPLOY / "pipeline.yaml", environ={"HOOKPIPE_ADMIN_TOKEN": ADMIN_TOKEN}).config
     assert config.ingest.ops.startswith("0.0.0.0:") and config.broker.url[0].endswith("@rabbitmq:5672/")
+    assert {int(getattr(config, service).ops.rpartition(":")[2]) for service in SERVICES} == OPS_PORTS
+    assert config.admin.listen == f"0.0.0.0:{ADMIN_API_PORT}" and config.admin.token == ADMIN_TOKEN
+    assert config.admin.index == "/var/lib/hookpipe/index.sqlite3" and config.delivery_log is not None
+
+
+def test_the_container_configs_require_the_admin_token() -> None:
+    """No default in the file: a container started without HOOKPIPE_ADMIN_TOKEN says so instead of running an
+    admin API with a known token."""
+    for path in (DEPLOY / "pipeline.yaml", DEPLOY / "pipeline.cluster.yaml"):
+        with pytest.raises(ConfigError) as refused:
+            load_config(path, environ={})
+        assert any("HOOKPIPE_ADMIN_TOKEN" in problem for problem in refused.value.problems), refused.value.problems
+
+
+@pytest.mark.parametrize("name", ["pipeline.yaml", "pipeline.cluster.yaml"])
+def test_hookpipe_config_check_passes_the_container_configs(name: str) -> None:
+    """The installed `hookpipe config check`, with the variables the compose file sets."""
+    env = {key: value for key, value in os.environ.items() if key not in COMPOSE_VARIABLES}
+    result = run(tool("hookpipe"), "config", "check", f"deploy/{name}",
+                 env={**env, "HOOKPIPE_ADMIN_TOKEN": ADMIN_TOKEN, "AMQP_PASSWORD": "deploy-test-password"})
+    assert_passes(result)
 
 
 def test_the_kubernetes_configmap_pipeline_loads_with_the_example_secret() -> None:
@@ -246,8 +403,7 @@ def test_the_kubernetes_configmap_pipeline_loads_with_the_example_secret() -> No
     secret = yaml.safe_load((KUBERNETES / "secret.example.yaml").read_text())
     loaded = parse_config(yaml.safe_load(configmap["data"]["pipeline.yaml"]), environ=secret["stringData"])
     assert not loaded.warnings, loaded.warnings
-    ports = {int(getattr(loaded.config, service).ops.rpartition(":")[2]) for service in ("ingest", "router",
-                                                                                          "deliverer")}
+    ports = {int(getattr(loaded.config, service).ops.rpartition(":")[2]) for service in SERVICES}
     assert ports == OPS_PORTS, "the probes, annotations and NetworkPolicy name these ports"
 
 

@@ -1,11 +1,12 @@
 """The cluster overlay (deploy/docker-compose.cluster.yml) and the RabbitMQ settings it mounts.
 
 The real Docker Compose binary merges docker-compose.yml with the overlay and renders it; the rendering must run
-three RabbitMQ nodes that share one Erlang cookie and the single broker's plugins and settings, ingest, router and
-deliverer must each read a config (loaded by hookpipe's own loader) that lists all three nodes with the broker's
-password, and Prometheus must find all three. Without the overlay, docker-compose.yml must render as before.
-Finally the cluster settings (deploy/rabbitmq/cluster.conf) boot three real RabbitMQ nodes that form a cluster
-by peer discovery alone, with only the node names rewritten to private ones.
+three RabbitMQ nodes that share one Erlang cookie and the single broker's plugins and settings, ingest, router,
+deliverer and admin must each read a config (loaded by hookpipe's own loader) that lists all three nodes with the
+broker's password (admin keeping its index volume), and Prometheus must find all three. Without the overlay,
+docker-compose.yml must render as before. Finally the cluster settings (deploy/rabbitmq/cluster.conf) boot three
+real RabbitMQ nodes that form a cluster by peer discovery alone, with only the node names rewritten to private
+ones.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ OVERLAY = "deploy/docker-compose.cluster.yml"
 CLUSTER_CONF = DEPLOY / "rabbitmq" / "cluster.conf"
 
 NODES = {"rabbitmq", "rabbitmq-2", "rabbitmq-3"}
-HOOKPIPE_SERVICES = ("ingest", "router", "deliverer")
+HOOKPIPE_SERVICES = ("ingest", "router", "deliverer", "admin")
 
 #: Variables of the developer's shell that compose would read into the rendering; each test sets its own.
-COMPOSE_VARIABLES = ("RABBITMQ_PASSWORD", "RABBITMQ_ERLANG_COOKIE", "COMPOSE_FILE", "COMPOSE_PROFILES")
+COMPOSE_VARIABLES = ("RABBITMQ_PASSWORD", "RABBITMQ_ERLANG_COOKIE", "HOOKPIPE_ADMIN_TOKEN", "COMPOSE_FILE",
+                     "COMPOSE_PROFILES")
 
 
 def compose(*files: str, environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -125,7 +127,7 @@ def test_the_joiners_discover_the_seed_once_it_is_healthy() -> None:
     assert entries["cluster_partition_handling"] == "pause_minority"
 
 
-def test_ingest_router_and_deliverer_list_every_node_with_the_brokers_password() -> None:
+def test_every_hookpipe_service_lists_every_node_with_the_brokers_password() -> None:
     services = cluster({"RABBITMQ_PASSWORD": "set-by-the-operator"})
     nodes = {services[name]["hostname"] for name in NODES}
     for name in HOOKPIPE_SERVICES:
@@ -140,6 +142,17 @@ def test_ingest_router_and_deliverer_list_every_node_with_the_brokers_password()
         for node in NODES:
             assert service["depends_on"][node]["condition"] == "service_healthy", (name, node)
     assert services["deliverer"]["depends_on"]["receiver"]["condition"] == "service_started"
+
+
+def test_admin_keeps_its_index_volume_and_api_port_on_the_cluster() -> None:
+    single, clustered = rendered(BASE)["admin"], cluster()["admin"]
+    index = mounts(single)["/var/lib/hookpipe"]
+    assert mounts(clustered)["/var/lib/hookpipe"] == index, "the same index: only the config file changes"
+    assert set(mounts(clustered)) == set(mounts(single))
+    assert clustered["ports"] == single["ports"] and clustered["command"] == ["admin"]
+    token = load_config(mounts(clustered)["/etc/hookpipe/pipeline.yaml"],
+                        environ=clustered["environment"]).config.admin.token
+    assert token == clustered["environment"]["HOOKPIPE_ADMIN_TOKEN"]
 
 
 def test_the_cluster_pipeline_differs_from_the_single_one_only_in_its_broker_list() -> None:
