@@ -215,6 +215,35 @@ async def peek(
     return Peek(queue, exists=True, depth=state.messages, letters=letters)
 
 
+@dataclass(slots=True)
+class Showing:
+    """Dead letters read in place from some queues (`dlq show`): every one read, and those a selection keeps."""
+
+    peeks: list[Peek]
+    matched: list[DeadLetter]  # the selected ones, in queue order
+    limit: int  # how many of them are shown
+
+    @property
+    def shown(self) -> list[DeadLetter]:
+        return self.matched[: max(0, self.limit)]
+
+    def document(self, now: int | None = None) -> dict[str, Any]:
+        """The JSON object of `dlq show --json`: each queue read, how many matched, the letters shown."""
+        return {
+            "queues": [{"destination": p.queue.destination, "queue": p.queue.queue, "exists": p.exists,
+                        "depth": p.depth, "read": len(p.letters)} for p in self.peeks],
+            "matched": len(self.matched), "letters": [letter.document(now) for letter in self.shown],
+        }
+
+
+async def show(connection: AbstractConnection, queues: list[DeadQueue], selection: Selection, limit: int) -> Showing:
+    """The dead letters of `queues` that `selection` keeps, read in place (nothing is removed), up to `limit` of
+    them shown."""
+    peeks = [await peek(connection, queue) for queue in queues]
+    matched = [letter for found in peeks for letter in found.letters if selection.matches(letter)]
+    return Showing(peeks, matched, limit)
+
+
 def replay_message(message: AbstractIncomingMessage) -> Outgoing:
     """The delivery as the router first published it: dead-letter and broker headers stripped, the attempt
     count reset and its `max_age` counted from now (else an `expired` dead letter would expire again at

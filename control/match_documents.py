@@ -44,7 +44,7 @@ def read_events(arguments: list[str]) -> Iterator[tuple[str, Event | None]]:
 
 def parse_event(label: str, data: bytes) -> tuple[str, Event | None]:
     try:
-        return label, _event_from_document(orjson.loads(data))
+        return label, event_from_document(orjson.loads(data))
     except orjson.JSONDecodeError as error:
         problem = f"not JSON ({error})"
     except NotAMatchDocument as error:  # most likely a provider's payload, given as it was posted
@@ -61,8 +61,9 @@ class NotAMatchDocument(ValueError):
     """A JSON object with keys a match document does not have."""
 
 
-def _event_from_document(document: Any) -> Event:
-    """The event a match document describes; the raw body is the document's body as compact JSON."""
+def event_from_document(document: Any) -> Event:
+    """The event a match document describes; the raw body is the document's body as compact JSON. Raises
+    ValueError saying what is wrong (NotAMatchDocument for a key a match document does not have)."""
     from hookpipe.event import Event, now_ms
 
     if not isinstance(document, dict):

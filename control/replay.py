@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from control.common import connect
 from control.table import NONE, format_table, format_time
@@ -168,31 +168,43 @@ class Replay:
         # Events reach the stream in confirm order: one received before `until` may follow one received after.
         self._stop_after_ms = _ms(options.until) + int(config.ingest.publish_timeout * 1000)
 
-    async def run(self) -> ReplaySummary:
-        publisher = Publisher(self.config.broker.url, name="hookpipe-replay", heartbeat=self.config.broker.heartbeat,
-                              timeout=10.0)
-        if not self.options.dry_run:
-            publisher.start()
-            if not await publisher.link.wait_ready(15):
-                await publisher.close()
-                raise ReplayError("cannot reach the broker to publish")
+    async def run(
+        self, *, publisher: Publisher | None = None, connection: AbstractConnection | None = None
+    ) -> ReplaySummary:
+        """Read the window and publish what it selects; the summary once every publish is confirmed. With
+        `publisher` and `connection` (a running service's own, such as hookpipe admin's), the archive is read
+        and the events published through them, and both are left open; without, the replay opens its own."""
+        own = publisher is None
+        if publisher is None:
+            publisher = Publisher(self.config.broker.url, name="hookpipe-replay",
+                                  heartbeat=self.config.broker.heartbeat, timeout=10.0)
+            if not self.options.dry_run:
+                publisher.start()
+                if not await publisher.link.wait_ready(15):
+                    await publisher.close()
+                    raise ReplayError("cannot reach the broker to publish")
         try:
-            await self._read(publisher)
+            if connection is not None:
+                await self._read(connection, publisher)
+            else:
+                async with await connect(self.config) as opened:
+                    await self._read(opened, publisher)
             if self._pending:
                 await asyncio.gather(*self._pending)
         finally:
-            await publisher.close()
+            if own:
+                await publisher.close()
         self._progress(self.summary)
         if self.summary.failed:
             raise ReplayError(f"{self.summary.failed} events could not be published")
         return self.summary
 
-    async def _read(self, publisher: Publisher) -> None:
-        connection = await connect(self.config)
-        async with connection:
-            if await queue_state(connection, self.names.archive) is None:
-                raise ReplayError(f"no archive stream '{self.names.archive}' on the broker yet")
-            reader = QueueReader(await connection.channel(), self.names.archive, idle=IDLE_SECONDS)
+    async def _read(self, connection: AbstractConnection, publisher: Publisher) -> None:
+        if await queue_state(connection, self.names.archive) is None:
+            raise ReplayError(f"no archive stream '{self.names.archive}' on the broker yet")
+        channel = await connection.channel()
+        try:
+            reader = QueueReader(channel, self.names.archive, idle=IDLE_SECONDS)
             # The offset is a timestamp: the stream starts at the chunk holding it, at most a little earlier.
             await reader.start(PREFETCH, {"x-stream-offset": self.options.since})
             while not self._failed.is_set():
@@ -201,6 +213,9 @@ class Replay:
                     return  # read to the end of the archive
                 if not await self._take(message, publisher):
                     return
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()  # ends the stream consumer: on a shared connection it would read on
 
     async def _take(self, message: AbstractIncomingMessage, publisher: Publisher) -> bool:
         """Handle one stream message; False once past the window's end."""

@@ -19,6 +19,7 @@ A service that does not answer is shown as unknown; only an unreachable broker f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -101,8 +102,12 @@ def _ops_address(config: Config, service: str) -> str:
     return str(getattr(config, service).ops)
 
 
-async def collect_status(config: Config, *, interval: float) -> dict[str, Any]:
-    """The status document `--json` prints. `interval` 0 takes one sample and reports no rates."""
+async def collect_status(
+    config: Config, *, interval: float, connection: AbstractConnection | None = None
+) -> dict[str, Any]:
+    """The status document `--json` prints. `interval` 0 takes one sample and reports no rates. With
+    `connection` (a service's own, such as hookpipe admin's), the broker is read through it and it is left open;
+    without, a connection is opened for the call and closed after."""
     queues = watched_queues(config)
     document: dict[str, Any] = {
         "prefix": config.broker.prefix,
@@ -110,23 +115,22 @@ async def collect_status(config: Config, *, interval: float) -> dict[str, Any]:
         "broker": {"url": redact_url(config.broker.url), "reachable": False, "error": None},
         "interval_s": interval or None,
     }
-    async with ops_session() as session:
-        try:
-            connection = await connect(config)
-        except BrokerUnreachable as error:
-            document["broker"]["error"] = str(error)
-            connection = None
+    async with ops_session() as session, contextlib.AsyncExitStack() as stack:
+        if connection is None:
+            try:
+                connection = await stack.enter_async_context(await connect(config))
+            except BrokerUnreachable as error:
+                document["broker"]["error"] = str(error)
         if connection is None:  # still say what the services say
             first = last = Sample(time.monotonic(), {}, await scrape_services(session, config))
             answers = await _ask_ops_listener(session, config)
         else:
-            async with connection:
-                document["broker"]["reachable"] = True
-                first, last = await _two_samples(connection, session, config, queues, interval)
-                # After the samples, not beside them: aiormq can reuse a channel number the broker has not
-                # closed yet (a passive declare of a missing queue closes its channel), which ends the
-                # connection with "second 'channel.open' seen".
-                answers = await ask_deliverers(connection, config)
+            document["broker"]["reachable"] = True
+            first, last = await _two_samples(connection, session, config, queues, interval)
+            # After the samples, not beside them: aiormq can reuse a channel number the broker has not
+            # closed yet (a passive declare of a missing queue closes its channel), which ends the
+            # connection with "second 'channel.open' seen".
+            answers = await ask_deliverers(connection, config)
         readiness = await asyncio.gather(
             *(get_json(session, _ops_address(config, service), "/readyz") for service in SERVICES))
     document["services"] = _services(config, first, last, readiness)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Any
 
@@ -35,20 +36,10 @@ def _destination_command(args: argparse.Namespace) -> int:
         print(f"hookpipe: no destination named '{args.destination}' in the config; destinations: "
               f"{', '.join(config.destinations) or 'none'}", file=sys.stderr)
         return EXIT_USAGE
-    names = Names.of(config.broker)
     paused = args.action == "pause"
 
     async def send(connection: AbstractConnection) -> bool:
-        """True when a running deliverer heard the command."""
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await set_pause_flag(channel, names, args.destination, paused=paused)
-        exchange = await declare_control(channel, names)
-        command = orjson.dumps({"action": args.action, "destination": args.destination})
-        try:
-            await exchange.publish(aio_pika.Message(command), routing_key="", mandatory=True, timeout=PUBLISH_TIMEOUT)
-        except aio_pika.exceptions.PublishError:  # no deliverer bound a command queue: none is running
-            return False
-        return True
+        return await set_paused(connection, Names.of(config.broker), args.destination, paused=paused)
 
     heard = with_broker(config, send, failure="cannot reach the broker")
     state = "paused" if paused else "resumed"
@@ -59,3 +50,22 @@ def _destination_command(args: argparse.Namespace) -> int:
         later = f"deliverers that start later find it {state}"
     print(f"destination '{args.destination}' {state} {where}; {later}")
     return 0
+
+
+async def set_paused(connection: AbstractConnection, names: Names, destination: str, *, paused: bool) -> bool:
+    """Pause or resume `destination`: its flag queue set or removed (what a deliverer reads when it starts or
+    reconnects), then the command broadcast to every running deliverer. True when a running deliverer heard it,
+    False when none runs. Broker failures raise; the channel it opens is closed either way."""
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    try:
+        await set_pause_flag(channel, names, destination, paused=paused)
+        exchange = await declare_control(channel, names)
+        command = orjson.dumps({"action": "pause" if paused else "resume", "destination": destination})
+        try:
+            await exchange.publish(aio_pika.Message(command), routing_key="", mandatory=True, timeout=PUBLISH_TIMEOUT)
+        except aio_pika.exceptions.PublishError:  # no deliverer bound a command queue: none is running
+            return False
+        return True
+    finally:
+        with contextlib.suppress(Exception):
+            await channel.close()

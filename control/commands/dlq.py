@@ -172,19 +172,11 @@ def _dlq_show(args: argparse.Namespace) -> int:
     queues = _queues(config, args.destination)
     selection = dlq.Selection(reason=args.reason)
 
-    async def collect(connection: AbstractConnection) -> list[dlq.Peek]:
-        return [await dlq.peek(connection, queue) for queue in queues]
-
-    peeks = with_broker(config, collect)
-    letters = [letter for found in peeks for letter in found.letters if selection.matches(letter)]
-    shown = letters[: max(0, args.limit)]
+    showing = with_broker(config, lambda connection: dlq.show(connection, queues, selection, args.limit))
+    peeks, letters, shown = showing.peeks, showing.matched, showing.shown
     now = now_ms()
     if args.json:
-        print_json({
-            "queues": [{"destination": p.queue.destination, "queue": p.queue.queue, "exists": p.exists,
-                        "depth": p.depth, "read": len(p.letters)} for p in peeks],
-            "matched": len(letters), "letters": [letter.document(now) for letter in shown],
-        })
+        print_json(showing.document(now))
         return 0
     print("\n".join(format_table(["ID", "DESTINATION", "REASON", "ATTEMPTS", "STATUS", "AGE", "ERROR"], [
         [letter.id, letter.destination, letter.reason, _or_none(letter.attempts), _or_none(letter.status),

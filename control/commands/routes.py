@@ -78,7 +78,7 @@ def _routes_test(args: argparse.Namespace) -> int:
         if event is None:
             status = EXIT_BAD_EVENT
             continue
-        report = _routing_report(label, event, routes)
+        report = routing_report(label, event, routes)
         if args.json:
             print(orjson.dumps(report).decode(), flush=True)
         else:
@@ -86,7 +86,7 @@ def _routes_test(args: argparse.Namespace) -> int:
     return status
 
 
-def _routing_report(label: str, event: Event, routes: RouteTable) -> dict[str, Any]:
+def routing_report(label: str, event: Event, routes: RouteTable) -> dict[str, Any]:
     """One event's routing as `--json` prints it: the routes matched and each delivery, or its dead letter."""
     from router.rules import UnparsableBody
     from router.transform import TransformError
