@@ -12,7 +12,7 @@ import os
 import select
 import sys
 
-from control.commands import config, destination, dlq, events, replay, routes, services, status, topology
+from control.commands import admin, config, destination, dlq, events, replay, routes, services, status, topology
 from hookpipe import __version__
 
 #: Exit status when whoever reads stdout closes it early (`hookpipe ... | head -1`): 128 + SIGPIPE (13), what a
@@ -21,7 +21,7 @@ from hookpipe import __version__
 EXIT_BROKEN_PIPE = 141
 
 #: The command groups in the order `hookpipe --help` lists them.
-GROUPS = (services, config, routes, topology, replay, destination, status, events, dlq)
+GROUPS = (services, admin, config, routes, topology, replay, destination, status, events, dlq)
 
 
 def build_parser() -> argparse.ArgumentParser:
