@@ -217,3 +217,21 @@ async def test_replicas_sharing_postgresql_index_one_at_a_time_and_take_over(
         with contextlib.suppress(Exception):
             await first.close()
         await second.close()
+
+
+async def test_the_indexer_reads_on_after_the_broker_connection_drops(
+    config: Config, publish: Any, tmp_path: Path,
+) -> None:
+    index = await open_index(str(tmp_path / "index.sqlite3"))
+    running = Running(index, config)
+    try:
+        await publish(events=[event("e1", T0)], records=[[routed("e1", T0)]])
+        assert await running.indexer.caught_up(CATCH_UP)
+        running.link.reconnect("test: the connection drops")
+        await publish(records=[[attempt("e1", 1, T0 + 10, delivered=True)]])
+        assert await running.indexer.caught_up(CATCH_UP)
+        page = await index.search(EventQuery())
+        assert page.items[0]["destinations"] == [{"name": "billing", "status": "delivered", "attempts": 1}]
+    finally:
+        await running.stop()
+        await index.close()
