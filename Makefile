@@ -98,3 +98,9 @@ bench-scale: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The admin index's searches: p50/p99 of each query shape over 1,000,000 events in SQLite, and in PostgreSQL too
+# with POSTGRES_URL=postgresql://...; also the indexer's write rate. About 3 minutes per database.
+.PHONY: bench-search
+bench-search: $(STAMP)
+	$(BIN)/python bench/search.py $(if $(POSTGRES_URL),--postgres $(POSTGRES_URL))

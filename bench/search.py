@@ -37,8 +37,16 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from control.admin.index import EventQuery, Index, open_index  # noqa: E402
 from control.admin.index.database import Database, connect_database  # noqa: E402
-from control.admin.index.merge import ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS, event_status  # noqa: E402
+from control.admin.index.merge import (  # noqa: E402
+    ATTEMPT_COLUMNS,
+    DELIVERY_COLUMNS,
+    EVENT_COLUMNS,
+    ArchivedEvent,
+    event_status,
+)
 from control.admin.index.schema import create_schema  # noqa: E402
+from control.admin.index.writes import Batch  # noqa: E402
+from hookpipe.delivery_log import Attempt, Decision, Routed  # noqa: E402
 from hookpipe.event import now_ms  # noqa: E402
 
 SOURCES = ("stripe", "github", "shopify", "slack", "twilio")
@@ -211,7 +219,41 @@ async def time_shapes(index: Index, sample: list[tuple[str, int]], now: int, run
     return results
 
 
+async def time_writes(location: str, count: int, now: int) -> float:
+    """Events/s through the indexer's write path (Index.apply: load, merge, upsert, in batches of 1,000 events,
+    each archived with a routing decision and one attempt to each of two destinations, as the streams bring them);
+    the index is emptied after."""
+    index = await open_index(location)
+    committed: dict[str, int] = {}
+    log_offset = 0
+    started = time.perf_counter()
+    try:
+        for start in range(0, count, 1000):
+            batch = Batch()
+            for n in range(start, min(count, start + 1000)):
+                event_id, at = f"write-{n:09d}", now - 60_000 + n
+                batch.archived.append(ArchivedEvent(event_id, "stripe", "charge.succeeded", at, "application/json",
+                                                    900, {"user-agent": "bench/1.0"}, n))
+                batch.records += [
+                    ((log_offset, 0), Routed(event_id, "stripe", "charge.succeeded", at, at + 5, Decision.ROUTED,
+                                             ("r",), ("billing", "audit"))),
+                    ((log_offset + 1, 0), Attempt(event_id, "billing", 1, at + 10, 30, True, "ok", 200)),
+                    ((log_offset + 2, 0), Attempt(event_id, "audit", 1, at + 11, 30, True, "ok", 200)),
+                ]
+                log_offset += 3
+            batch.cursors = {"archive": min(count, start + 1000), "attempts": log_offset}
+            await index.apply(batch, committed)
+        elapsed = time.perf_counter() - started
+        await index.reset()
+    finally:
+        await index.close()
+    return count / elapsed
+
+
 async def measure(location: str, label: str, args: argparse.Namespace, now: int) -> dict[str, Any]:
+    writes = await time_writes(location, args.writes, now) if args.writes else None
+    if writes is not None:
+        log(f"{label}: the indexer's writes: {writes:,.0f} events/s (an archived event and 3 records each)")
     database = connect_database(location)
     create_schema(database)
     log(f"{label}: filling {args.events:,} events")
@@ -229,6 +271,7 @@ async def measure(location: str, label: str, args: argparse.Namespace, now: int)
     finally:
         await index.close()
     return {"backend": label, "events": args.events, "rows": rows, "fill_seconds": round(filled, 1),
+            "indexer_events_per_second": None if writes is None else round(writes),
             "statistics_seconds": round(analysed, 2), "queries": results}
 
 
@@ -237,6 +280,9 @@ def render(report: dict[str, Any]) -> str:
              f"{report['rows']['attempts']:,} attempts (filled in {report['fill_seconds']:.0f} s"
              + (f", {report['file_bytes'] / 1e6:,.0f} MB" if "file_bytes" in report else "") + ")",
              f"  {'query':<44} {'p50 ms':>8} {'p99 ms':>8} {'rows':>5}"]
+    if report["indexer_events_per_second"] is not None:
+        lines.insert(1, f"  indexer writes: {report['indexer_events_per_second']:,} events/s "
+                        "(each archived, routed, and attempted to two destinations)")
     for query in report["queries"]:
         lines.append(f"  {query['query']:<44} {query['p50_ms']:>8.2f} {query['p99_ms']:>8.2f} {query['rows']:>5}")
     return "\n".join(lines)
@@ -249,6 +295,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--postgres", metavar="URL", help="also measure PostgreSQL, in a new schema of this database")
     parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file and the PostgreSQL schema")
+    parser.add_argument("--writes", type=int, default=50_000,
+                        help="events first written through the indexer's write path, timed (default 50,000; 0: none)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     return parser.parse_args(argv)

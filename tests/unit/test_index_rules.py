@@ -89,3 +89,4 @@ class _Message:
     def __init__(self, body: bytes) -> None:
         self.body = body
         self.headers: dict[str, Any] = {}
+        self.delivery_tag = 1

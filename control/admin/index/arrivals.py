@@ -34,11 +34,12 @@ DELIVERY_LOG = "delivery_log"
 
 @dataclass(slots=True)
 class Arrival:
-    """One stream message, read: an archived event, or delivery-log records (none if it was unreadable)."""
+    """One stream message, read: an archived event, or delivery-log records (none if it was unreadable). The
+    message itself is not kept (an event's body can be large): only its delivery tag, to ack it once written."""
 
     stream: str  # the stream's name
     offset: int
-    message: AbstractIncomingMessage
+    tag: int  # the delivery tag on its consumer's channel
     time: int  # UTC ms it was written (an event's received_at, a record's at): what the lag counts from
     event: ArchivedEvent | None = None
     records: list[Record] = field(default_factory=list)
@@ -73,11 +74,11 @@ def read_archive(stream: str, offset: int, message: AbstractIncomingMessage) -> 
         event = decode_event(message)
     except MalformedEvent as error:
         _malformed(ARCHIVE, stream, offset, str(error))
-        return Arrival(stream, offset, message, now_ms())
+        return Arrival(stream, offset, _tag(message), now_ms())
     archived = ArchivedEvent(id=event.id, source=event.source, type=event.type, received_at=event.received_at,
                              content_type=event.content_type, size=len(event.body), headers=event.headers,
                              offset=offset)
-    return Arrival(stream, offset, message, event.received_at, event=archived)
+    return Arrival(stream, offset, _tag(message), event.received_at, event=archived)
 
 
 def read_log(stream: str, offset: int, message: AbstractIncomingMessage) -> Arrival:
@@ -87,9 +88,10 @@ def read_log(stream: str, offset: int, message: AbstractIncomingMessage) -> Arri
             raise MalformedRecords("a record's fields have the wrong types")
     except MalformedRecords as error:
         _malformed(DELIVERY_LOG, stream, offset, str(error))
-        return Arrival(stream, offset, message, now_ms())
+        return Arrival(stream, offset, _tag(message), now_ms())
     records = [record for record in records if record.event_id]  # a dead letter of a message with no id
-    return Arrival(stream, offset, message, min((record.at for record in records), default=now_ms()), records=records)
+    time = min((record.at for record in records), default=now_ms())
+    return Arrival(stream, offset, _tag(message), time, records=records)
 
 
 def _malformed(kind: str, stream: str, offset: int, error: str) -> None:
@@ -147,3 +149,7 @@ class Inbox:
 
 def offset_of(message: AbstractIncomingMessage) -> Any:
     return (message.headers or {}).get(OFFSET_HEADER)
+
+
+def _tag(message: AbstractIncomingMessage) -> int:
+    return message.delivery_tag or 0

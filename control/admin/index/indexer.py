@@ -180,7 +180,7 @@ class Indexer:
             metrics.ADMIN_INDEX_LAG.set(self.lag)
             last: dict[str, Arrival] = {arrival.stream: arrival for arrival in arrivals}
             for stream, arrival in last.items():
-                await feeds[stream].acknowledge(arrival.message)
+                await feeds[stream].acknowledge(arrival.tag)
 
     async def _write(self, arrivals: list[Arrival], committed: dict[str, int]) -> dict[str, int]:
         """Write the arrivals in one transaction. If that fails, each alone: one that still fails while an

@@ -51,13 +51,14 @@ class StreamFeed:
         self._inbox = inbox
         self._on_lost = on_lost
         self._channel: AbstractChannel | None = None
+        self._underlying: Any = None  # aiormq's channel, to ack by delivery tag
         self._closing = False
 
     async def start(self) -> None:
         channel = self._channel = await self.connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=PREFETCH)
         channel.close_callbacks.add(self._channel_closed)
-        underlying = await channel.get_underlay_channel()
+        underlying = self._underlying = await channel.get_underlay_channel()
         underlying.on_consumer_cancel_callbacks.add(lambda _: self._on_lost(f"{self.stream}: consumer cancelled"))
         queue = await channel.get_queue(self.stream, ensure=False)
         offset: int | str = "first" if self._start is None else self._start
@@ -75,10 +76,10 @@ class StreamFeed:
         self.next = offset + 1
         self._inbox.put(self._read(self.stream, offset, message))
 
-    async def acknowledge(self, message: AbstractIncomingMessage) -> None:
-        """Grant credit for everything up to `message` (it and those before it are written)."""
+    async def acknowledge(self, tag: int) -> None:
+        """Grant credit for every message up to the one delivered with `tag` (they are written)."""
         with contextlib.suppress(Exception):  # a channel gone meanwhile: the feed is being replaced anyway
-            await message.ack(multiple=True)
+            await self._underlying.basic_ack(tag, multiple=True)
 
     async def close(self) -> None:
         self._closing = True
