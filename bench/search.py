@@ -224,6 +224,8 @@ async def time_writes(location: str, count: int, now: int) -> float:
     each archived with a routing decision and one attempt to each of two destinations, as the streams bring them);
     the index is emptied after."""
     index = await open_index(location)
+    if not await index.try_lock():
+        raise RuntimeError("another indexer holds this index's lock")
     committed: dict[str, int] = {}
     log_offset = 0
     started = time.perf_counter()

@@ -53,7 +53,9 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 async def index(location: str) -> AsyncIterator[Index]:
+    """An index, holding the indexer's lock (writes need it)."""
     opened = await open_index(location)
+    assert await opened.try_lock()
     yield opened
     await opened.close()
 
@@ -354,13 +356,16 @@ async def test_text_with_nul_characters_is_stored(index: Index) -> None:
     assert document is not None and document["deliveries"][0]["attempts"][0]["error"].startswith("bad")
 
 
-async def test_a_shared_postgresql_index_is_indexed_by_one_connection_at_a_time(postgres_schema: str) -> None:
+async def test_a_shared_postgresql_index_is_written_by_one_connection_at_a_time(postgres_schema: str) -> None:
     first, second = await open_index(postgres_schema), await open_index(postgres_schema)
     try:
         assert first.shared and await first.try_lock()
         assert not await second.try_lock()
+        with pytest.raises(CursorsMoved):  # no lock, no writes
+            await second.apply(Batch(archived=[archived("evt")], cursors={ARCHIVE: 1}), {})
         await first.close()
         assert await second.try_lock() and await second.holds_lock()
+        await second.apply(Batch(archived=[archived("evt")], cursors={ARCHIVE: 1}), {})
     finally:
         await second.close()
 

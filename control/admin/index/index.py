@@ -69,8 +69,9 @@ class Index:
 
     async def search(self, query: EventQuery) -> Page:
         """Matching events, newest first (by received_at, then id), one page; raises BadCursor for a cursor this
-        index did not hand out. Each item: id, source, type, received_at, status, replay, and destinations (name,
-        status, attempts) by name."""
+        index did not hand out. Each item: id, source, type, received_at, status, replay (routed or delivered again
+        by a replay or a resend), and destinations (name, status, attempts) by name. Events known so far only from
+        delivery records (no received_at yet) are listed once their routing decision or archived copy is in."""
         return await self._call(reads.search, query)
 
     async def event(self, event_id: str) -> dict[str, Any] | None:

@@ -104,10 +104,13 @@ def _load(database: Database, event_ids: Iterable[str]) -> Merge:
 
 
 def apply_batch(database: Database, batch: Batch, committed: dict[str, int]) -> Counter[str]:
-    """Write `batch` and its cursors in one transaction, if the stored cursors of its streams are still
-    `committed` (else CursorsMoved, and nothing is written); then `committed` takes the new cursors. Returns
+    """Write `batch` and its cursors in one transaction, if this connection still holds the indexer's lock and the
+    stored cursors of its streams are still `committed` (else CursorsMoved, and nothing is written); then
+    `committed` takes the new cursors. Returns
     the records written by kind (archived, routed, attempt, dead)."""
     written: Counter[str] = Counter()
+    if not database.holds_lock():  # PostgreSQL reconnected since: another replica may be indexing now
+        raise CursorsMoved("the indexer's lock went with its database connection")
     with database.transaction():
         stored = read_cursors(database)
         if any(stored.get(stream) != committed.get(stream) for stream in batch.cursors):
