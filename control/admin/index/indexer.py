@@ -24,6 +24,7 @@ from control.admin.index.index import Index
 from control.admin.index.streams import Reader, StreamFeed, stream_tail
 from control.admin.index.writes import Batch, CursorsMoved
 from hookpipe.amqp.broker import Link, describe, queue_state
+from hookpipe.amqp.recorder import declare_delivery_log
 from hookpipe.amqp.topology import Names
 from hookpipe.config import Config
 from hookpipe.event import now_ms
@@ -44,8 +45,12 @@ BATCH_SECONDS = 0.2
 #: Seconds between two tries for the lock while another replica indexes (PostgreSQL).
 LOCK_RETRY_SECONDS = 3.0
 
-#: Seconds between the checks for a reset, a lost lock, a stream that appeared, and the lag gauge.
+#: Seconds between the checks for a reset and a lost lock, and between updates of the lag gauge.
 WATCH_SECONDS = 1.0
+
+#: Seconds between two looks for a configured stream that does not exist yet (the archive before ingest first
+#: ran): each look is a passive declare, which RabbitMQ answers by closing a channel and logging it.
+MISSING_STREAM_SECONDS = 30.0
 
 #: Seconds between two retention runs (the first runs when indexing starts).
 RETENTION_SECONDS = 300.0
@@ -146,6 +151,7 @@ class Indexer:
         connection.close_callbacks.add(on_close)
         feeds: dict[str, StreamFeed] = {}
         try:
+            await declare_delivery_log(connection, self.config)  # as the router and the deliverer do
             feeds = await self._open_feeds(connection, committed, on_lost)
             await _first_to_end([self._write_batches(feeds, committed), self._watch(connection, feeds, committed),
                                  self._expire(), self._until(lost, reasons)])
@@ -210,6 +216,7 @@ class Indexer:
     async def _watch(self, connection: AbstractConnection, feeds: dict[str, StreamFeed],
                      committed: dict[str, int]) -> None:
         resets = self.index.resets
+        missing_checked = time.monotonic()
         while True:
             await asyncio.sleep(WATCH_SECONDS)
             metrics.ADMIN_INDEX_LAG.set(self.lag)
@@ -219,6 +226,9 @@ class Indexer:
                 raise Restart("the lock was lost with the database connection")
             if not await self.index.cursors_are(committed):
                 raise Restart("the stored cursors moved (reset by another replica)")
+            if time.monotonic() - missing_checked < MISSING_STREAM_SECONDS:
+                continue
+            missing_checked = time.monotonic()
             for stream in self.streams.keys() - feeds.keys():
                 if await queue_state(connection, stream) is not None:
                     raise Restart(f"stream {stream} appeared")
