@@ -1,11 +1,14 @@
-"""`hookpipe events show ID`: where an event is: when it was archived, where and why it was dead-lettered.
+"""`hookpipe events show ID`: what happened to an event: when it was received, how it was routed, every delivery
+attempt, and where and why it was dead-lettered.
 
-The archive stream is read from `since` (default: its first message) to its end. A stream has no end a
-consumer is told of, so the read stops at the first message received after the command started (everything
-older has been seen), or when no message has come for ARCHIVE_IDLE_SECONDS (nothing newer was ingested).
-Each dead queue (every destination's and the router's) is read in place, bounded by its depth at the start
-(control.dlq.peek: nothing is removed). Events waiting in a destination's queue or a retry rung are not looked
-for: reading them would take them from the deliverer.
+The delivery-log index that `hookpipe admin` keeps (`admin.index`) answers first when it can be read from here (a
+PostgreSQL URL, or a SQLite file that exists): the event, its routing decision and every attempt per destination, as
+of the last record indexed. When the index does not know the event as archived, the archive stream is read from
+`since` (default: its first message) to its end. A stream has no end a consumer is told of, so the read stops at the
+first message received after the command started (everything older has been seen), or when no message has come for
+ARCHIVE_IDLE_SECONDS (nothing newer was ingested). Each dead queue (every destination's and the router's) is read in
+place, bounded by its depth at the start (control.dlq.peek: nothing is removed). Events waiting in a destination's
+queue or a retry rung are not looked for: reading them would take them from the deliverer.
 """
 
 from __future__ import annotations
@@ -13,16 +16,18 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aio_pika.abc import AbstractConnection
 
+from control.admin.index import open_index
 from control.dlq import DeadLetter, dead_queues, peek
-from control.table import NONE, format_age, format_time
+from control.table import NONE, clip, format_age, format_table, format_time
 from hookpipe.amqp.broker import QueueReader, queue_state
 from hookpipe.amqp.codec import HEADER_RECEIVED_AT, HEADER_REPLAY, HEADER_SOURCE
 from hookpipe.amqp.topology import Names
-from hookpipe.config import Config
+from hookpipe.config import Config, redact_url
 from hookpipe.config.units import parse_moment
 from hookpipe.event import now_ms
 
@@ -125,15 +130,40 @@ async def search_dead_letters(connection: AbstractConnection, config: Config, ev
     return search
 
 
+def index_location(config: Config) -> str | None:
+    """The delivery-log index this config names, if it can be read from here."""
+    location = config.admin.index
+    if location.startswith(("postgresql://", "postgres://")):
+        return location
+    return location if Path(location).is_file() else None
+
+
+async def search_index(config: Config, event_id: str) -> dict[str, Any]:
+    """The index's document of the event (None when it does not know it), and which index answered."""
+    location = index_location(config)
+    if location is None:
+        return {"index": None, "event": None}
+    index = await open_index(location)
+    try:
+        return {"index": redact_url(location), "event": await index.event(event_id)}
+    finally:
+        await index.close()
+
+
 async def locate(connection: AbstractConnection, config: Config, event_id: str, *, since: str | None = None
                  ) -> dict[str, Any]:
     """The `--json` document of `events show`."""
-    archive = await search_archive(connection, config, event_id, since=since)
+    logged = await search_index(config, event_id)
+    if logged["event"] is not None and logged["event"]["archived"]:
+        archive = ArchiveSearch(enabled=config.archive is not None)  # the index has it: no need to read the stream
+    else:
+        archive = await search_archive(connection, config, event_id, since=since)
     dead = await search_dead_letters(connection, config, event_id)
     now = now_ms()
     return {
         "id": event_id,
-        "found": bool(archive.copies or dead.letters),
+        "found": bool(archive.copies or dead.letters or logged["event"]),
+        "delivery_log": logged,
         "archive": {"enabled": archive.enabled, "exists": archive.exists, "since": archive.since,
                     "read": archive.read, "copies": [copy.document() for copy in archive.copies]},
         "dead_letters": {"queues": dead.queues, "letters": [letter.document(now) for letter in dead.letters]},
@@ -141,18 +171,12 @@ async def locate(connection: AbstractConnection, config: Config, event_id: str, 
 
 
 def render_location(document: dict[str, Any]) -> str:
+    """Received (from the index, else the archive), routed and attempted (the index), dead-lettered (the queues)."""
     lines = [f"event {document['id']}"]
-    archive = document["archive"]
-    if not archive["exists"]:
-        state = "off in the config" if not archive["enabled"] else "stream missing"
-        lines.append(f"  archive: not searched ({state})")
-    elif not archive["copies"]:
-        lines.append(f"  archive: not found ({archive['read']} messages read from {archive['since']})")
-    for copy in archive["copies"]:
-        replay = ", a replay" if copy["replay"] else ""
-        lines.append(f"  archived {format_time(copy['received_at'])}: source {copy['source']}, "
-                     f"type {copy['type'] or NONE}, {copy['content_type'] or 'no content type'}, "
-                     f"{copy['bytes']} bytes{replay}")
+    logged = document["delivery_log"]
+    if logged["event"] is None or not document["archive"]["exists"]:
+        lines += _render_archive(document["archive"], indexed=logged["event"] is not None)
+    lines += render_delivery_log(logged)
     dead = document["dead_letters"]
     read = sum(queue["read"] for queue in dead["queues"])
     if not dead["letters"]:
@@ -171,3 +195,49 @@ def render_location(document: dict[str, Any]) -> str:
     if not document["found"]:
         lines.append("  not found")
     return "\n".join(lines)
+
+
+def _render_archive(archive: dict[str, Any], *, indexed: bool) -> list[str]:
+    if indexed and not archive["exists"]:
+        return []  # the index knew the event as archived: the stream was not read
+    if not archive["exists"]:
+        state = "off in the config" if not archive["enabled"] else "stream missing"
+        return [f"  archive: not searched ({state})"]
+    if not archive["copies"]:
+        return [f"  archive: not found ({archive['read']} messages read from {archive['since']})"]
+    return [f"  archived {format_time(copy['received_at'])}: source {copy['source']}, type {copy['type'] or NONE}, "
+            f"{copy['content_type'] or 'no content type'}, {copy['bytes']} bytes"
+            + (", a replay" if copy["replay"] else "") for copy in archive["copies"]]
+
+
+def render_delivery_log(logged: dict[str, Any]) -> list[str]:
+    """The index's account of the event: received, routed, and every attempt per destination."""
+    if logged["index"] is None:
+        return ["  delivery log: no index to read here (hookpipe admin keeps one: admin.index)"]
+    event = logged["event"]
+    if event is None:
+        return [f"  delivery log: not in the index ({logged['index']})"]
+    lines = [f"  received {event['received_at']}: source {event['source']}, type {event['type'] or NONE}, "
+             f"{event['content_type'] or 'no content type'}, {event['size'] if event['size'] is not None else NONE}"
+             f" bytes; status {event['status']}"]
+    routing = event["routing"]
+    if routing is None:
+        lines.append("  routing: not decided yet")
+    elif routing["decision"] == "routed":
+        lines.append(f"  routed {routing['at']} by {', '.join(routing['routes'])} to "
+                     f"{', '.join(routing['destinations'])}")
+    else:
+        lines.append(f"  routing: {routing['decision']}" + (f" ({routing['reason']})" if routing["reason"] else ""))
+    for delivery in event["deliveries"]:
+        lines.append(f"  {delivery['destination']}: {delivery['status']}, {len(delivery['attempts'])} attempts")
+        rows = [[attempt["attempt"], attempt["at"], NONE if attempt["status"] is None else attempt["status"],
+                 attempt["reason"], f"{attempt['duration_ms']} ms",
+                 ("resend " if attempt["resend"] else "replay " if attempt["replay"] else "")
+                 + clip(attempt["error"] or attempt["response"] or "", 60)]
+                for attempt in delivery["attempts"]]
+        if rows:
+            lines += ["    " + line for line in format_table(
+                ["attempt", "at", "status", "reason", "took", "note"], rows)]
+        if delivery["dead"] is not None:
+            lines.append(f"    dead-lettered {delivery['dead']['at']}: {delivery['dead']['reason']}")
+    return lines

@@ -14,9 +14,11 @@ def add_parser(commands: Any) -> None:
     events = commands.add_parser("events", help="find events")
     events_commands = events.add_subparsers(dest="events_command", required=True)
     show = events_commands.add_parser(
-        "show", help="where an event is: when it was archived, where and why it was dead-lettered",
-        description="Reads the archive stream from --since to its end and every dead queue in place (nothing is "
-                    "removed). Exit 0 when found, 3 when not.",
+        "show", help="what happened to an event: received, routed, every attempt, dead-lettered",
+        description="Reads the delivery-log index hookpipe admin keeps (admin.index) when it can be read from "
+                    "here: the routing decision and every attempt per destination. Without it, or when it does "
+                    "not know the event as archived, reads the archive stream from --since to its end. Reads "
+                    "every dead queue in place (nothing is removed). Exit 0 when found, 3 when not.",
     )
     show.add_argument("id", help="the event id (the provider's delivery id, or hookpipe's UUIDv7)")
     show.add_argument("--config", help=CONFIG_HELP)

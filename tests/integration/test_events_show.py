@@ -1,10 +1,15 @@
-"""`hookpipe events show ID` tells where an event is: when the archive got it, where and why it was
-dead-lettered; and says so when it is nowhere."""
+"""`hookpipe events show ID` tells what happened to an event: when the archive got it, every attempt (from the
+delivery-log index, when there is one), where and why it was dead-lettered; and says so when it is nowhere."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from control.admin.index import Indexer, open_index
+from hookpipe.amqp.broker import Link
+from hookpipe.config import load_config
 from hookpipe.event import now_ms
 from tests.integration.test_status import refuse_the_refused
 from tests.support.cli import hookpipe
@@ -30,7 +35,8 @@ async def history(prefix, receiver, topology_cleanup, tmp_path):
     routes = [{"name": "kept", "sources": ["demo"], "filter": {"id": [{"prefix": "kept-"}]}, "to": ["receiver"]},
               {"name": "refused", "sources": ["demo"], "filter": {"id": [{"prefix": "refuse-"}]}, "to": ["refuse"]}]
     config = pipeline_config(prefix, receiver.url, destinations=destinations, routes=routes,
-                             archive={"max_age": "1h", "max_bytes": "10MiB"})
+                             archive={"max_age": "1h", "max_bytes": "10MiB"},
+                             admin={"index": str(tmp_path / "index.sqlite3")})  # none yet: no admin ran
     topology_cleanup(config)
     pipeline = InProcessPipeline(config)
     await pipeline.start()
@@ -65,8 +71,41 @@ async def test_a_dead_lettered_event_shows_when_it_was_archived_and_why_it_died(
     lines = text.stdout.splitlines()
     assert lines[0] == "event refuse-1"
     assert lines[1].startswith("  archived 20") and "source demo" in lines[1]
-    assert lines[2].startswith("  dead-lettered for refuse ")
-    assert "dead_letter_on, attempts 1, last status 400" in lines[2]
+    assert lines[2] == "  delivery log: no index to read here (hookpipe admin keeps one: admin.index)"
+    assert lines[3].startswith("  dead-lettered for refuse ")
+    assert "dead_letter_on, attempts 1, last status 400" in lines[3]
+
+
+async def test_with_the_admin_index_it_shows_the_routing_and_every_attempt(history):
+    path, _ = history
+    config = load_config(path).config
+    index = await open_index(config.admin.index)
+    link = Link(config.broker.url, name="test-indexer", heartbeat=2)
+    indexer = Indexer(index, config, link)
+    link.start()
+    running = asyncio.create_task(indexer.run())
+    try:
+        assert await indexer.caught_up(30)
+    finally:
+        running.cancel()
+        await link.close()
+        await index.close()
+    result = await hookpipe("events", "show", "refuse-1", "--config", path, "--json")
+    assert result.returncode == 0, result.stderr
+    logged = result.json()["delivery_log"]
+    assert logged["index"] == config.admin.index
+    assert logged["event"]["routing"]["routes"] == ["refused"]
+    [delivery] = logged["event"]["deliveries"]
+    assert [(a["attempt"], a["status"]) for a in delivery["attempts"]] == [(1, 400)]
+    assert (delivery["status"], delivery["dead"]["reason"]) == ("dead", "dead_letter_on")
+    assert result.json()["archive"]["read"] == 0  # the index knew it was archived: the stream was not read
+
+    lines = (await hookpipe("events", "show", "refuse-1", "--config", path)).stdout.splitlines()
+    assert lines[1].startswith("  received 20") and "source demo" in lines[1] and "status dead" in lines[1]
+    assert lines[2].startswith("  routed 20") and "by refused to refuse" in lines[2]
+    assert lines[3] == "  refuse: dead, 1 attempts"
+    row = lines[5].split()
+    assert row[0] == "1" and row[2:4] == ["400", "http_status"], lines
 
 
 async def test_a_delivered_event_is_archived_and_not_dead_lettered(history):
