@@ -106,7 +106,7 @@ def utc_now() -> datetime:
 async def json_object(request: web.Request) -> dict[str, Any]:
     """The body as a JSON object; an empty body is `{}`. 413 past the app's client_max_size (MAX_BODY_BYTES)."""
     raw = await request.read()  # aiohttp raises 413 (HTTPRequestEntityTooLarge) past client_max_size
-    if not raw.strip():
+    if not raw:  # an action without options; whitespace alone is not JSON, and refused as such
         return {}
     try:
         document = orjson.loads(raw)

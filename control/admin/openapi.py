@@ -58,17 +58,26 @@ def ok(description: str, schema: Schema, status: int = 200) -> dict[str, Schema]
     return {str(status): {"description": description, "content": {"application/json": {"schema": schema}}}}
 
 
-def query(name: str, description: str, schema: Schema | None = None) -> Schema:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema or {"type": "string"}}
+#: Text a query or path parameter may hold: no control character (control.admin.inputs refuses them with 400).
+TEXT: Schema = {"type": "string", "pattern": r"^[^\u0000-\u001f\u007f]*$"}
 
 
-def path(name: str, description: str) -> Schema:
-    return {"name": name, "in": "path", "required": True, "description": description, "schema": {"type": "string"}}
+def query(name: str, description: str, schema: Schema | None = None, *, example: object = None) -> Schema:
+    parameter = {"name": name, "in": "query", "required": False, "description": description,
+                 "schema": schema or TEXT}
+    return parameter if example is None else {**parameter, "example": example}
 
 
-def json_body(schema_name: str, *, required: bool) -> Schema:
-    return {"required": required, "content": {"application/json": {"schema": schemas.ref(schema_name)}}}
+def path(name: str, description: str, example: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "description": description, "example": example,
+            "schema": {"type": "string", "pattern": r"^[^\u0000-\u001f\u007f]+$"}}
+
+
+def json_body(schema_name: str, *, required: bool, example: Schema | None = None) -> Schema:
+    media: Schema = {"schema": schemas.ref(schema_name)}
+    if example is not None:
+        media["example"] = example
+    return {"required": required, "content": {"application/json": media}}
 
 
 def operation(summary: str, responses: dict[str, Schema], errors: tuple[int, ...], *,
@@ -87,8 +96,8 @@ def operation(summary: str, responses: dict[str, Schema], errors: tuple[int, ...
     return described
 
 
-EVENT_ID = path("id", "The event id: the provider's delivery id, or hookpipe's UUIDv7.")
-DESTINATION = path("name", "A destination of the config.")
+EVENT_ID = path("id", "The event id: the provider's delivery id, or hookpipe's UUIDv7.", "evt_123")
+DESTINATION = path("name", "A destination of the config.", "billing")
 LIMIT = {"type": "integer", "minimum": 1, "maximum": 500}
 
 
@@ -110,7 +119,7 @@ def paths() -> Schema:
         "/api/v1/events/{id}/resend": {"post": operation(
             "Send the archived event again to one destination, through its queue and retries, same webhook-id.",
             ok("Published to the router's queue.", schemas.ref("Resent"), 202), (404, 409, 410, 503),
-            parameters=[EVENT_ID], body=json_body("ResendRequest", required=True))},
+            parameters=[EVENT_ID], body=json_body("ResendRequest", required=True, example={"destination": "billing"}))},
         "/api/v1/destinations": {"get": operation(
             "Every destination: settings, breaker per replica, queue depth, dead letters, pause.",
             ok("The destinations, in config order.", schemas.ref("DestinationList")), (503,))},
@@ -125,23 +134,28 @@ def paths() -> Schema:
         "/api/v1/dead-letters/replay": {"post": operation(
             "Send dead letters back to their destination's queue, attempts reset; each removed once its replay "
             "is confirmed.", ok("What was done to each queue.", schemas.ref("DeadLetterReplayResult")),
-            (404, 503), body=json_body("DeadLetterReplayRequest", required=False))},
+            (404, 503), body=json_body("DeadLetterReplayRequest", required=False,
+                                       example={"destination": "billing", "reason": "exhausted", "rate": "20/s"}))},
         "/api/v1/dead-letters/purge": {"post": operation(
             "Delete dead letters of one destination (those a filter does not select are kept).",
             ok("What was done to the queue.", schemas.ref("DeadLetterPurgeResult")), (404, 503),
-            body=json_body("DeadLetterPurgeRequest", required=True))},
+            body=json_body("DeadLetterPurgeRequest", required=True,
+                           example={"destination": "billing", "reason": "expired", "confirm": True}))},
         "/api/v1/replay": {"post": operation(
             "Send the archived events of a time window through the current rules again; answers once done.",
             ok("The replay's summary.", schemas.ref("ReplaySummary")), (409, 503),
-            body=json_body("ReplayRequest", required=True))},
+            body=json_body("ReplayRequest", required=True,
+                           example={"since": "2h", "route": "paid-invoices", "dry_run": True}))},
         "/api/v1/routes/test": {"post": operation(
             "Which current routes match an event, and what each destination would receive.",
-            ok("The routing.", schemas.ref("RouteTest")), (), body=json_body("MatchDocument", required=True))},
+            ok("The routing.", schemas.ref("RouteTest")), (), body=json_body("MatchDocument", required=True, example={
+                "id": "evt_1", "source": "stripe", "type": "invoice.paid", "headers": {},
+                "body": {"data": {"object": {"amount_paid": 900}}}}))},
         "/api/v1/status": {"get": operation(
             "What `hookpipe status --json` shows: queues, rates, replicas and every destination's state.",
             ok("The status (with the broker away, what the services say).", schemas.ref("Status")), (503,),
             parameters=[query("interval", "Time between the two samples rates come from (default 1s, at most "
-                                          "10s; 0: no rates).")])},
+                                          "10s; 0: no rates).", {"type": "string"}, example="0s")])},
     }
 
 
@@ -153,10 +167,12 @@ def event_filters() -> list[Schema]:
         query("destination", "Only events routed to this destination (status is then its delivery's)."),
         query("status", "The event's status; with destination, that delivery's (pending, delivered, failing, "
                         "dead).", statuses),
-        query("since", "Received at or after: RFC 3339 (2026-11-27T08:00:00Z) or a duration back from now (2h)."),
-        query("until", "Received before: RFC 3339 or a duration back from now."),
+        query("since", "Received at or after: RFC 3339 (2026-11-27T08:00:00Z) or a duration back from now (2h).",
+              {"type": "string"}, example="2h"),
+        query("until", "Received before: RFC 3339 or a duration back from now.", {"type": "string"},
+              example="2026-11-27T08:00:00Z"),
         query("cursor", "The previous page's next_cursor."),
-        query("limit", "Events per page (default 50).", LIMIT),
+        query("limit", "Events per page (default 50).", LIMIT, example=50),
     ]
 
 

@@ -149,11 +149,13 @@ DEAD_LETTERS: dict[str, Schema] = {
         "status": nullable({"type": "integer"}), "error": STRING, "dead_at": nullable(MS),
         "age_s": nullable(NUMBER), "received_at": nullable(MS), "source": nullable(STRING), "type": nullable(STRING),
     }),
-    "DeadLetterReplayRequest": obj({"destination": STRING, "reason": STRING, "id": STRING,
-                                    "rate": {"type": "string", "description": "most replays per second: 20/s"}},
-                                   optional=("destination", "reason", "id", "rate")),
-    "DeadLetterPurgeRequest": obj({"destination": STRING, "reason": STRING, "id": STRING, "confirm": {"const": True}},
-                                  optional=("reason", "id")),
+    "DeadLetterReplayRequest": obj({
+        "destination": {"type": ["string", "null"], "description": "a destination, or router (default: all)"},
+        "reason": nullable(STRING), "id": nullable(STRING),
+        "rate": {"type": ["string", "null"], "description": "most replays per second: 20/s"},
+    }, optional=("destination", "reason", "id", "rate")),
+    "DeadLetterPurgeRequest": obj({"destination": STRING, "reason": nullable(STRING), "id": nullable(STRING),
+                                   "confirm": {"const": True}}, optional=("reason", "id")),
     "DeadLetterReplayResult": scan_result("replayed"),
     "DeadLetterPurgeResult": scan_result("purged"),
 }
@@ -161,13 +163,13 @@ DEAD_LETTERS: dict[str, Schema] = {
 OPERATIONS: dict[str, Schema] = {
     "ReplayRequest": obj({
         "since": {"type": "string", "description": "RFC 3339 (2026-11-27T08:00:00Z) or a duration back (2h)"},
-        "until": {"type": "string", "description": "default: now"},
-        "source": STRING, "type": STRING, "id": STRING,
-        "route": {"type": "string", "description": "evaluate only this route (not with destination)"},
-        "destination": {"type": "string", "description": "keep only deliveries to it (not with route)"},
+        "until": {"type": ["string", "null"], "description": "default: now"},
+        "source": nullable(STRING), "type": nullable(STRING), "id": nullable(STRING),
+        "route": {"type": ["string", "null"], "description": "evaluate only this route (not with destination)"},
+        "destination": {"type": ["string", "null"], "description": "keep only deliveries to it (not with route)"},
         "dry_run": BOOLEAN,
         "list": {"type": "integer", "minimum": 0, "maximum": 1000, "default": DRY_RUN_LISTED},
-        "rate": {"type": "string", "description": "most events published per second: 50/s"},
+        "rate": {"type": ["string", "null"], "description": "most events published per second: 50/s"},
     }, optional=("until", "source", "type", "id", "route", "destination", "dry_run", "list", "rate")),
     "ReplaySummary": obj({
         "dry_run": BOOLEAN, "since": TIME, "until": TIME, "read": COUNT, "matched": COUNT, "published": COUNT,

@@ -198,7 +198,9 @@ async def test_a_search_hands_every_filter_to_the_index(api: TestClient, index: 
 
 
 @pytest.mark.parametrize("body, reason, word", [
-    (b"{", "bad_json", "JSON"), (b"[1]", "bad_json", "object"), (b"{}", "bad_request", "destination"),
+    (b"{", "bad_json", "JSON"), (b"[1]", "bad_json", "object"), (b"\r\n", "bad_json", "JSON"),
+    (b"", "bad_request", "destination"), (b"{}", "bad_request", "destination"),
+    (b'{"destination": null}', "bad_request", "destination"),
     (b'{"destination": 5}', "bad_request", "destination"),
     (b'{"destination": "receiver", "extra": 1}', "bad_request", "unknown key"),
 ])
