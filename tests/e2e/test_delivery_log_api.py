@@ -65,7 +65,9 @@ async def pipeline(services, receiver, prefix, tmp_path):
         admin={"listen": f"127.0.0.1:{free_port()}", "ops": f"127.0.0.1:{free_port()}", "token": TOKEN,
                "index": str(tmp_path / "index.sqlite3")},
     )
-    config["destinations"]["receiver"].update(timeout=f"{TIMEOUT}s", concurrency=100)
+    # Half the first attempts fail on purpose: a breaker would open and hold the rest back.
+    config["destinations"]["receiver"].update(timeout=f"{TIMEOUT}s", concurrency=100,
+                                              breaker={"failures": 1_000_000})
     running = services(config)
     await running.start()
     admin = ServiceProcess("admin", running.config_path, config["admin"]["ops"], tmp_path,
