@@ -41,8 +41,14 @@ OPS_PORTS = {9101, 9102, 9103, 9104}
 #: admin's API port: published by compose on 127.0.0.1 only, reachable from inside the cluster in Kubernetes.
 ADMIN_API_PORT = 8090
 
-#: An admin token for loading the shipped configs, which require HOOKPIPE_ADMIN_TOKEN and give it no default.
+#: An admin token, as the operator would set HOOKPIPE_ADMIN_TOKEN for the admin container.
 ADMIN_TOKEN = "deploy-test-admin-token-0123456789"
+
+#: The services in the path of events: they read the same pipeline.yaml as admin, but never hold its token.
+PIPELINE_SERVICES = ("ingest", "router", "deliverer")
+
+#: The Kubernetes Secrets of secret.example.yaml: every service's, and the admin token's (admin.yaml alone).
+SHARED_SECRET, ADMIN_SECRET = "hookpipe-secrets", "hookpipe-admin"
 
 #: Variables of the developer's shell that the compose renderings below would otherwise read.
 COMPOSE_VARIABLES = ("HOOKPIPE_ADMIN_TOKEN", "RABBITMQ_PASSWORD", "COMPOSE_FILE", "COMPOSE_PROFILES")
@@ -167,23 +173,28 @@ def test_compose_admin_keeps_its_index_on_a_named_volume_and_serves_its_api_on_l
     assert admin["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
 
 
-def test_compose_gives_every_service_the_admin_token_from_the_environment() -> None:
-    """pipeline.yaml requires HOOKPIPE_ADMIN_TOKEN (no default), so every service that reads it needs the variable:
-    the operator's value, else a demo default that is long enough to load."""
+def test_compose_gives_the_admin_token_to_the_admin_container_alone() -> None:
+    """Only admin's environment holds HOOKPIPE_ADMIN_TOKEN: the operator's value, else a demo default long enough
+    to load. The others (ingest faces the internet) load the same pipeline.yaml with no token at all, and share
+    every other variable with admin."""
     for environ in ({}, {"HOOKPIPE_ADMIN_TOKEN": ADMIN_TOKEN}):
         services = compose_rendering(environ)["services"]
-        tokens = {services[name]["environment"]["HOOKPIPE_ADMIN_TOKEN"] for name in SERVICES}
-        assert len(tokens) == 1, tokens
+        admin = services["admin"]["environment"]
         if environ:
-            assert tokens == {ADMIN_TOKEN}
+            assert admin["HOOKPIPE_ADMIN_TOKEN"] == ADMIN_TOKEN
         else:
-            assert "demo" in tokens.pop(), "a default that says it is one"
-        for name in SERVICES:
-            assert load_config(DEPLOY / "pipeline.yaml", environ=services[name]["environment"]).config.admin.token
+            assert "demo" in admin["HOOKPIPE_ADMIN_TOKEN"], "a default that says it is one"
+        assert load_config(DEPLOY / "pipeline.yaml", environ=admin).config.admin.token == admin["HOOKPIPE_ADMIN_TOKEN"]
+        for name in PIPELINE_SERVICES:
+            environment = services[name]["environment"]
+            assert "HOOKPIPE_ADMIN_TOKEN" not in environment, name
+            assert admin["HOOKPIPE_ADMIN_TOKEN"] not in environment.values(), name
+            assert {**environment, "HOOKPIPE_ADMIN_TOKEN": admin["HOOKPIPE_ADMIN_TOKEN"]} == admin, name
+            assert load_config(DEPLOY / "pipeline.yaml", environ=environment).config.admin.token is None, name
 
 
 def test_prometheus_scrapes_every_service_on_the_ops_port_of_pipeline_yaml() -> None:
-    config = load_config(DEPLOY / "pipeline.yaml", environ={"HOOKPIPE_ADMIN_TOKEN": ADMIN_TOKEN}).config
+    config = load_config(DEPLOY / "pipeline.yaml", environ={}).config
     jobs = {job["job_name"]: job for job in yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())[
         "scrape_configs"]}
     for name in SERVICES:
@@ -236,7 +247,10 @@ def test_deployments_have_probes_resources_and_a_locked_down_security_context() 
         assert pod["automountServiceAccountToken"] is False
         (container,) = pod["containers"]
         assert container["args"] == [name.removeprefix("hookpipe-")]
-        assert container["envFrom"] == [{"secretRef": {"name": "hookpipe-secrets"}}], "pipeline.yaml's ${VAR}s"
+        secrets = [{"secretRef": {"name": SHARED_SECRET}}]  # pipeline.yaml's ${VAR}s
+        if name == "hookpipe-admin":
+            secrets.append({"secretRef": {"name": ADMIN_SECRET}})
+        assert container["envFrom"] == secrets, name
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         ops = {port["name"]: port["containerPort"] for port in container["ports"]}["ops"]
@@ -254,9 +268,9 @@ def test_deployments_have_probes_resources_and_a_locked_down_security_context() 
     assert all(context == container_contexts[0] for context in container_contexts), container_contexts
 
 
-def test_admin_runs_one_replica_on_a_persistent_volume_with_its_token_from_the_secret() -> None:
+def test_admin_runs_one_replica_on_a_persistent_volume() -> None:
     """SQLite: one replica (Recreate, so two pods never hold the file) with the index on a claim it can
-    write; the API behind a ClusterIP Service; the token from the Secret, never in the ConfigMap."""
+    write; the API behind a ClusterIP Service."""
     objects = kubernetes_objects()
     admin = deployments()["hookpipe-admin"]
     pipeline = configmap_pipeline()
@@ -280,9 +294,40 @@ def test_admin_runs_one_replica_on_a_persistent_volume_with_its_token_from_the_s
     assert service["spec"]["type"] == "ClusterIP"
     assert service["spec"]["selector"] == admin["spec"]["selector"]["matchLabels"]
     assert [port["targetPort"] for port in service["spec"]["ports"]] == ["http"], "the API, never the ops port"
-    assert pipeline["admin"]["token"] == "${HOOKPIPE_ADMIN_TOKEN}"
-    secret = yaml.safe_load((KUBERNETES / "secret.example.yaml").read_text())
-    assert "HOOKPIPE_ADMIN_TOKEN" in secret["stringData"]
+
+
+def example_secrets() -> dict[str, dict[str, str]]:
+    """Name -> stringData of each Secret in secret.example.yaml."""
+    return {doc["metadata"]["name"]: doc["stringData"]
+            for doc in yaml.safe_load_all((KUBERNETES / "secret.example.yaml").read_text()) if doc}
+
+
+def secret_references(pod: dict[str, Any]) -> set[str]:
+    """Every Secret a pod spec names: envFrom, env valueFrom, volumes, projected volumes."""
+    found = set()
+    for container in pod.get("initContainers", []) + pod["containers"]:
+        found |= {ref["secretRef"]["name"] for ref in container.get("envFrom", []) if "secretRef" in ref}
+        found |= {var["valueFrom"]["secretKeyRef"]["name"] for var in container.get("env", [])
+                  if "secretKeyRef" in var.get("valueFrom", {})}
+    for volume in pod.get("volumes", []):
+        if "secret" in volume:
+            found.add(volume["secret"]["secretName"])
+        found |= {source["secret"]["name"] for source in volume.get("projected", {}).get("sources", [])
+                  if "secret" in source}
+    return found
+
+
+def test_the_admin_token_is_a_secret_of_its_own_that_only_admin_references() -> None:
+    """The token is in the Secret hookpipe-admin, which admin.yaml alone names; the Secret every service reads
+    does not hold it, and the ConfigMap names it with an empty default, so the other services load without it."""
+    secrets = example_secrets()
+    assert set(secrets) == {SHARED_SECRET, ADMIN_SECRET}
+    assert set(secrets[ADMIN_SECRET]) == {"HOOKPIPE_ADMIN_TOKEN"}
+    assert not any("ADMIN" in key for key in secrets[SHARED_SECRET]), sorted(secrets[SHARED_SECRET])
+    referencing = {name: secret_references(d["spec"]["template"]["spec"]) for name, d in deployments().items()}
+    assert {name for name, names in referencing.items() if ADMIN_SECRET in names} == {"hookpipe-admin"}
+    assert all(names <= {SHARED_SECRET, ADMIN_SECRET} for names in referencing.values()), referencing
+    assert configmap_pipeline()["admin"]["token"] == "${HOOKPIPE_ADMIN_TOKEN:-}"
 
 
 def configmap_pipeline() -> dict[str, Any]:
@@ -317,11 +362,11 @@ def test_the_cluster_form_of_the_broker_url_in_the_configmap_loads() -> None:
     assert len(block) == 4, block
     single = lines.index("  url: ${AMQP_URL}")
     edited = [*lines[:single], *block, *(line for line in lines[single + 1:] if line not in lines[start:start + 4])]
-    secret = yaml.safe_load((KUBERNETES / "secret.example.yaml").read_text())
-    loaded = parse_config(yaml.safe_load("\n".join(edited)), environ=secret["stringData"])
+    secret = example_secrets()[SHARED_SECRET]
+    loaded = parse_config(yaml.safe_load("\n".join(edited)), environ=secret)
     urls = loaded.config.broker.url
     assert len({urlsplit(url).hostname for url in urls}) == 3, urls
-    assert {urlsplit(url).password for url in urls} == {secret["stringData"]["AMQP_PASSWORD"]}
+    assert {urlsplit(url).password for url in urls} == {secret["AMQP_PASSWORD"]}
 
 
 def test_disruption_budgets_and_network_policies_cover_the_services() -> None:
@@ -380,31 +425,51 @@ def test_the_compose_pipeline_config_loads() -> None:
     assert config.admin.index == "/var/lib/hookpipe/index.sqlite3" and config.delivery_log is not None
 
 
-def test_the_container_configs_require_the_admin_token() -> None:
-    """No default in the file: a container started without HOOKPIPE_ADMIN_TOKEN says so instead of running an
-    admin API with a known token."""
-    for path in (DEPLOY / "pipeline.yaml", DEPLOY / "pipeline.cluster.yaml"):
-        with pytest.raises(ConfigError) as refused:
-            load_config(path, environ={})
-        assert any("HOOKPIPE_ADMIN_TOKEN" in problem for problem in refused.value.problems), refused.value.problems
+@pytest.mark.parametrize("name", ["pipeline.yaml", "pipeline.cluster.yaml"])
+def test_the_container_configs_load_without_the_admin_token_and_with_it(name: str) -> None:
+    """`${HOOKPIPE_ADMIN_TOKEN:-}`: unset or empty, no token (what ingest, router and deliverer see); set, the
+    operator's (admin); too short, refused rather than served."""
+    path = DEPLOY / name
+    for environ in ({}, {"HOOKPIPE_ADMIN_TOKEN": ""}):
+        assert load_config(path, environ=environ).config.admin.token is None, environ
+    assert load_config(path, environ={"HOOKPIPE_ADMIN_TOKEN": ADMIN_TOKEN}).config.admin.token == ADMIN_TOKEN
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, environ={"HOOKPIPE_ADMIN_TOKEN": "short"})
+    assert any(problem.startswith("admin.token:") for problem in refused.value.problems), refused.value.problems
+
+
+@pytest.mark.parametrize("token", [None, ""])
+def test_hookpipe_admin_alone_refuses_to_start_without_the_token(token: str | None) -> None:
+    """The real `hookpipe admin` on the shipped config, its token unset or empty: exit 2 naming admin.token and
+    the variable, before it opens anything (so no broker and no index directory are needed to see it)."""
+    env = {key: value for key, value in os.environ.items() if key not in COMPOSE_VARIABLES}
+    if token is not None:
+        env["HOOKPIPE_ADMIN_TOKEN"] = token
+    result = run(tool("hookpipe"), "admin", "--config", "deploy/pipeline.yaml", env=env)
+    assert result.returncode == 2, f"rc={result.returncode}\n{result.stdout}{result.stderr}"
+    assert "admin.token" in result.stderr and "HOOKPIPE_ADMIN_TOKEN" in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("name", ["pipeline.yaml", "pipeline.cluster.yaml"])
 def test_hookpipe_config_check_passes_the_container_configs(name: str) -> None:
-    """The installed `hookpipe config check`, with the variables the compose file sets."""
+    """The installed `hookpipe config check`, with the variables the compose file sets for the services in the
+    path of events (no admin token)."""
     env = {key: value for key, value in os.environ.items() if key not in COMPOSE_VARIABLES}
-    result = run(tool("hookpipe"), "config", "check", f"deploy/{name}",
-                 env={**env, "HOOKPIPE_ADMIN_TOKEN": ADMIN_TOKEN, "AMQP_PASSWORD": "deploy-test-password"})
-    assert_passes(result)
+    assert_passes(run(tool("hookpipe"), "config", "check", f"deploy/{name}",
+                      env={**env, "AMQP_PASSWORD": "deploy-test-password"}))
 
 
-def test_the_kubernetes_configmap_pipeline_loads_with_the_example_secret() -> None:
-    (configmap,) = yaml.safe_load_all((KUBERNETES / "configmap.yaml").read_text())
-    secret = yaml.safe_load((KUBERNETES / "secret.example.yaml").read_text())
-    loaded = parse_config(yaml.safe_load(configmap["data"]["pipeline.yaml"]), environ=secret["stringData"])
+def test_the_kubernetes_configmap_pipeline_loads_with_the_example_secrets() -> None:
+    """As the services in the path of events see it (hookpipe-secrets: no token) and as admin does (both)."""
+    secrets = example_secrets()
+    pipeline = configmap_pipeline()
+    loaded = parse_config(pipeline, environ=secrets[SHARED_SECRET])
     assert not loaded.warnings, loaded.warnings
+    assert loaded.config.admin.token is None
     ports = {int(getattr(loaded.config, service).ops.rpartition(":")[2]) for service in SERVICES}
     assert ports == OPS_PORTS, "the probes, annotations and NetworkPolicy name these ports"
+    admin = parse_config(pipeline, environ={**secrets[SHARED_SECRET], **secrets[ADMIN_SECRET]}).config
+    assert admin.admin.token == secrets[ADMIN_SECRET]["HOOKPIPE_ADMIN_TOKEN"]
 
 
 # --- Grafana --------------------------------------------------------------------------------------------

@@ -134,6 +134,7 @@ def test_every_hookpipe_service_lists_every_node_with_the_brokers_password() -> 
         service = services[name]
         source = mounts(service)["/etc/hookpipe/pipeline.yaml"]
         assert source == str(DEPLOY / "pipeline.cluster.yaml"), name
+        assert ("HOOKPIPE_ADMIN_TOKEN" in service["environment"]) == (name == "admin"), "admin's token: its alone"
         urls = load_config(source, environ=service["environment"]).config.broker.url
         parts = [urlsplit(url) for url in urls]
         assert {(part.hostname, part.port) for part in parts} == {(node, 5672) for node in nodes}, (name, urls)
