@@ -51,6 +51,11 @@ UP_MAPPINGS = [model.ValueMap(options={
     "0": model.ValueMappingResult(text="down", color="red", index=0),
     "1": model.ValueMappingResult(text="up", color="green", index=1),
 })]
+#: hookpipe_admin_index_active: the replica that indexes the streams, and standbys (PostgreSQL index).
+INDEXING_MAPPINGS = [model.ValueMap(options={
+    "0": model.ValueMappingResult(text="standby", color="blue", index=0),
+    "1": model.ValueMappingResult(text="indexing", color="green", index=1),
+})]
 
 
 # --- building blocks ------------------------------------------------------------------------------------
@@ -153,18 +158,32 @@ def base(title: str, uid: str, description: str) -> dash.Dashboard:
 # --- the overview ---------------------------------------------------------------------------------------
 
 
+#: The overview's selectors of its multi-value variables.
+SOURCES = 'source=~"$source"'
+DESTINATIONS = 'destination=~"$destination"'
+
+#: hookpipe admin's scrape job (deploy/prometheus/prometheus.yml).
+ADMIN = 'job="hookpipe-admin"'
+
+
 def overview() -> dash.Dashboard:
-    src = 'source=~"$source"'
-    dst = 'destination=~"$destination"'
     board = (
         base("hookpipe overview", "hookpipe-overview",
-             "Webhooks in, routed and delivered; failures, breakers and RabbitMQ's queues (docs/observability.md).")
+             "Webhooks in, routed and delivered; failures, breakers, RabbitMQ's queues and hookpipe admin "
+             "(docs/observability.md).")
         .with_variable(datasource_variable())
         .with_variable(label_variable("source", "Source", "hookpipe_ingest_requests_total", multi=True))
         .with_variable(label_variable("destination", "Destination", "hookpipe_delivery_attempts_total", multi=True))
         .with_variable(prefix_variable())
     )
-    board = (
+    for row in (ingest_row, routing_row, delivery_row, rabbitmq_row, services_row, admin_row):
+        board = row(board)
+    return board
+
+
+def ingest_row(board: dash.Dashboard) -> dash.Dashboard:
+    src = SOURCES
+    return (
         board.with_row(dash.Row("Ingest"))
         .with_panel(graph("Ingest rate by source", "Requests answered per second, by source (all statuses).",
                           "reqps", [query(f"sum by (source) (rate(hookpipe_ingest_requests_total{{{src}}}"
@@ -176,7 +195,11 @@ def overview() -> dash.Dashboard:
         .with_panel(graph("Ingest publish latency", "From publish to RabbitMQ's confirm; the provider waits for it.",
                           "s", quantiles("hookpipe_ingest_publish_seconds", "", "", "confirm"), width=8))
     )
-    board = (
+
+
+def routing_row(board: dash.Dashboard) -> dash.Dashboard:
+    dst = DESTINATIONS
+    return (
         board.with_row(dash.Row("Routing"))
         .with_panel(graph("Router outcomes", "Events consumed by the router: routed, unmatched (no route) or "
                           "failed (dead-lettered).", "ops",
@@ -196,7 +219,11 @@ def overview() -> dash.Dashboard:
                            query(f"sum by (destination, outcome) (rate(hookpipe_replayed_delivery_attempts_total"
                                  f"{{{dst}}}[$__rate_interval]))", "{{destination}} {{outcome}}", "B")], width=24))
     )
-    board = (
+
+
+def delivery_row(board: dash.Dashboard) -> dash.Dashboard:
+    dst = DESTINATIONS
+    return (
         board.with_row(dash.Row("Delivery"))
         .with_panel(graph("End-to-end latency", "From ingest accepting an event to its successful delivery, "
                           "per destination (retries included).", "s",
@@ -229,7 +256,10 @@ def overview() -> dash.Dashboard:
                            query(f"max by (destination) (hookpipe_destination_paused{{{dst}}})", "{{destination}}"),
                            PAUSED_MAPPINGS))
     )
-    board = (
+
+
+def rabbitmq_row(board: dash.Dashboard) -> dash.Dashboard:
+    return (
         board.with_row(dash.Row("RabbitMQ"))
         .with_panel(graph("Queue depth", "Messages ready and unacknowledged in the router and destination queues "
                           "(RabbitMQ's Prometheus plugin, /metrics/per-object).", "short",
@@ -248,6 +278,9 @@ def overview() -> dash.Dashboard:
                           [query(f"sum by (queue) (rabbitmq_queue_messages{{queue=~{RETRY_QUEUES}}})",
                                  "{{queue}}")]))
     )
+
+
+def services_row(board: dash.Dashboard) -> dash.Dashboard:
     return (
         board.with_row(dash.Row("Services"))
         .with_panel(states("Targets up", "Each scraped hookpipe service and RabbitMQ.",
@@ -255,6 +288,46 @@ def overview() -> dash.Dashboard:
         .with_panel(states("Broker links", "Each service's consume and publish connections to RabbitMQ.",
                            query("min by (job, instance, link) (hookpipe_broker_connected)",
                                  "{{job}} {{instance}} {{link}}"), UP_MAPPINGS))
+    )
+
+
+def admin_row(board: dash.Dashboard) -> dash.Dashboard:
+    """hookpipe admin: its API (requests, latency, refused tokens) and its delivery-log index (lag, records,
+    which replica indexes). Last: it is not in the path of events."""
+    # Every hookpipe process exports the index's unlabelled gauges (at 0): only job hookpipe-admin's mean anything.
+    # A standby's lag gauge keeps what it last saw: the lag shown is the indexing replica's.
+    active = f"hookpipe_admin_index_active{{{ADMIN}}}"
+    return (
+        board.with_row(dash.Row("Admin"))
+        .with_panel(graph("Admin API requests", "Requests to the admin API (/api/v1) answered per second, by HTTP "
+                          "status (401: a refused token).", "reqps",
+                          [query("sum by (status) (rate(hookpipe_admin_requests_total[$__rate_interval]))",
+                                 "{{status}}")], width=8, stacked=True))
+        .with_panel(graph("Admin API latency p99", "Time the admin API took to answer, p99 per endpoint (the route "
+                          "template).", "s",
+                          [query("histogram_quantile(0.99, sum by (endpoint, le) "
+                                 "(rate(hookpipe_admin_request_seconds_bucket[$__rate_interval])))",
+                                 "{{endpoint}}")], width=8))
+        .with_panel(graph("Refused admin tokens", "Admin API requests refused with 401, by reason: missing (no "
+                          "Authorization), malformed (not Bearer), wrong.", "short",
+                          [query("sum by (reason) (increase(hookpipe_admin_unauthorized_total[$__rate_interval]))",
+                                 "{{reason}}")], width=8, bars=True))
+        .with_panel(graph("Index lag", "How far the delivery-log index is behind the streams (the indexing "
+                          "replica's), and how long it took to write its last batch.", "s",
+                          [query(f"max(hookpipe_admin_index_lag_seconds{{{ADMIN}}} and on (job, instance) "
+                                 f"{active} == 1)", "lag", "A"),
+                           query(f"max(hookpipe_admin_index_last_batch_seconds{{{ADMIN}}} and on (job, instance) "
+                                 f"{active} == 1)", "last batch write", "B")], width=8))
+        .with_panel(graph("Records indexed", "Records written to the index per second, by kind (archived, "
+                          "routed, attempt, dead), and stream messages skipped as unreadable.", "ops",
+                          [query("sum by (kind) (rate(hookpipe_admin_index_records_total[$__rate_interval]))",
+                                 "{{kind}}", "A"),
+                           query("sum by (stream) (rate(hookpipe_admin_index_malformed_messages_total"
+                                 "[$__rate_interval]))", "unreadable {{stream}}", "B")], width=8))
+        .with_panel(states("Indexing replica", "Which hookpipe admin replica indexes the streams (one at a time; "
+                           "the others stand by and share its PostgreSQL index).",
+                           query(f"max by (instance) ({active})", "{{instance}}"),
+                           INDEXING_MAPPINGS, width=8))
     )
 
 

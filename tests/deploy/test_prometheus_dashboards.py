@@ -1,10 +1,12 @@
 """Real Prometheus, scraping a real pipeline and RabbitMQ's plugin, answers every dashboard query and alert rule.
 
-One scenario runs once for the module: the three services as processes against a private RabbitMQ node with
-its Prometheus plugin, Prometheus started from deploy/prometheus/prometheus.yml (targets and a 1 s interval
-swapped in) with deploy/prometheus/alerts.yml, and traffic that exercises what the dashboards show: accepted
-events, rejections, an unknown source, an unrouted event, a destination that answers 503 until its breaker
-opens (retries, a backlog), one that answers 410 (a dead letter), and a healthy one (end-to-end latency).
+One scenario runs once for the module: the three services and `hookpipe admin` (its index a SQLite file in the
+scenario's directory) as processes against a private RabbitMQ node with its Prometheus plugin, Prometheus
+started from deploy/prometheus/prometheus.yml (targets and a 1 s interval swapped in) with
+deploy/prometheus/alerts.yml, and traffic that exercises what the dashboards show: accepted events, rejections,
+an unknown source, an unrouted event, a destination that answers 503 until its breaker opens (retries, a
+backlog), one that answers 410 (a dead letter), a healthy one (end-to-end latency), and admin API requests with
+the token, without it and with a wrong one (the archive and the delivery log give the index its records).
 Then every panel query of every dashboard runs through Prometheus's HTTP API with fixed variable values.
 """
 
@@ -26,7 +28,8 @@ from aiohttp import web
 
 from tests.deploy.conftest import unavailable
 from tests.support import dashboards
-from tests.support.pipeline import DESTINATION_SECRET, ingest_url, new_prefix, pipeline_config
+from tests.support.pipeline import DESTINATION_SECRET, free_port, ingest_url, new_prefix, pipeline_config
+from tests.support.processes import ServiceProcess
 from tests.support.prometheus_server import PrometheusServer, PrometheusUnavailable, QueryFailed
 from tests.support.rabbitmq_node import NodeUnavailable, PrivateRabbitMQ, start_private_rabbitmq
 from tests.support.receiver import Receiver
@@ -36,6 +39,9 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+
+#: Every hookpipe process of the scenario, each scraped as job hookpipe-{name}.
+ALL_SERVICES = (*SERVICES, "admin")
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 
 #: Scrape and rule evaluation interval (s): short, so the scenario shows up in seconds.
@@ -48,6 +54,9 @@ RATE_INTERVAL = "10s"
 SHOW_TIMEOUT = 60.0
 
 PARTNER_TOKEN = "observability-partner-token"
+ADMIN_TOKEN = "observability-admin-token-0123456789"
+#: Admin API requests refused in the scenario: no Authorization, not Bearer, a wrong token.
+REFUSED_ADMIN_REQUESTS = 3
 DEMO_EVENTS = 12
 BAD_SIGNATURES = 4
 BREAKER_FAILURES = 3
@@ -64,7 +73,8 @@ CORE_PANELS = {
         "Matches per route", "Router dead letters", "Replays", "End-to-end latency", "Delivery success ratio",
         "Delivery outcomes", "Attempt latency", "Retries scheduled", "Dead letters", "Deliveries in flight",
         "Breaker state", "Paused destinations", "Queue depth", "Queue consumers", "Dead-letter queues", "Retry rungs",
-        "Targets up", "Broker links",
+        "Targets up", "Broker links", "Admin API requests", "Admin API latency p99", "Refused admin tokens",
+        "Index lag", "Records indexed", "Indexing replica",
     },
     "hookpipe-destination.json": {
         "Success ratio", "Attempts", "Breaker", "Paused", "Queue depth", "Attempts by outcome", "Routed to it",
@@ -100,7 +110,7 @@ async def answer_410(_: web.Request, __: int) -> web.StreamResponse:
     return web.Response(status=410, text="gone")
 
 
-def scenario_config(prefix: str, broker_url: str, urls: dict[str, str]) -> dict[str, Any]:
+def scenario_config(prefix: str, broker_url: str, urls: dict[str, str], directory: Path) -> dict[str, Any]:
     def destination(name: str, **extra: Any) -> dict[str, Any]:
         return {"url": urls[name], "timeout": "5s", "concurrency": 4, "allow_private_network": ["127.0.0.0/8"],
                 "signing": {"scheme": "standard-webhooks", "secrets": [DESTINATION_SECRET]},
@@ -123,6 +133,10 @@ def scenario_config(prefix: str, broker_url: str, urls: dict[str, str]) -> dict[
             {"name": "demo-everywhere", "sources": ["demo"], "to": ["receiver", "flaky", "gone"]},
             {"name": "partner-to-receiver", "sources": ["partner"], "to": ["receiver"]},
         ],
+        # The archive and the delivery log (on by default) are the streams admin indexes.
+        archive={"max_age": "1h", "max_bytes": "1GiB"},
+        admin={"listen": f"127.0.0.1:{free_port()}", "ops": f"127.0.0.1:{free_port()}", "token": ADMIN_TOKEN,
+               "index": str(directory / "index.sqlite3")},
     )
 
 
@@ -140,7 +154,19 @@ def prometheus_config(targets: dict[str, str]) -> dict[str, Any]:
     return config
 
 
+async def call_admin(config: dict[str, Any]) -> None:
+    """The admin API: answered with the token, refused without it, not Bearer, and with a wrong one."""
+    url = f"http://{config['admin']['listen']}/api/v1/events"
+    answers = {f"Bearer {ADMIN_TOKEN}": 200, "": 401, "Basic YWRtaW46YWRtaW4=": 401, "Bearer not-the-token": 401}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        for authorization, expected in answers.items():
+            headers = {"Authorization": authorization} if authorization else {}
+            async with http.get(url, headers=headers) as response:
+                assert response.status == expected, f"{authorization!r}: {response.status} {await response.text()}"
+
+
 async def send_traffic(config: dict[str, Any]) -> None:
+    await call_admin(config)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
 
         async def post(source: str, headers: dict[str, str], expected: int) -> None:
@@ -170,17 +196,22 @@ class ObservedPipeline:
         self.receivers = {"receiver": Receiver(), "flaky": Receiver(answer_503), "gone": Receiver(answer_410)}
         self.prefix = new_prefix()
         self.services: ServiceSet | None = None
+        self.admin: ServiceProcess | None = None
         self.prometheus: PrometheusServer | None = None
         self.started_at = time.time()
 
     def start(self) -> None:
         self.node = start_private_rabbitmq()
         urls = {name: self.loop.run(receiver.start()) for name, receiver in self.receivers.items()}
-        self.config = scenario_config(self.prefix, self.node.amqp_url, urls)
+        self.config = scenario_config(self.prefix, self.node.amqp_url, urls, self.directory)
         self.services = ServiceSet(self.config, self.directory)
         self.loop.run(self.services.start())
+        self.admin = ServiceProcess("admin", self.services.config_path, self.config["admin"]["ops"], self.directory,
+                                    command=("-m", "control.cli", "admin"))
+        self.admin.start()
+        self.loop.run(self.admin.wait_ready(60))
         self.prometheus = PrometheusServer(prometheus_config({
-            **{f"hookpipe-{name}": self.config[name]["ops"] for name in SERVICES},
+            **{f"hookpipe-{name}": self.config[name]["ops"] for name in ALL_SERVICES},
             "rabbitmq": self.node.prometheus_address,
         }))
         self.prometheus.start()
@@ -190,6 +221,11 @@ class ObservedPipeline:
     def stop(self) -> None:
         if self.prometheus is not None:
             self.prometheus.stop()
+        if self.admin is not None:
+            try:
+                self.admin.terminate()
+            finally:
+                self.admin.kill()
         if self.services is not None:
             try:
                 self.loop.run(self.services.stop())
@@ -206,7 +242,7 @@ class ObservedPipeline:
         assert self.prometheus is not None
         prom, queue = self.prometheus, f'"{self.prefix}.deliver.flaky"'
         expectations = {
-            "all four targets up": ('count(up == 1)', lambda v: v == 4),
+            "all five targets up": ('count(up == 1)', lambda v: v == 5),
             "every delivery to the healthy receiver": (
                 'sum(hookpipe_end_to_end_seconds_count{destination="receiver"})', lambda v: v >= DEMO_EVENTS + 3),
             "the breaker of flaky open": ('hookpipe_breaker_state{destination="flaky"}', lambda v: v == 1),
@@ -218,6 +254,12 @@ class ObservedPipeline:
             "an unmatched event": ('sum(hookpipe_router_events_total{outcome="unmatched"})', lambda v: v >= 1),
             "flaky's backlog in RabbitMQ": (f"sum(rabbitmq_queue_messages{{queue={queue}}})", lambda v: v > 0),
             "flaky's queue without consumers": (f"sum(rabbitmq_queue_consumers{{queue={queue}}})", lambda v: v == 0),
+            "admin's refusals": ("sum(hookpipe_admin_unauthorized_total)", lambda v: v == REFUSED_ADMIN_REQUESTS),
+            "admin indexing": ("sum(hookpipe_admin_index_active)", lambda v: v == 1),
+            "every accepted event in the index": (
+                'sum(hookpipe_admin_index_records_total{kind="archived"})', lambda v: v >= DEMO_EVENTS + 3),
+            "delivery attempts in the index": (
+                'sum(hookpipe_admin_index_records_total{kind="attempt"})', lambda v: v >= DEMO_EVENTS + 3),
         }
         for description, (expr, holds) in expectations.items():
             prom.wait_for(description, lambda e=expr, h=holds: (v := prom.value(e)) is not None and h(v),
@@ -238,6 +280,8 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObservedPipel
         if pipeline.services is not None:
             for name, text in pipeline.services.logs(4000).items():
                 print(f"--- {name} log ---\n{text}")
+        if pipeline.admin is not None and pipeline.admin.log_path.exists():
+            print(f"--- admin log ---\n{pipeline.admin.log_path.read_text(errors='replace')[-4000:]}")
         if pipeline.prometheus is not None:
             print(f"--- prometheus log ---\n{pipeline.prometheus.log_tail()}")
         raise
@@ -275,7 +319,8 @@ def test_prometheus_scrapes_every_service_and_rabbitmq_per_queue(observed: Obser
     assert observed.prometheus is not None
     targets = observed.prometheus.api("targets")["activeTargets"]
     assert {(t["labels"]["job"], t["health"]) for t in targets} == {
-        ("hookpipe-ingest", "up"), ("hookpipe-router", "up"), ("hookpipe-deliverer", "up"), ("rabbitmq", "up")}
+        ("hookpipe-ingest", "up"), ("hookpipe-router", "up"), ("hookpipe-deliverer", "up"), ("hookpipe-admin", "up"),
+        ("rabbitmq", "up")}
     queues = {r["metric"]["queue"] for r in observed.prometheus.query("rabbitmq_queue_messages")}
     assert f"{observed.prefix}.deliver.flaky" in queues, "the plugin's per-object endpoint gives one series per queue"
 
@@ -331,10 +376,14 @@ def test_alert_rules_evaluate_against_real_series(observed: ObservedPipeline) ->
     prom.wait_for("HookpipeDeadLettersGrowing firing for gone",
                   lambda: ("HookpipeDeadLettersGrowing", "gone") in active(), SHOW_TIMEOUT)
     assert ("HookpipeDeadLettersGrowing", "receiver") not in active(), "the healthy destination dead-letters nothing"
+    # admin runs, is linked and indexes: none of its alerts is even pending (absent() and the joins see it).
+    admin_alerts = {"HookpipeAdminDown", "HookpipeIndexLagging", "HookpipeIndexNotActive"}
+    pending = [a["labels"] for a in prom.api("alerts")["alerts"] if a["labels"]["alertname"] in admin_alerts]
+    assert not pending, pending
 
 
 def test_service_metrics_pass_promtool_check_metrics(observed: ObservedPipeline) -> None:
-    for name in SERVICES:
+    for name in ALL_SERVICES:
         with urllib.request.urlopen(f"http://{observed.config[name]['ops']}/metrics", timeout=10) as response:
             exposition = response.read()
         assert b"hookpipe_" in exposition
