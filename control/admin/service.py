@@ -28,7 +28,7 @@ log = logging.getLogger("control.admin")
 
 #: What `hookpipe admin` says, and exits 2 with, when the config has no token.
 TOKEN_MISSING = ("admin.token: not set, and hookpipe admin does not start without it: set HOOKPIPE_ADMIN_TOKEN "
-                 "(the config reads `admin.token: ${HOOKPIPE_ADMIN_TOKEN}`) to a secret of at least 16 characters")
+                 "(the config reads `admin.token: ${HOOKPIPE_ADMIN_TOKEN:-}`) to a secret of at least 16 characters")
 
 #: Settings the admin cannot change while it runs (a reload changing one is refused: restart it).
 FIXED_SETTINGS = (*BROKER_SETTINGS, "admin.listen", "admin.ops", "admin.index", "archive", "delivery_log")

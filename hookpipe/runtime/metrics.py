@@ -221,7 +221,20 @@ ADMIN_UNAUTHORIZED = Counter(
 )
 
 
+#: What the admin index counts: archived events, and each kind of delivery-log record (hookpipe.delivery_log).
+INDEXED_KINDS = ("archived", "routed", "attempt", "dead")
+
+#: The streams the admin index reads, as its malformed-message counter names them.
+INDEXED_STREAMS = ("archive", "delivery_log")
+
+
 def prime_admin() -> None:
-    """The admin API's refusals by reason (a closed set), so an alert on their rate sees a zero first."""
+    """The admin API's refusals by reason, and the index's records by kind and malformed messages by stream
+    (closed sets), so a panel or an alert on their rate sees a zero first. Requests by endpoint, method and
+    status are not primed: a zero for every combination would be hundreds of series."""
     for reason in ("missing", "malformed", "wrong"):
         ADMIN_UNAUTHORIZED.labels(reason=reason)
+    for kind in INDEXED_KINDS:
+        ADMIN_INDEX_RECORDS.labels(kind=kind)
+    for stream in INDEXED_STREAMS:
+        ADMIN_INDEX_MALFORMED.labels(stream=stream)

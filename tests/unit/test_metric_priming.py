@@ -34,6 +34,8 @@ ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 SET_BY_THEIR_SERVICE = {
     "hookpipe_breaker_state", "hookpipe_destination_paused", "hookpipe_broker_connected",
     "hookpipe_config_reloads_total", "hookpipe_config_last_reload_successful",
+    # one series per route template, method and status as they are answered: not primable in advance
+    "hookpipe_admin_requests_total",
 }
 
 
@@ -57,6 +59,7 @@ def value(name: str, **labels: str) -> float | None:
 
 
 def prime_all(config: Config) -> None:
+    metrics.prime_admin()
     metrics.prime_ingest(config)
     metrics.prime_router(config)
     metrics.prime_deliverer(config)
