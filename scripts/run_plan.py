@@ -36,6 +36,9 @@ DEMO_RECEIVER = "receiver"
 #: Hosts a demo receiver can listen on.
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"})
 
+#: Where `make run` keeps the admin API's token it made (scripts/run-pipeline), for the banner to point at.
+ADMIN_TOKEN_FILE = ".hookpipe-admin-token"
+
 #: How many ports above a held one are tried for the suggestion of another.
 SUGGESTION_RANGE = 100
 
@@ -86,9 +89,17 @@ def demo_receiver(config: Config) -> tuple[str, int, str] | None:
     return parts.hostname, parts.port or 80, parts.path or "/"
 
 
+def runs_admin(config: Config) -> bool:
+    """Whether `make run` starts `hookpipe admin` too: when the config gives it a token."""
+    return config.admin.token is not None
+
+
 def listeners(config: Config, raw: Any) -> list[Listener]:
     found = []
-    for key in ("ingest.listen", "ingest.ops", "router.ops", "deliverer.ops"):
+    keys = ["ingest.listen", "ingest.ops", "router.ops", "deliverer.ops"]
+    if runs_admin(config):
+        keys += ["admin.listen", "admin.ops"]
+    for key in keys:
         section, field = key.split(".")
         host, port = split_host_port(getattr(getattr(config, section), field))
         found.append(Listener(key, host, port, variable_of(raw, section, field)))
@@ -165,7 +176,7 @@ def banner(config: Config, config_path: str) -> str:
     ingest = ops_base_url(config.ingest.listen)
     first_ops = ops_base_url(config.ingest.ops)
     ops = [f"{first_ops}/metrics (ingest)"]
-    for name in ("router", "deliverer"):
+    for name in ("router", "deliverer", *(["admin"] if runs_admin(config) else [])):
         url = ops_base_url(getattr(config, name).ops)
         same_host = url.rpartition(":")[0] == first_ops.rpartition(":")[0]
         ops.append(f"{':' + url.rpartition(':')[2] if same_host else url + '/metrics'} ({name})")
@@ -175,6 +186,9 @@ def banner(config: Config, config_path: str) -> str:
         f"  ingest:   {ingest}/ingest/{{source}}",
         f"  ops:      {', '.join(ops)}",
     ]
+    if runs_admin(config):
+        lines.append(f"  admin:    {ops_base_url(config.admin.listen)}/api/v1 (bearer token: {ADMIN_TOKEN_FILE}, "
+                     "or $HOOKPIPE_ADMIN_TOKEN)")
     if demo_receiver(config) is not None:
         lines.append(f"  receiver: {config.destinations[DEMO_RECEIVER].url} (prints every event it gets)")
     unsigned = [name for name, source in config.sources.items() if source.verify.scheme == "none"]
@@ -184,6 +198,9 @@ def banner(config: Config, config_path: str) -> str:
         method = "POST" if "POST" in methods else methods[0]
         lines += ["", "Try:", f"  curl -X {method} {ingest}/ingest/{name} -H 'Content-Type: application/json' "
                               """-d '{"hello":"world"}'"""]
+        if runs_admin(config):
+            lines.append(f"  curl -s {ops_base_url(config.admin.listen)}/api/v1/events "
+                         f'-H "Authorization: Bearer $(cat {ADMIN_TOKEN_FILE})"')
     elif config.sources:
         lines += ["", f"Sources: {', '.join(config.sources)} (each checks its sender's signature: docs/sources.md)"]
     else:
@@ -196,7 +213,7 @@ def _array(values: list[str]) -> str:
 
 
 def shell_plan(config: Config, config_path: str) -> str:
-    names = ["ingest", "router", "deliverer"]
+    names = ["ingest", "router", "deliverer", *(["admin"] if runs_admin(config) else [])]
     urls = [f"{ops_base_url(getattr(config, name).ops)}/readyz" for name in names]
     receiver = demo_receiver(config)
     if receiver is None:

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -42,7 +43,10 @@ FAIL_TIMEOUT = 120
 #: Bound on start-up, on an event's way to the receiver, and on stopping: generous for a 2-core machine.
 WAIT_TIMEOUT = 120.0
 
-PORT_VARIABLES = ["HOOKPIPE_INGEST_LISTEN", "HOOKPIPE_INGEST_OPS", "HOOKPIPE_ROUTER_OPS", "HOOKPIPE_DELIVERER_OPS"]
+PORT_VARIABLES = ["HOOKPIPE_INGEST_LISTEN", "HOOKPIPE_INGEST_OPS", "HOOKPIPE_ROUTER_OPS", "HOOKPIPE_DELIVERER_OPS",
+                  "HOOKPIPE_ADMIN_LISTEN", "HOOKPIPE_ADMIN_OPS"]
+
+ADMIN_TOKEN = "make-run-test-admin-token-0123456789"
 
 INSTALL_COMMANDS = ["sudo apt-get install rabbitmq-server", "sudo dnf install rabbitmq-server",
                     "brew install rabbitmq && brew services start rabbitmq", "https://www.rabbitmq.com/docs/download"]
@@ -55,6 +59,10 @@ def run_environ(**overrides: str) -> dict[str, str]:
     environ["RECEIVER_URL"] = f"http://127.0.0.1:{free_port()}/webhooks"
     environ["HOOKPIPE_PREFIX"] = new_prefix()
     environ["AMQP_URL"] = AMQP_URL
+    # hookpipe admin runs too: a token of the test's (make run would keep one in the repository's folder) and an
+    # index of its own
+    environ["HOOKPIPE_ADMIN_TOKEN"] = ADMIN_TOKEN
+    environ["HOOKPIPE_ADMIN_INDEX"] = str(Path(tempfile.mkdtemp(prefix="hp-make-run-")) / "index.sqlite3")
     environ.update(overrides)
     return environ
 
@@ -236,6 +244,8 @@ def test_make_run_on_chosen_ports_delivers_the_demo_event_and_ctrl_c_leaves_noth
         assert f"http://{ops}/metrics (ingest), :{router_port} (router)" in banner
         assert f"  receiver: {environ['RECEIVER_URL']}" in banner
         assert f"curl -X POST http://{ingest}/ingest/demo" in banner
+        admin = environ["HOOKPIPE_ADMIN_LISTEN"]
+        assert f"  admin:    http://{admin}/api/v1 (bearer token: " in banner
 
         marker = uuid.uuid4().hex
         request = urllib.request.Request(f"http://{ingest}/ingest/demo", data=f'{{"marker":"{marker}"}}'.encode(),
@@ -245,6 +255,10 @@ def test_make_run_on_chosen_ports_delivers_the_demo_event_and_ctrl_c_leaves_noth
         output = wait_for_text(log, marker, process)
         event_lines = [line for line in output.splitlines() if line.startswith("event ")]
         assert event_lines and "source=demo" in event_lines[-1] and "signature=ok" in event_lines[-1]
+        events = urllib.request.Request(f"http://{admin}/api/v1/events?source=demo",
+                                        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        with urllib.request.urlopen(events, timeout=30) as response:
+            assert response.status == 200  # what it lists depends on how far the index has read yet
 
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         assert process.wait(WAIT_TIMEOUT) == 0, log.read_text()

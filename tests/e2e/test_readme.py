@@ -39,11 +39,11 @@ STOP_TIMEOUT = 60.0
 #: Seconds one documented command may take.
 COMMAND_TIMEOUT = 60.0
 
-#: The ports the README's quick start names: ingest, the three ops listeners and the demo receiver.
-QUICK_START_PORTS = (8080, 9101, 9102, 9103, 9000)
+#: The ports the README's quick start names: ingest, the admin API, the four ops listeners and the demo receiver.
+QUICK_START_PORTS = (8080, 8090, 9101, 9102, 9103, 9104, 9000)
 
 #: Subcommands that run until stopped (the services themselves): documented, but not run here.
-LONG_RUNNING = {"ingest", "router", "deliverer"}
+LONG_RUNNING = {"ingest", "router", "deliverer", "admin"}
 
 #: Documents whose commands must run as written.
 DOCUMENTS = ("README.md", *sorted(str(path.relative_to(REPO)) for path in (REPO / "docs").glob("*.md")))
@@ -200,9 +200,10 @@ def test_every_documented_command_runs_as_written(quick_start: RunningQuickStart
         assert sent.returncode == 0, sent.stderr
     failures = []
     for documented in commands:
-        # As a user's shell after the quick start: the venv active, and the config their docs assume.
+        # As a user's shell after the quick start: the venv active, the config and admin token their docs assume.
         result = quick_start.shell(
-            f". .venv/bin/activate\nexport HOOKPIPE_CONFIG=examples/pipeline.yaml\n{documented.command}"
+            ". .venv/bin/activate\nexport HOOKPIPE_CONFIG=examples/pipeline.yaml\n"
+            f"export HOOKPIPE_ADMIN_TOKEN=$(cat .hookpipe-admin-token)\n{documented.command}"
         )
         if result.returncode != 0 or "Traceback" in result.stderr:
             failures.append(f"{documented.document}: {documented.command}\n  exit {result.returncode}: "

@@ -240,3 +240,18 @@ def test_a_localhost_listener_is_checked_on_every_address_localhost_has() -> Non
         port = held.getsockname()[1]
         error = run_plan.bind_error("localhost", port)
     assert error is not None and error.errno == errno.EADDRINUSE
+
+
+def test_with_an_admin_token_the_plan_runs_admin_and_checks_its_ports() -> None:
+    config, raw = example({"HOOKPIPE_ADMIN_TOKEN": "a-run-plan-admin-token", "HOOKPIPE_ADMIN_OPS": "127.0.0.1:19104"})
+    assert {listener.key for listener in run_plan.listeners(config, raw)} >= {"admin.listen", "admin.ops"}
+    plan = run_plan.shell_plan(config, "examples/pipeline.yaml")
+    assert "ready_services=(ingest router deliverer admin)" in plan
+    assert "http://127.0.0.1:19104/readyz" in plan
+    assert "  admin:    http://127.0.0.1:8090/api/v1 (bearer token: .hookpipe-admin-token" in plan
+
+
+def test_without_an_admin_token_admin_does_not_run() -> None:
+    config, raw = example({})
+    assert "admin.listen" not in {listener.key for listener in run_plan.listeners(config, raw)}
+    assert "ready_services=(ingest router deliverer)" in run_plan.shell_plan(config, "examples/pipeline.yaml")
