@@ -28,8 +28,8 @@ from aiohttp import web
 
 from tests.deploy.conftest import unavailable
 from tests.support import dashboards
-from tests.support.pipeline import DESTINATION_SECRET, free_port, ingest_url, new_prefix, pipeline_config
-from tests.support.processes import ServiceProcess
+from tests.support.pipeline import DESTINATION_SECRET, ingest_url, new_prefix, pipeline_config
+from tests.support.processes import ServiceProcess, admin_process, admin_section
 from tests.support.prometheus_server import PrometheusServer, PrometheusUnavailable, QueryFailed
 from tests.support.rabbitmq_node import NodeUnavailable, PrivateRabbitMQ, start_private_rabbitmq
 from tests.support.receiver import Receiver
@@ -135,8 +135,7 @@ def scenario_config(prefix: str, broker_url: str, urls: dict[str, str], director
         ],
         # The archive and the delivery log (on by default) are the streams admin indexes.
         archive={"max_age": "1h", "max_bytes": "1GiB"},
-        admin={"listen": f"127.0.0.1:{free_port()}", "ops": f"127.0.0.1:{free_port()}", "token": ADMIN_TOKEN,
-               "index": str(directory / "index.sqlite3")},
+        admin=admin_section(ADMIN_TOKEN, directory),
     )
 
 
@@ -206,8 +205,7 @@ class ObservedPipeline:
         self.config = scenario_config(self.prefix, self.node.amqp_url, urls, self.directory)
         self.services = ServiceSet(self.config, self.directory)
         self.loop.run(self.services.start())
-        self.admin = ServiceProcess("admin", self.services.config_path, self.config["admin"]["ops"], self.directory,
-                                    command=("-m", "control.cli", "admin"))
+        self.admin = admin_process(self.services.config_path, self.config, self.directory)
         self.admin.start()
         self.loop.run(self.admin.wait_ready(60))
         self.prometheus = PrometheusServer(prometheus_config({

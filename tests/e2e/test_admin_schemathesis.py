@@ -19,8 +19,8 @@ import pytest
 from aiohttp import web
 
 from control.admin.openapi import DOCUMENT
-from tests.support.pipeline import free_port, pipeline_config, post_events
-from tests.support.processes import ServiceProcess
+from tests.support.pipeline import pipeline_config, post_events
+from tests.support.processes import admin_process, admin_section
 
 pytestmark = pytest.mark.e2e
 
@@ -52,13 +52,11 @@ async def admin_url(services: Any, receiver: Any, prefix: str, tmp_path: Path) -
     receiver.respond = respond
     config = pipeline_config(
         prefix, receiver.url, archive={"max_age": "1h", "max_bytes": "1GiB"},
-        admin={"listen": f"127.0.0.1:{free_port()}", "ops": f"127.0.0.1:{free_port()}", "token": TOKEN,
-               "index": str(tmp_path / "index.sqlite3")},
+        admin=admin_section(TOKEN, tmp_path),
     )
     running = services(config)
     await running.start()
-    admin = ServiceProcess("admin", running.config_path, config["admin"]["ops"], tmp_path,
-                           command=("-m", "control.cli", "admin"))
+    admin = admin_process(running.config_path, config, tmp_path)
     admin.start()
     try:
         await admin.wait_ready(60)

@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.support.pipeline import free_port, pipeline_config, post_events
-from tests.support.processes import ServiceProcess
+from tests.support.pipeline import pipeline_config, post_events
+from tests.support.processes import admin_process, admin_section
 
 pytestmark = pytest.mark.e2e
 
@@ -62,16 +62,14 @@ async def pipeline(services, receiver, prefix, tmp_path):
     receiver.respond = flaky.respond
     config = pipeline_config(
         prefix, receiver.url, archive={"max_age": "1h", "max_bytes": "1GiB"},
-        admin={"listen": f"127.0.0.1:{free_port()}", "ops": f"127.0.0.1:{free_port()}", "token": TOKEN,
-               "index": str(tmp_path / "index.sqlite3")},
+        admin=admin_section(TOKEN, tmp_path),
     )
     # Half the first attempts fail on purpose: a breaker would open and hold the rest back.
     config["destinations"]["receiver"].update(timeout=f"{TIMEOUT}s", concurrency=100,
                                               breaker={"failures": 1_000_000})
     running = services(config)
     await running.start()
-    admin = ServiceProcess("admin", running.config_path, config["admin"]["ops"], tmp_path,
-                           command=("-m", "control.cli", "admin"))
+    admin = admin_process(running.config_path, config, tmp_path)
     admin.start()
     try:
         await admin.wait_ready(60)

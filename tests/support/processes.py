@@ -9,10 +9,28 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
+from tests.support.pipeline import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
+
+
+#: How `hookpipe admin` runs as a process (`python -m control.cli admin --config FILE`).
+ADMIN_COMMAND = ("-m", "control.cli", "admin")
+
+
+def admin_section(token: str, directory: Path) -> dict[str, str]:
+    """A config's `admin:` for a test: free ports, `token`, and an index of its own in `directory`."""
+    return {"listen": f"127.0.0.1:{free_port()}", "ops": f"127.0.0.1:{free_port()}", "token": token,
+            "index": str(directory / "index.sqlite3")}
+
+
+def admin_process(config_path: Path, config: dict[str, Any], directory: Path) -> ServiceProcess:
+    """`hookpipe admin` of `config` (written at `config_path`) as a ServiceProcess logging into `directory`."""
+    return ServiceProcess("admin", config_path, config["admin"]["ops"], directory, command=ADMIN_COMMAND)
 
 
 class ServiceProcess:
