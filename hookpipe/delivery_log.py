@@ -11,7 +11,7 @@ secret: only ids, names, numbers and short excerpts of what a receiver answered.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -102,7 +102,8 @@ def short_error(error: str) -> str:
 
 
 def encode_batch(records: Sequence[Record]) -> bytes:
-    return orjson.dumps([asdict(record) for record in records])
+    # orjson writes dataclasses itself, about ten times faster than dataclasses.asdict and a dumps of its dicts.
+    return orjson.dumps(list(records))
 
 
 def decode_batch(body: bytes) -> list[Record]:
