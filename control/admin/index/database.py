@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import fcntl
 import functools
 import hashlib
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -76,9 +78,14 @@ class Database(abc.ABC):
 class SqliteDatabase(Database):
     """A SQLite file in WAL mode with synchronous=NORMAL: a commit is durable against a crash of hookpipe admin,
     and may lose the last transactions (not the file) on a power loss, which a rebuild from the streams repairs.
-    Only one process should index a file: its lock is this process."""
+
+    One process indexes a file at a time: the indexer's lock is an exclusive flock on `<file>.lock`, which the
+    kernel releases when its holder exits, however it ends. A second hookpipe admin on the same file answers
+    from it and stands by, as replicas sharing a PostgreSQL index do."""
 
     def __init__(self, path: str) -> None:
+        self._lock_path = f"{path}.lock"
+        self._lock: int | None = None  # the lock file's descriptor, while this process holds the lock
         self._connection = sqlite3.connect(path, isolation_level=None)
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
                        "foreign_keys=OFF"):
@@ -100,6 +107,26 @@ class SqliteDatabase(Database):
             raise
         self._connection.execute("COMMIT")
 
+    def try_lock(self) -> bool:
+        if self._lock is not None:
+            return True
+        descriptor = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            return False
+        self._lock = descriptor
+        return True
+
+    def holds_lock(self) -> bool:
+        return self._lock is not None
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases its flock
+            self._lock = None
+
     def optimize(self) -> None:
         """Refresh the planner's statistics from a sample of each index (milliseconds, whatever the size).
         A full ANALYZE rather than PRAGMA optimize: the latter never analyses a table that has no statistics."""
@@ -110,6 +137,7 @@ class SqliteDatabase(Database):
         with contextlib.suppress(sqlite3.Error):
             self.optimize()
         self._connection.close()
+        self.unlock()
 
 
 class PostgresDatabase(Database):
