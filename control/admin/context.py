@@ -4,8 +4,9 @@ one broker link the actions use (reads of queues and the archive, publishes with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -98,6 +99,17 @@ class AdminContext:
         self.publisher = publisher
         self.read_archived = read_archived
         self.token = token
+        self._bulk = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def one_bulk_action(self, what: str) -> AsyncIterator[None]:
+        """Replays and purges run one at a time: each reads whole queues or the archive and publishes as fast as
+        the broker confirms, and two at once would compete for the same messages. 409 action_running meanwhile."""
+        if self._bulk.locked():
+            raise ApiError(ErrorReason.ACTION_RUNNING, f"another replay or purge is running: {what} waits for it "
+                                                       "to end (try again)")
+        async with self._bulk:
+            yield
 
     @property
     def config(self) -> Config:

@@ -111,7 +111,8 @@ async def _scan(request: web.Request, context: AdminContext, options: Selected |
     queues = dead_queues(context.config, options.destination)
     selection = dlq.Selection(reason=options.reason, id=options.id)
     await context.connection()  # 503 now, before any queue is touched, when the broker is away
-    reports: list[dlq.ScanReport] = [await act(queue, selection) for queue in queues]
+    async with context.one_bulk_action("this dead-letter " + {"replayed": "replay", "purged": "purge"}[verb]):
+        reports: list[dlq.ScanReport] = [await act(queue, selection) for queue in queues]
     for report in reports:
         log.info(f"dead letters {verb}", extra={"destination": report.queue.destination, verb: report.selected,
                                                 "kept": report.kept, "failed": report.failed or None})

@@ -25,6 +25,7 @@ class ErrorReason(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     NOT_ROUTED = "not_routed"  # a resend to a destination no current route sends the event to
     ARCHIVE_OFF = "archive_off"  # a replay with `archive: off`: nothing is kept to replay
+    ACTION_RUNNING = "action_running"  # a replay, dead-letter replay or purge is running: one at a time
     NO_ARCHIVE = "no_archive"  # the archive stream does not exist on the broker (yet)
     BODY_NOT_KEPT = "body_not_kept"  # the archive no longer holds the event (retention) or never did
     BODY_TOO_LARGE = "body_too_large"  # a request body over MAX_BODY_BYTES
@@ -45,6 +46,7 @@ STATUS: dict[ErrorReason, int] = {
     ErrorReason.METHOD_NOT_ALLOWED: 405,
     ErrorReason.NOT_ROUTED: 409,
     ErrorReason.ARCHIVE_OFF: 409,
+    ErrorReason.ACTION_RUNNING: 409,
     ErrorReason.NO_ARCHIVE: 409,
     ErrorReason.BODY_NOT_KEPT: 410,
     ErrorReason.BODY_TOO_LARGE: 413,

@@ -134,11 +134,11 @@ def paths() -> Schema:
         "/api/v1/dead-letters/replay": {"post": operation(
             "Send dead letters back to their destination's queue, attempts reset; each removed once its replay "
             "is confirmed.", ok("What was done to each queue.", schemas.ref("DeadLetterReplayResult")),
-            (404, 503), body=json_body("DeadLetterReplayRequest", required=False,
+            (404, 409, 503), body=json_body("DeadLetterReplayRequest", required=False,
                                        example={"destination": "billing", "reason": "exhausted", "rate": "20/s"}))},
         "/api/v1/dead-letters/purge": {"post": operation(
             "Delete dead letters of one destination (those a filter does not select are kept).",
-            ok("What was done to the queue.", schemas.ref("DeadLetterPurgeResult")), (404, 503),
+            ok("What was done to the queue.", schemas.ref("DeadLetterPurgeResult")), (404, 409, 503),
             body=json_body("DeadLetterPurgeRequest", required=True,
                            example={"destination": "billing", "reason": "expired", "confirm": True}))},
         "/api/v1/replay": {"post": operation(

@@ -74,7 +74,8 @@ async def replay(request: web.Request) -> web.Response:
         run = Replay(context.config, options)
     except ReplayError as error:
         raise bad_request(str(error)) from None
-    summary = await _run(run, context)
+    async with context.one_bulk_action("this replay"):
+        summary = await _run(run, context)
     if not options.dry_run:
         log.info("replay done", extra={"read": summary.read, "matched": summary.matched,
                                        "published": summary.published})

@@ -18,6 +18,7 @@ from control.admin.app import build_app
 from control.admin.auth import Refusal, check_bearer
 from control.admin.context import AdminContext, AdminState
 from control.admin.destinations import url_host
+from control.admin.errors import STATUS, ApiError
 from control.admin.events import MAX_BODY_SHOWN, body_document
 from control.admin.index import BadCursor, EventQuery, Page
 from hookpipe.amqp.broker import Publisher
@@ -303,3 +304,17 @@ def test_refusal_reasons_are_the_ones_metrics_primes() -> None:
     primed = {labels["reason"] for metric in metrics.ADMIN_UNAUTHORIZED.collect() for sample in metric.samples
               for labels in (sample.labels,)}
     assert primed == set(Refusal)
+
+
+async def test_bulk_actions_run_one_at_a_time_and_a_second_is_refused_with_409() -> None:
+    config = load(pipeline_config("hp-unit-bulk", "http://127.0.0.1:9/")).config
+    context = AdminContext(AdminState.of(config), index=FakeIndex({}), publisher=None,  # type: ignore[arg-type]
+                           read_archived=never_read, token=lambda: "unused")
+    async with context.one_bulk_action("the first"):
+        with pytest.raises(ApiError) as refused:
+            async with context.one_bulk_action("this replay"):
+                pass
+        assert (refused.value.reason, STATUS[refused.value.reason]) == ("action_running", 409)
+        assert "this replay waits for it to end" in refused.value.detail
+    async with context.one_bulk_action("the next"):  # free again once the first has ended
+        pass
