@@ -43,15 +43,21 @@ async def list_dead_letters(request: web.Request) -> web.Response:
     """GET /api/v1/dead-letters: each dead queue's depth and reasons, and the first matching dead letters."""
     values = query_parameters(request, DEAD_LETTER_FILTERS)
     limit = integer(values, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
-    context = context_of(request)
-    queues = dead_queues(context.config, values.get("destination"))
-    selection = dlq.Selection(reason=values.get("reason"))
-    showing = await dlq.show(await context.connection(), queues, selection, limit)
+    return web.json_response(await dead_letter_listing(context_of(request), values.get("destination"),
+                                                       values.get("reason"), limit))
+
+
+async def dead_letter_listing(context: AdminContext, destination: str | None, reason: str | None,
+                              limit: int) -> dict[str, Any]:
+    """The DeadLetters document: the dead queues of `destination` (None: every one), each with its depth and
+    reasons, and up to `limit` of the letters of `reason` (None: any), all read in place."""
+    queues = dead_queues(context.config, destination)
+    showing = await dlq.show(await context.connection(), queues, dlq.Selection(reason=reason), limit)
     document = showing.document()
     for row, found in zip(document["queues"], showing.peeks, strict=True):
         row["reasons"] = dict(sorted(Counter(letter.reason for letter in found.letters).items()))
         row["complete"] = found.complete
-    return web.json_response(document)
+    return document
 
 
 class Selected(Body):
@@ -82,32 +88,40 @@ Act = Callable[[dlq.DeadQueue, dlq.Selection], Awaitable[dlq.ScanReport]]
 async def replay_dead_letters(request: web.Request) -> web.Response:
     """POST /api/v1/dead-letters/replay: the selected dead letters back to their destination, attempts reset."""
     options = await body(request, ReplayDeadLetters)
-    try:
-        rate = None if options.rate is None else parse_rate(options.rate)
-    except ValueError as error:
-        raise bad_request(f"rate: {error}") from None
-    context = context_of(request)
-
-    async def act(queue: dlq.DeadQueue, selection: dlq.Selection) -> dlq.ScanReport:
-        return await dlq.replay(context.publisher, await context.connection(), queue, selection, rate=rate)
-
-    return await _scan(request, context, options, act, "replayed")
+    query_parameters(request, ())
+    return web.json_response(await replay_letters(context_of(request), options))
 
 
 async def purge_dead_letters(request: web.Request) -> web.Response:
     """POST /api/v1/dead-letters/purge: the selected dead letters of one destination deleted."""
     options = await body(request, PurgeDeadLetters)
-    context = context_of(request)
+    query_parameters(request, ())
+    return web.json_response(await purge_letters(context_of(request), options))
+
+
+async def replay_letters(context: AdminContext, options: ReplayDeadLetters) -> dict[str, Any]:
+    """Replay the selected dead letters (`hookpipe dlq replay`); the DeadLetterReplayResult document."""
+    try:
+        rate = None if options.rate is None else parse_rate(options.rate)
+    except ValueError as error:
+        raise bad_request(f"rate: {error}") from None
+
+    async def act(queue: dlq.DeadQueue, selection: dlq.Selection) -> dlq.ScanReport:
+        return await dlq.replay(context.publisher, await context.connection(), queue, selection, rate=rate)
+
+    return await _scan(context, options, act, "replayed")
+
+
+async def purge_letters(context: AdminContext, options: PurgeDeadLetters) -> dict[str, Any]:
+    """Delete the selected dead letters (`hookpipe dlq purge`); the DeadLetterPurgeResult document."""
 
     async def act(queue: dlq.DeadQueue, selection: dlq.Selection) -> dlq.ScanReport:
         return await dlq.purge(context.publisher, await context.connection(), queue, selection)
 
-    return await _scan(request, context, options, act, "purged")
+    return await _scan(context, options, act, "purged")
 
 
-async def _scan(request: web.Request, context: AdminContext, options: Selected | PurgeDeadLetters, act: Act,
-                verb: str) -> web.Response:
-    query_parameters(request, ())
+async def _scan(context: AdminContext, options: Selected | PurgeDeadLetters, act: Act, verb: str) -> dict[str, Any]:
     queues = dead_queues(context.config, options.destination)
     selection = dlq.Selection(reason=options.reason, id=options.id)
     await context.connection()  # 503 now, before any queue is touched, when the broker is away
@@ -116,10 +130,10 @@ async def _scan(request: web.Request, context: AdminContext, options: Selected |
     for report in reports:
         log.info(f"dead letters {verb}", extra={"destination": report.queue.destination, verb: report.selected,
                                                 "kept": report.kept, "failed": report.failed or None})
-    return web.json_response({
+    return {
         "reports": [report_document(report, verb) for report in reports],
         "complete": not any(report.failed for report in reports),
-    })
+    }
 
 
 def report_document(report: dlq.ScanReport, verb: str) -> dict[str, Any]:

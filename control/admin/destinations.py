@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from control.admin.context import context_of
+from control.admin.context import AdminContext, context_of
 from control.admin.errors import ApiError, ErrorReason
 from control.admin.inputs import Body, body, path_parameter, query_parameters
 from control.commands.destination import set_paused
@@ -59,16 +59,18 @@ def destination_document(name: str, settings: DestinationConfig, state: dict[str
 async def list_destinations(request: web.Request) -> web.Response:
     """GET /api/v1/destinations: every configured destination, in config order."""
     query_parameters(request, ())
-    context = context_of(request)
+    return web.json_response({"items": await destination_documents(context_of(request))})
+
+
+async def destination_documents(context: AdminContext) -> list[dict[str, Any]]:
+    """Every configured destination as destination_document gives it, in config order (503 without the broker)."""
     config = context.config
     connection = await context.connection()
     status = await collect_status(config, interval=0, connection=connection)
     flags = {name: await queue_state(connection, context.names.pause_flag(name)) is not None
              for name in config.destinations}
-    return web.json_response({"items": [
-        destination_document(name, settings, status["destinations"][name], flags[name])
-        for name, settings in config.destinations.items()
-    ]})
+    return [destination_document(name, settings, status["destinations"][name], flags[name])
+            for name, settings in config.destinations.items()]
 
 
 class NoBody(Body):
@@ -89,14 +91,19 @@ async def _set_paused(request: web.Request, *, paused: bool) -> web.Response:
     name = path_parameter(request, "name")
     query_parameters(request, ())
     await body(request, NoBody)
-    context = context_of(request)
+    return web.json_response(await set_destination_paused(context_of(request), name, paused=paused))
+
+
+async def set_destination_paused(context: AdminContext, name: str, *, paused: bool) -> dict[str, Any]:
+    """Pause or resume `name` as `hookpipe destination pause|resume` does (control.commands.destination); the
+    PauseResult document. 404 for a destination the config does not name."""
     config = context.config
     _known(config, name)
     heard = await set_paused(await context.connection(), context.names, name, paused=paused)
     log.info("destination paused" if paused else "destination resumed",
              extra={"destination": name, "deliverers_heard": heard})
-    return web.json_response({"destination": name, "paused": paused, "deliverers_heard": heard,
-                              "paused_in_config": config.destinations[name].paused})
+    return {"destination": name, "paused": paused, "deliverers_heard": heard,
+            "paused_in_config": config.destinations[name].paused}
 
 
 def _known(config: Config, name: str) -> None:

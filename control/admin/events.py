@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from control.admin.context import AdminContext, context_of
 from control.admin.errors import ApiError, ErrorReason, bad_request
-from control.admin.index import BadCursor, EventQuery
+from control.admin.index import BadCursor, EventQuery, Page
 from control.admin.inputs import Body, body, boolean, integer, moment_ms, path_parameter, query_parameters, utc_now
 from control.admin.schemas import DELIVERY_STATUSES, EVENT_STATUSES
 from hookpipe.amqp.codec import encode_event
@@ -44,8 +46,14 @@ UTF8_MAX_CHAR = 4
 
 async def list_events(request: web.Request) -> web.Response:
     """GET /api/v1/events: one page of matching events, newest first."""
-    values = query_parameters(request, EVENT_FILTERS)
-    now = utc_now()
+    query = event_query(query_parameters(request, EVENT_FILTERS), utc_now())
+    page = await search_events(context_of(request), query)
+    return web.json_response({"items": page.items, "next_cursor": page.next_cursor})
+
+
+def event_query(values: Mapping[str, str], now: datetime) -> EventQuery:
+    """The search `values` ask for (EVENT_FILTERS, clean text; times as moments or durations back from `now`);
+    its first problem a 400 naming the parameter. Used by the API and the console alike."""
     since = moment_ms(values["since"], "since", now) if "since" in values else None
     until = moment_ms(values["until"], "until", now) if "until" in values else None
     if since is not None and until is not None and since > until:
@@ -56,18 +64,24 @@ async def list_events(request: web.Request) -> web.Response:
         kind = "a delivery status (with destination)" if "destination" in values else "an event status"
         raise bad_request(f"status must be {kind}: one of {', '.join(allowed)}")
     try:
-        query = EventQuery(
+        return EventQuery(
             source=values.get("source"), type=values.get("type"), destination=values.get("destination"),
             status=status, since=since, until=until, cursor=values.get("cursor"),
             limit=integer(values, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT),
         )
-        page = await context_of(request).index.search(query)
+    except ValueError as error:  # the query's own checks, should they be stricter than ours
+        raise bad_request(str(error)) from None
+
+
+async def search_events(context: AdminContext, query: EventQuery) -> Page:
+    """One page of the index's answer; a cursor it did not hand out is 400 bad_cursor."""
+    try:
+        return await context.index.search(query)
     except BadCursor:
         raise ApiError(ErrorReason.BAD_CURSOR, "cursor: not a next_cursor this API gave; search again without it") \
             from None
     except ValueError as error:  # the query's own checks, should they be stricter than ours
         raise bad_request(str(error)) from None
-    return web.json_response({"items": page.items, "next_cursor": page.next_cursor})
 
 
 async def show_event(request: web.Request) -> web.Response:
@@ -75,13 +89,24 @@ async def show_event(request: web.Request) -> web.Response:
     event_id = path_parameter(request, "id")
     with_body = boolean(query_parameters(request, ("body",)), "body")
     context = context_of(request)
+    document = await event_document(context, event_id)
+    if with_body:
+        document = {**document, "body": await archived_body(context, event_id)}
+    return web.json_response(document)
+
+
+async def event_document(context: AdminContext, event_id: str) -> dict[str, Any]:
+    """Everything the index knows of the event (control.admin.index); 404 unknown_event when it knows nothing."""
     document = await context.index.event(event_id)
     if document is None:
         raise ApiError(ErrorReason.UNKNOWN_EVENT, f"no event '{event_id}' in the index")
-    if with_body:
-        archived = await _archived(context, event_id)
-        document = {**document, "body": None if archived is None else body_document(archived.body)}
-    return web.json_response(document)
+    return document
+
+
+async def archived_body(context: AdminContext, event_id: str) -> dict[str, Any] | None:
+    """The event's body as body_document gives it, read back from the archive; None when it is not kept."""
+    archived = await _archived(context, event_id)
+    return None if archived is None else body_document(archived.body)
 
 
 def body_document(data: bytes) -> dict[str, Any]:
@@ -118,7 +143,14 @@ async def resend_event(request: web.Request) -> web.Response:
     event_id = path_parameter(request, "id")
     query_parameters(request, ())
     destination = (await body(request, Resend)).destination
-    context = context_of(request)
+    await resend(context_of(request), event_id, destination)
+    return web.json_response({"event_id": event_id, "destination": destination, "resend": True}, status=202)
+
+
+async def resend(context: AdminContext, event_id: str, destination: str) -> None:
+    """Publish the archived event to the router's queue as a resend to `destination` alone; returns once the
+    broker confirmed it. ApiError: 404 for an unknown destination or event, 410 when the body is not kept, 409
+    when no current route sends the event there."""
     state = context.state
     if destination not in state.config.destinations:
         raise ApiError(ErrorReason.UNKNOWN_DESTINATION,
@@ -139,4 +171,3 @@ async def resend_event(request: web.Request) -> web.Response:
         raise ApiError(ErrorReason.NOT_ROUTED, f"no current route sends event '{event_id}' to '{destination}'")
     await context.publisher.publish(encode_event(event), exchange="", routing_key=context.names.router_queue)
     log.info("event resent", extra={"event_id": event_id, "destination": destination})
-    return web.json_response({"event_id": event_id, "destination": destination, "resend": True}, status=202)

@@ -119,16 +119,21 @@ def summary_document(summary: ReplaySummary, options: ReplayOptions) -> dict[str
 async def route_test(request: web.Request) -> web.Response:
     """POST /api/v1/routes/test: which current routes match a match document, and what each destination gets."""
     query_parameters(request, ())
-    document = await json_object(request)
+    return web.json_response(await route_report(context_of(request), await json_object(request)))
+
+
+async def route_report(context: AdminContext, document: dict[str, Any]) -> dict[str, Any]:
+    """The RouteTest document of a match document (control.match_documents) against the current routes; 400 for a
+    document that is not one."""
     try:
         event = event_from_document(document)
     except ValueError as error:
         raise bad_request(str(error)) from None
     # Off the loop: matching a large body against many routes can take a while (the router does the same).
-    report = await asyncio.to_thread(routing_report, "request", event, context_of(request).state.routes)
+    report = await asyncio.to_thread(routing_report, "request", event, context.state.routes)
     del report["input"]
     report.setdefault("dead_letter", None)
-    return web.json_response(report)
+    return report
 
 
 async def status(request: web.Request) -> web.Response:
