@@ -1,5 +1,6 @@
 """The admin API as an aiohttp application: every endpoint (ENDPOINTS, which the OpenAPI document describes one
-for one), the middlewares around them (control.admin.middleware) and the request body cap."""
+for one), the middlewares around them (control.admin.middleware) and the request body cap; and the site
+`hookpipe admin` serves, the API with the web console beside it (control.admin.console)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 import orjson
 from aiohttp import web
 
-from control.admin import dead_letters, destinations, events, operations
+from control.admin import console, dead_letters, destinations, events, operations
 from control.admin.context import CONTEXT, AdminContext
 from control.admin.errors import MAX_BODY_BYTES
 from control.admin.inputs import query_parameters
@@ -65,7 +66,20 @@ ENDPOINTS = (
 def build_app(context: AdminContext) -> web.Application:
     """The API app. Request bodies past MAX_BODY_BYTES are refused with 413 before they are read whole."""
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=MAX_BODY_BYTES)
+    _add_api(app, context)
+    return app
+
+
+def build_site(context: AdminContext) -> web.Application:
+    """What `hookpipe admin` serves on admin.listen: the API as build_app makes it, and the web console at `/`
+    (its pages, forms and assets), whose own middlewares guard every path outside the API."""
+    app = web.Application(middlewares=(*MIDDLEWARES, *console.MIDDLEWARES), client_max_size=MAX_BODY_BYTES)
+    _add_api(app, context)
+    console.add_console(app)
+    return app
+
+
+def _add_api(app: web.Application, context: AdminContext) -> None:
     app[CONTEXT] = context
     for endpoint in ENDPOINTS:
         app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
-    return app

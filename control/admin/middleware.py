@@ -2,6 +2,9 @@
 failure becomes `{"error", "detail"}` JSON, never a traceback), auth (the bearer token; only /healthz goes
 without).
 
+The web console (control.admin.console) shares the listener: metrics count its requests too, by route template;
+errors and auth here handle only the API's requests (for_api), and the console's own guards the rest.
+
 Logs name the method and the route template, never the raw path's values, a header or a body: the token and the
 Authorization header can appear nowhere.
 """
@@ -29,6 +32,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: The endpoints anyone may call: liveness probes carry no token.
 OPEN_ENDPOINTS = frozenset({"/healthz"})
 
+#: Where every API path starts; besides these and OPEN_ENDPOINTS, every path is the web console's.
+API_PREFIX = "/api/"
+
 #: The endpoint label of a request that matched no route (an unknown path, or a known one's wrong method).
 UNMATCHED = "unmatched"
 
@@ -52,6 +58,11 @@ def endpoint(request: web.Request) -> str:
     return resource.canonical if resource is not None else UNMATCHED
 
 
+def for_api(request: web.Request) -> bool:
+    """Whether the request is the API's (under API_PREFIX, or an OPEN_ENDPOINT), not the web console's."""
+    return request.path.startswith(API_PREFIX) or request.path in OPEN_ENDPOINTS
+
+
 @web.middleware
 async def count_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
@@ -69,6 +80,8 @@ async def count_requests(request: web.Request, handler: Handler) -> web.StreamRe
 
 @web.middleware
 async def answer_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not for_api(request):
+        return await handler(request)
     try:
         return await handler(request)
     except ApiError as error:
@@ -103,7 +116,7 @@ def _http_error(error: web.HTTPException) -> web.Response:
 
 @web.middleware
 async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if endpoint(request) in OPEN_ENDPOINTS:
+    if not for_api(request) or endpoint(request) in OPEN_ENDPOINTS:
         return await handler(request)
     refusal = check_bearer(request.headers.get("Authorization"), context_of(request).token())
     if refusal is not None:

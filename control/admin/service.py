@@ -1,10 +1,10 @@
 """`hookpipe admin`: the fourth service. Stateless but for its index, run like the others
 (hookpipe.runtime.service: JSON logs, SIGTERM/SIGINT stop it cleanly, SIGHUP and a changed file reload it).
 
-It serves the API on `admin.listen` (control.admin.app) and its ops listener on `admin.ops` (/metrics, /healthz,
-/readyz); it keeps the index up to date in a background task (control.admin.index.Indexer, on a broker link of
-its own), and keeps one more link for what the API does on the broker (reads of queues and of the archive,
-publishes with confirm). It does not start without `admin.token`.
+It serves the API and the web console on `admin.listen` (control.admin.app) and its ops listener on `admin.ops`
+(/metrics, /healthz, /readyz); it keeps the index up to date in a background task (control.admin.index.Indexer,
+on a broker link of its own), and keeps one more link for what the API does on the broker (reads of queues and
+of the archive, publishes with confirm). It does not start without `admin.token`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 
 from aiohttp import web
 
-from control.admin.app import build_app
+from control.admin.app import build_site
 from control.admin.context import PUBLISH_TIMEOUT, AdminContext, AdminState
 from control.admin.index import Index, Indexer, open_index, read_archived
 from hookpipe.amqp.broker import Link, Publisher, describe, link_problems
@@ -86,7 +86,7 @@ class AdminService:
         self._indexing = asyncio.create_task(self._keep_indexing(self._index), name="admin-indexer")
         self._context = AdminContext(self._state, index=self._index, publisher=self.publisher,
                                      read_archived=read_archived, token=self.token)
-        self._api = await start_site(build_app(self._context), config.admin.listen, shutdown_timeout=SHUTDOWN_GRACE)
+        self._api = await start_site(build_site(self._context), config.admin.listen, shutdown_timeout=SHUTDOWN_GRACE)
         self._ops = await start_site(ops_app(self.readiness), config.admin.ops)
         log.info("admin started", extra={"listen": config.admin.listen, "ops": config.admin.ops, "index": where})
 
