@@ -31,8 +31,9 @@ async def destinations_page(request: web.Request) -> web.Response:
 async def _page(request: web.Request, *, status: int = 200, error: str | None = None) -> web.Response:
     try:
         destinations = await destination_documents(context_of(request))
-    except ApiError as failure:  # the broker is away: say so, with the list empty
-        destinations, status, error = [], failure.status, error or failure.detail
+    except ApiError as failure:  # the broker is away: say so (unless a problem of the form comes first)
+        destinations = []
+        status, error = (status, error) if error else (failure.status, failure.detail)
     rows = [{**destination, "shown_paused": shown_paused(destination)} for destination in destinations]
     return render(request, "destinations.html", status=status, error=error, section="destinations",
                   destinations=rows)

@@ -15,7 +15,7 @@ import logging
 from aiohttp import web
 
 from control.admin.auth import Refusal
-from control.admin.console.pages import SIGNED_IN, STATIC_PREFIX, render, secure
+from control.admin.console.pages import STATIC_PREFIX, render, secure
 from control.admin.console.session import (
     CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
@@ -24,6 +24,7 @@ from control.admin.console.session import (
     login_csrf_matches,
     login_location,
     same_origin,
+    session_token,
     token_refusal,
 )
 from control.admin.context import context_of
@@ -99,13 +100,12 @@ def _open(request: web.Request) -> bool:
 async def require_session(request: web.Request, handler: Handler) -> web.StreamResponse:
     if for_api(request) or _open(request):
         return await handler(request)
-    refusal = token_refusal(request.cookies.get(SESSION_COOKIE), context_of(request).token())
+    refusal = token_refusal(session_token(request.cookies.get(SESSION_COOKIE)), context_of(request).token())
     if refusal is not None:
         if refusal is Refusal.WRONG:  # a stale or forged cookie is a refused token; no cookie is a first visit
             metrics.ADMIN_UNAUTHORIZED.labels(reason=refusal).inc()
         back = request.path_qs if request.method in SAFE_METHODS else None
         return web.Response(status=303, headers={"Location": login_location(back)})
-    request[SIGNED_IN] = True
     return await handler(request)
 
 

@@ -20,6 +20,7 @@ from control.admin.console.session import (
     login_csrf_usable,
     login_csrf_value,
     safe_next,
+    session_value,
     token_refusal,
 )
 from control.admin.context import context_of
@@ -65,7 +66,7 @@ async def login(request: web.Request) -> web.Response:
         log.warning("admin console: sign-in refused", extra={"reason": refusal.value})
         return _form(request, page, status=401, error=REFUSED[refusal.value])
     response = redirect(safe_next(page))
-    set_cookie(response, SESSION_COOKIE, context_of(request).token())
+    set_cookie(response, SESSION_COOKIE, session_value(context_of(request).token()))
     log.info("admin console: signed in")
     return response
 

@@ -16,7 +16,7 @@ import jinja2
 import orjson
 from aiohttp import web
 
-from control.admin.console.session import NOTICE_COOKIE, csrf_token
+from control.admin.console.session import NOTICE_COOKIE, SESSION_COOKIE, csrf_token, session_token, token_refusal
 from control.admin.context import context_of
 from control.admin.index.query import iso_time
 
@@ -44,9 +44,6 @@ SECURITY_HEADERS = {
 #: Last-Modified), so an upgrade's new CSS or JS is picked up at once.
 PAGE_CACHE = "no-store"
 STATIC_CACHE = "no-cache"
-
-#: The request key the session guard sets once the request carries the admin token.
-SIGNED_IN = "hookpipe_console_signed_in"
 
 #: Longest notice carried across a redirect (characters): a cookie is no place for more.
 MAX_NOTICE = 300
@@ -90,14 +87,15 @@ def environment() -> jinja2.Environment:
 
 
 def render(request: web.Request, template: str, *, status: int = 200, **values: Any) -> web.Response:
-    """A whole page: the template with `values`, what every page knows, and the notice the last action left
-    (shown once: its cookie is deleted)."""
-    signed_in = bool(request.get(SIGNED_IN))
+    """A whole page: the template with `values`, what every page knows (the header's links and sign-out form
+    when the browser is signed in) and the notice the last action left (shown once: its cookie is deleted)."""
+    token = context_of(request).token()
+    signed_in = token_refusal(session_token(request.cookies.get(SESSION_COOKIE)), token) is None
     notice = _notice(request)
     values.setdefault("error", None)
     values.setdefault("section", None)
     html = environment().get_template(template).render(
-        signed_in=signed_in, csrf=csrf_token(context_of(request).token()) if signed_in else "", notice=notice,
+        signed_in=signed_in, csrf=csrf_token(token) if signed_in else "", notice=notice,
         **values)
     response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
     if notice is not None:

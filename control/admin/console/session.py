@@ -2,9 +2,12 @@
 
 A signed-in browser holds the admin token itself in the `hookpipe_session` cookie (HttpOnly, Secure,
 SameSite=Strict): the console has no sessions of its own to store, and rotating `admin.token` signs every browser
-out. Every POST form carries a CSRF value: HMAC-SHA256 of the word "csrf" keyed with the token (so it changes
-with the token and reveals nothing of it); the login form, which comes before any token, carries a random
-double-submit value that must equal the `hookpipe_csrf` cookie. Every comparison is constant-time.
+out. A token holding a character a cookie cannot (a space, a semicolon, a quote, non-ASCII) is percent-encoded
+there; any other token is the cookie's value as it is.
+
+Every POST form carries a CSRF value: HMAC-SHA256 of the word "csrf" keyed with the token (so it changes with the
+token and reveals nothing of it); the login form, which comes before any token, carries a random double-submit
+value that must equal the `hookpipe_csrf` cookie. Every comparison is constant-time.
 """
 
 from __future__ import annotations
@@ -13,12 +16,16 @@ import hashlib
 import hmac
 import re
 import secrets
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from control.admin.auth import Refusal
 
 #: The cookie that holds the admin token once a browser signed in.
 SESSION_COOKIE = "hookpipe_session"
+
+#: Characters a session cookie keeps as they are besides letters, digits and `_.-~` (those a cookie value may
+#: hold unquoted, less `%`, which escapes the others).
+COOKIE_SAFE = "!#$&'*+^`|:"
 
 #: The cookie GET /login sets: the login form's double-submit CSRF value.
 LOGIN_CSRF_COOKIE = "hookpipe_csrf"
@@ -49,6 +56,17 @@ NOT_NEXT = ("/login", "/logout", "/static/")
 
 #: Characters no `next` may hold: controls, and the backslash some browsers read as a slash.
 UNSAFE_IN_NEXT = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def session_value(token: str) -> str:
+    """The `hookpipe_session` cookie's value for `token`: the token, its characters a cookie cannot hold
+    percent-encoded."""
+    return quote(token, safe=COOKIE_SAFE)
+
+
+def session_token(cookie: str | None) -> str | None:
+    """The token a `hookpipe_session` cookie carries (session_value undone); None without the cookie."""
+    return None if cookie is None else unquote(cookie, errors="surrogateescape")
 
 
 def csrf_token(token: str) -> str:
