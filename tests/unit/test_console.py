@@ -41,7 +41,7 @@ EVENT: dict[str, Any] = {
             {"attempt": 1, "at": "2026-12-04T06:50:00.300Z", "duration_ms": 12, "delivered": False,
              "reason": "status_5xx", "status": 500, "error": None, "response": "upstream <down>", "replay": False,
              "resend": False},
-            {"attempt": 2, "at": "2026-12-04T06:50:01.300Z", "duration_ms": 5000, "delivered": False,
+            {"attempt": 1, "at": "2026-12-04T06:50:01.300Z", "duration_ms": 5000, "delivered": False,
              "reason": "timeout", "status": None, "error": "no answer in 5 s", "response": None, "replay": False,
              "resend": True},
         ],
@@ -328,7 +328,8 @@ async def test_an_event_page_shows_its_metadata_headers_routing_and_every_attemp
     assert '<section id="routing"' in html and 'data-decision="routed"' in html
     assert '<section class="delivery" data-destination="receiver" data-status="dead"' in html
     attempts = re.findall(r'<tr class="attempt" data-attempt="(\d+)" data-status="(\d*)" data-resend="(\w+)">', html)
-    assert attempts == [("1", "500", "false"), ("2", "", "true")]
+    assert attempts == [("1", "500", "false"), ("2", "", "true")]  # N counts rows; a resend's own try is 1
+    assert "resend, try 1" in html
     assert "upstream &lt;down&gt;" in html and "no answer in 5 s" in html and "5000 ms" in html
     assert "Dead-lettered: <strong>exhausted</strong> after 2 attempts" in html
     form = re.search(r'<form class="resend" method="post" action="/events/evt-1/resend">(.*?)</form>', html, re.S)
