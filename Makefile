@@ -104,3 +104,10 @@ clean:
 .PHONY: bench-search
 bench-search: $(STAMP)
 	$(BIN)/python bench/search.py $(if $(POSTGRES_URL),--postgres $(POSTGRES_URL))
+
+# The web console's screenshots in docs/images/console/ (PNG, one per page): its browser tests against a live
+# pipeline, saving each page there. Needs Debian's chromium and chromium-driver; about a minute.
+.PHONY: console-screenshots
+console-screenshots: $(STAMP)
+	@scripts/ensure-rabbitmq
+	HOOKPIPE_REQUIRE_BROWSER=1 HOOKPIPE_SCREENSHOTS=$(CURDIR)/docs/images/console $(BIN)/pytest -q -ra tests/e2e/test_console_browser.py

@@ -55,6 +55,9 @@ WAIT_TIMEOUT = 10.0
 #: Seconds between two looks at a condition.
 POLL_INTERVAL = 0.05
 
+#: The name of the window property submit() sets on the page it leaves.
+_OLD_PAGE_MARK = "hookpipeTestLeftPage"
+
 #: Seconds chromedriver gets to answer one command (a page load included) before Selenium gives up.
 COMMAND_TIMEOUT = 30.0
 
@@ -254,11 +257,20 @@ class Browser:
         if button_text is not None:
             buttons = [b for b in buttons if (b.text or b.get_attribute("value") or "").strip() == button_text]
         assert buttons, f"no submit button {button_text or ''!r} in the form; {self.describe()}"
-        old = self.find("html")
+        # A mark on this document's window: the page that answers is a new document, without it.
+        self.driver.execute_script(f"window.{_OLD_PAGE_MARK} = true")
         buttons[0].click()
-        wait_until(lambda: _is_stale(old), f"the page answering {button_text or 'the form'}", WAIT_TIMEOUT,
+        wait_until(self._new_page_loaded, f"the page answering {button_text or 'the form'}", WAIT_TIMEOUT,
                    self.describe)
-        self.wait_loaded()
+
+    def _new_page_loaded(self) -> bool:
+        from selenium.common.exceptions import WebDriverException
+
+        try:
+            return bool(self.driver.execute_script(
+                f"return document.readyState === 'complete' && !window.{_OLD_PAGE_MARK}"))
+        except WebDriverException:  # between two documents
+            return False
 
     # Network
 
@@ -289,11 +301,16 @@ class Browser:
 
     # Screenshots
 
-    def screenshot(self, name: str, viewport: Viewport = DESKTOP) -> Path:
-        """The viewport as `{screenshots}/{name}.png`, at `viewport`'s size (the desktop size is put back)."""
+    def screenshot(self, name: str, viewport: Viewport = DESKTOP, show: str | None = None) -> Path:
+        """The viewport as `{screenshots}/{name}.png`, at `viewport`'s size (the desktop size is put back), scrolled
+        so that the bottom of the element `show` (a CSS selector) is in view, if given."""
         path = self.screenshots / f"{name}.png"
         with self.at(viewport):
+            if show is not None:
+                self.driver.execute_script("arguments[0].scrollIntoView({block: 'end'})", self.find(show))
             assert self.driver.save_screenshot(str(path)), f"no screenshot saved at {path}"
+            if show is not None:
+                self.driver.execute_script("window.scrollTo(0, 0)")
         return path
 
     @contextmanager
@@ -313,9 +330,9 @@ class Browser:
         # for a toolbar it never draws).
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
             "width": viewport.width, "height": viewport.height, "deviceScaleFactor": 1, "mobile": viewport.mobile})
-        wait_until(lambda: self.driver.execute_script("return [innerWidth, innerHeight]")
-                   == [viewport.width, viewport.height] or None,
-                   f"a {viewport.width}x{viewport.height} viewport", WAIT_TIMEOUT, self.describe)
+        # The layout viewport's width (a phone widens innerWidth to fit a page wider than itself).
+        wait_until(lambda: self.driver.execute_script("return document.documentElement.clientWidth")
+                   == viewport.width, f"a {viewport.width}px wide viewport", WAIT_TIMEOUT, self.describe)
 
     def quit(self) -> None:
         self.driver.quit()
@@ -324,16 +341,6 @@ class Browser:
 def _same_origin(url: str, origin: str) -> bool:
     parts, own = urlsplit(url), urlsplit(origin)
     return (parts.scheme, parts.netloc) == (own.scheme, own.netloc)
-
-
-def _is_stale(element: Any) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
-
-    try:
-        element.is_enabled()
-    except StaleElementReferenceException:
-        return True
-    return False
 
 
 def first_number(text: str) -> int | None:
