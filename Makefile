@@ -106,7 +106,7 @@ bench-search: $(STAMP)
 	$(BIN)/python bench/search.py $(if $(POSTGRES_URL),--postgres $(POSTGRES_URL))
 
 # The web console's screenshots in docs/images/console/ (PNG, one per page): its browser tests against a live
-# pipeline, saving each page there. Needs Debian's chromium and chromium-driver; about a minute.
+# pipeline, saving each page there. Needs Debian's chromium and chromium-driver; about 20 s.
 .PHONY: console-screenshots
 console-screenshots: $(STAMP)
 	@scripts/ensure-rabbitmq

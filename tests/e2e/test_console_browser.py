@@ -201,7 +201,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     loop = EventLoopThread()
     try:
         with running_pipeline(loop, directory) as (config, receiver), chromium_profile() as profile:
-            browser = Browser(start_chromium(profile), f"http://{config['admin']['listen']}", screenshot_folder())
+            screenshots = screenshot_folder(directory / "screenshots")
+            browser = Browser(start_chromium(profile), f"http://{config['admin']['listen']}", screenshots)
             try:
                 yield Console(loop, config, receiver, browser, directory)
             finally:

@@ -38,7 +38,7 @@ INSTALL_HINT = "apt-get install -y --no-install-recommends chromium chromium-dri
 #: Set to 1 (CI, `make test` under .ci/run) and a missing browser fails the browser tests instead of skipping them.
 REQUIRE_ENV = "HOOKPIPE_REQUIRE_BROWSER"
 
-#: The folder screenshots are saved into; unset: a new temporary folder per run.
+#: The folder screenshots are saved into; unset: the test's own temporary folder.
 SCREENSHOTS_ENV = "HOOKPIPE_SCREENSHOTS"
 
 #: Chromium's switches: headless, no sandbox (tests run as root in containers), and nothing that reaches the
@@ -100,14 +100,12 @@ def require_browser() -> None:
     pytest.skip(f"browser tests need Chromium: {problem}")
 
 
-def screenshot_folder() -> Path:
-    """HOOKPIPE_SCREENSHOTS (created if need be), else a new temporary folder."""
+def screenshot_folder(default: Path) -> Path:
+    """HOOKPIPE_SCREENSHOTS (created if need be), else `default` (such as a folder of pytest's tmp_path)."""
     configured = os.environ.get(SCREENSHOTS_ENV)
-    if configured:
-        folder = Path(configured)
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-    return Path(tempfile.mkdtemp(prefix="hookpipe-screenshots-"))
+    folder = Path(configured) if configured else default
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def start_chromium(profile: Path) -> Any:
