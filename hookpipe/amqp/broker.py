@@ -507,7 +507,7 @@ async def queue_state(connection: AbstractConnection, queue_name: str, timeout: 
     """
     lock = _passive_declares.setdefault(connection, asyncio.Lock())
     async with lock:
-        channel = await connection.channel(publisher_confirms=False)
+        channel = await asyncio.wait_for(connection.channel(publisher_confirms=False), timeout)
         try:
             queue = await asyncio.wait_for(channel.declare_queue(queue_name, passive=True), timeout)
             result = queue.declaration_result
@@ -515,9 +515,11 @@ async def queue_state(connection: AbstractConnection, queue_name: str, timeout: 
         except aiormq.exceptions.ChannelNotFoundEntity:
             return None
         finally:
+            # Bounded: a channel the broker has just closed (the 404 above) may not say so yet, and a close of it
+            # would wait for an answer that never comes; the connection still holds, and its next call works.
             if not channel.is_closed:
                 with contextlib.suppress(Exception):
-                    await channel.close()
+                    await asyncio.wait_for(channel.close(), timeout)
 
 
 async def queue_exists(connection: AbstractConnection, queue_name: str, timeout: float = 5.0) -> bool:

@@ -49,6 +49,9 @@ BODY_SIZES = (1024, 32 * 1024)
 #: deliverer's pace; several minutes on a 2-core machine. Past it, undelivered events count as lost.
 DRAIN_TIMEOUT = 900.0
 
+#: Bound on one depth sample, and on closing its connection (s): a sample that hangs is skipped, never waited on.
+SAMPLE_TIMEOUT = 10.0
+
 #: Seconds between samples of the queues' depth during the load.
 DEPTH_SAMPLE_INTERVAL = 1.0
 
@@ -210,19 +213,20 @@ async def _sample_depth(queues: list[str], result: OverloadResult) -> None:
             try:
                 if connection is None or connection.is_closed:
                     connection = await aio_pika.connect(AMQP_URL, timeout=10)
-                result.queue_peak = max(result.queue_peak, await _ready_messages(connection, queues))
+                depth = await asyncio.wait_for(_ready_messages(connection, queues), SAMPLE_TIMEOUT)
+                result.queue_peak = max(result.queue_peak, depth)
                 result.samples += 1
             except (aiormq.exceptions.AMQPError, ConnectionError, TimeoutError, RuntimeError):
                 result.failed_samples += 1
                 if connection is not None:
                     with contextlib.suppress(Exception):
-                        await connection.close()
+                        await asyncio.wait_for(connection.close(), SAMPLE_TIMEOUT)
                 connection = None
             await asyncio.sleep(DEPTH_SAMPLE_INTERVAL)  # a sampling period
     finally:
         if connection is not None:
             with contextlib.suppress(Exception):
-                await connection.close()
+                await asyncio.wait_for(connection.close(), SAMPLE_TIMEOUT)
 
 
 async def _ready_messages(connection: aio_pika.abc.AbstractConnection, queues: list[str]) -> int:
