@@ -189,6 +189,7 @@ def banner(config: Config, config_path: str) -> str:
     if runs_admin(config):
         lines.append(f"  admin:    {ops_base_url(config.admin.listen)}/api/v1 (bearer token: {ADMIN_TOKEN_FILE}, "
                      "or $HOOKPIPE_ADMIN_TOKEN)")
+        lines.append(f"  console:  {ops_base_url(config.admin.listen)}/ (sign in with the same token)")
     if demo_receiver(config) is not None:
         lines.append(f"  receiver: {config.destinations[DEMO_RECEIVER].url} (prints every event it gets)")
     unsigned = [name for name, source in config.sources.items() if source.verify.scheme == "none"]

@@ -249,6 +249,7 @@ def test_with_an_admin_token_the_plan_runs_admin_and_checks_its_ports() -> None:
     assert "ready_services=(ingest router deliverer admin)" in plan
     assert "http://127.0.0.1:19104/readyz" in plan
     assert "  admin:    http://127.0.0.1:8090/api/v1 (bearer token: .hookpipe-admin-token" in plan
+    assert "  console:  http://127.0.0.1:8090/ (sign in with the same token)" in plan
 
 
 def test_without_an_admin_token_admin_does_not_run() -> None:
