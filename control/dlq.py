@@ -21,7 +21,6 @@ What a caller may rely on:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +28,7 @@ from typing import Any
 
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
-from hookpipe.amqp.broker import Publisher, PublishFailed, QueueReader, queue_state, settle
+from hookpipe.amqp.broker import Publisher, PublishFailed, QueueReader, close_quietly, queue_state, settle
 from hookpipe.amqp.codec import HEADER_ATTEMPT, HEADER_RECEIVED_AT, HEADER_REQUEUED_AT, HEADER_SOURCE
 from hookpipe.amqp.deadletter import (
     HEADER_AT,
@@ -210,8 +209,7 @@ async def peek(
             while (message := await reader.next()) is not None:
                 letters.append(DeadLetter.from_message(message, queue.destination))
         finally:
-            with contextlib.suppress(Exception):
-                await channel.close()  # every message read goes back to the queue
+            await close_quietly(channel)  # every message read goes back to the queue
     return Peek(queue, exists=True, depth=state.messages, letters=letters)
 
 
@@ -352,8 +350,7 @@ async def _scan(
         if tasks:
             await asyncio.wait(tasks)
     finally:
-        with contextlib.suppress(Exception):
-            await channel.close()  # messages delivered past the bound go back untouched
+        await close_quietly(channel)  # messages delivered past the bound go back untouched
     return report
 
 

@@ -13,7 +13,6 @@ queue or a retry rung are not looked for: reading them would take them from the 
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from aio_pika.abc import AbstractConnection
 from control.admin.index import open_index
 from control.dlq import DeadLetter, dead_queues, peek
 from control.table import NONE, clip, format_age, format_table, format_time
-from hookpipe.amqp.broker import QueueReader, queue_state
+from hookpipe.amqp.broker import QueueReader, close_quietly, queue_state
 from hookpipe.amqp.codec import HEADER_RECEIVED_AT, HEADER_REPLAY, HEADER_SOURCE
 from hookpipe.amqp.topology import Names
 from hookpipe.config import Config, redact_url
@@ -109,8 +108,7 @@ async def search_archive(
             if isinstance(received_at, int) and received_at > started:
                 break  # ingested after we began: everything before it has been read
     finally:
-        with contextlib.suppress(Exception):
-            await channel.close()
+        await close_quietly(channel)
     return search
 
 

@@ -28,7 +28,7 @@ import orjson
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from deliverer.control import Action
-from hookpipe.amqp.broker import queue_state
+from hookpipe.amqp.broker import close_quietly, queue_state
 from hookpipe.amqp.topology import Names, declare_control
 from hookpipe.config import Config
 
@@ -122,8 +122,7 @@ async def ask_deliverers(connection: AbstractConnection, config: Config, *,
             await asyncio.wait_for(done.wait(), deadline)
         return answers
     finally:
-        with contextlib.suppress(Exception):
-            await channel.close()
+        await close_quietly(channel)
 
 
 def read_answer(body: bytes, destinations: Collection[str]) -> ReplicaAnswer | None:

@@ -26,7 +26,7 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from control.common import connect
 from control.table import NONE, format_table, format_time
-from hookpipe.amqp.broker import Publisher, PublishFailed, QueueReader, queue_state
+from hookpipe.amqp.broker import Publisher, PublishFailed, QueueReader, close_quietly, queue_state
 from hookpipe.amqp.codec import HEADER_RECEIVED_AT, MalformedEvent, decode_event, encode_event
 from hookpipe.amqp.topology import Names
 from hookpipe.config import Config, units
@@ -214,8 +214,7 @@ class Replay:
                 if not await self._take(message, publisher):
                     return
         finally:
-            with contextlib.suppress(Exception):
-                await channel.close()  # ends the stream consumer: on a shared connection it would read on
+            await close_quietly(channel)  # ends the stream consumer: on a shared connection it would read on
 
     async def _take(self, message: AbstractIncomingMessage, publisher: Publisher) -> bool:
         """Handle one stream message; False once past the window's end."""

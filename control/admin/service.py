@@ -10,7 +10,6 @@ of the archive, publishes with confirm). It does not start without `admin.token`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiohttp import web
@@ -38,6 +37,22 @@ SHUTDOWN_GRACE = 10.0
 
 #: Seconds before an indexer that failed starts again.
 INDEXER_RESTART_DELAY = 5.0
+
+
+#: Seconds between cancellations of a task that has not ended yet (stop_task).
+CANCEL_AGAIN_AFTER = 1.0
+
+
+async def stop_task(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait for it to end, cancelling it again each CANCEL_AGAIN_AFTER s. On Python 3.11
+    asyncio.wait_for can lose a cancellation that arrives as its inner future completes (fixed in 3.12); the
+    indexer, which waits that way on the broker, then went on indexing and held the service's stop forever."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=CANCEL_AGAIN_AFTER)
+    error = None if task.cancelled() else task.exception()
+    if error is not None:
+        log.warning("the indexer ended with an error as it stopped", extra={"error": describe(error)})
 
 
 class IndexUnavailable(OSError):
@@ -105,9 +120,7 @@ class AdminService:
         if self._api is not None:
             await self._api.cleanup()
         if self._indexing is not None:
-            self._indexing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._indexing
+            await stop_task(self._indexing)
         await self.publisher.close()
         await self.streams.close()
         if self._index is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from typing import Any
 
@@ -12,6 +11,7 @@ import orjson
 from aio_pika.abc import AbstractConnection
 
 from control.common import CONFIG_HELP, EXIT_USAGE, load, with_broker
+from hookpipe.amqp.broker import close_quietly
 from hookpipe.amqp.topology import Names, declare_control, set_pause_flag
 
 #: Deadline of the command's broadcast publish, from call to confirm (s).
@@ -67,5 +67,4 @@ async def set_paused(connection: AbstractConnection, names: Names, destination: 
             return False
         return True
     finally:
-        with contextlib.suppress(Exception):
-            await channel.close()
+        await close_quietly(channel)

@@ -372,9 +372,7 @@ class Publisher:
         async def close_later() -> None:
             await asyncio.sleep(self.timeout)
             channel.close()
-            if opened is not None and not opened.is_closed:
-                with contextlib.suppress(Exception):
-                    await opened.close()
+            await close_quietly(opened)
 
         task = asyncio.get_running_loop().create_task(close_later())
         self._retiring.add(task)
@@ -403,8 +401,7 @@ class Consumption:
     async def close(self) -> None:
         """Close the channel: every message still unacked on it goes back to the queue."""
         self.closing = True
-        with contextlib.suppress(Exception):
-            await self.channel.close()
+        await close_quietly(self.channel)
 
 
 async def consume(
@@ -515,11 +512,7 @@ async def queue_state(connection: AbstractConnection, queue_name: str, timeout: 
         except aiormq.exceptions.ChannelNotFoundEntity:
             return None
         finally:
-            # Bounded: a channel the broker has just closed (the 404 above) may not say so yet, and a close of it
-            # would wait for an answer that never comes; the connection still holds, and its next call works.
-            if not channel.is_closed:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(channel.close(), timeout)
+            await close_quietly(channel, timeout)
 
 
 async def queue_exists(connection: AbstractConnection, queue_name: str, timeout: float = 5.0) -> bool:
@@ -592,6 +585,20 @@ async def settle(operation: Awaitable[Any]) -> None:
 
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+#: Seconds a channel's close may wait for the broker's answer before it is given up on.
+CLOSE_TIMEOUT = 5.0
+
+
+async def close_quietly(channel: AbstractChannel | None, timeout: float = CLOSE_TIMEOUT) -> None:
+    """Close `channel` if it is open, ignoring every error, and never waiting past `timeout` s. A channel the
+    broker has just closed (a missing queue, a deleted stream) may not say so yet, and a close of it would wait
+    for an answer that never comes: that wait once held a CI run for 20 minutes and a service's stop for good."""
+    if channel is None or channel.is_closed:
+        return
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(channel.close(), timeout)
 
 
 def describe(error: BaseException) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
 from control.admin.index.arrivals import OFFSET_HEADER, Arrival, Inbox, offset_of
-from hookpipe.amqp.broker import QueueReader, describe, queue_state
+from hookpipe.amqp.broker import QueueReader, close_quietly, describe, queue_state
 from hookpipe.amqp.codec import MalformedEvent, decode_event
 from hookpipe.amqp.topology import Names
 from hookpipe.event import Event
@@ -83,9 +83,7 @@ class StreamFeed:
 
     async def close(self) -> None:
         self._closing = True
-        if self._channel is not None and not self._channel.is_closed:
-            with contextlib.suppress(Exception):
-                await self._channel.close()
+        await close_quietly(self._channel)
 
 
 async def stream_tail(connection: AbstractConnection, stream: str) -> int | None:
@@ -107,8 +105,7 @@ async def stream_tail(connection: AbstractConnection, stream: str) -> int | None
             reader.idle = TAIL_IDLE
         return last
     finally:
-        with contextlib.suppress(Exception):
-            await channel.close()
+        await close_quietly(channel)
 
 
 async def read_archived(connection: AbstractConnection, names: Names, offset: int, event_id: str) -> Event | None:
@@ -133,5 +130,4 @@ async def read_archived(connection: AbstractConnection, names: Names, offset: in
                 return None
         return None
     finally:
-        with contextlib.suppress(Exception):
-            await channel.close()
+        await close_quietly(channel)
