@@ -401,7 +401,8 @@ class Consumption:
     async def close(self) -> None:
         """Close the channel: every message still unacked on it goes back to the queue."""
         self.closing = True
-        await close_quietly(self.channel)
+        with contextlib.suppress(Exception):
+            await self.channel.close()
 
 
 async def consume(
