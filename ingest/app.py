@@ -44,7 +44,7 @@ from ingest.dedup import RecentIds
 from ingest.limits import Admission, InFlight
 from ingest.refusals import UNKNOWN_SOURCE_LABEL, IngestRunner, expect_continue, json_route_errors, refuse
 from ingest.replays import UsedNonces
-from ingest.verify import InboundRequest, Rejected, Scheme, build_scheme
+from ingest.verify import Answer, InboundRequest, Rejected, Scheme, build_scheme
 
 log = logging.getLogger("ingest")
 
@@ -293,9 +293,12 @@ class IngestService:
         """Everything between a request and its answer; raises Rejected or PublishFailed to refuse it."""
         # The raw query: providers (Twilio) sign it exactly as sent, percent-encoding included.
         query = request.rel_url.raw_query_string
+        scheme = source.scheme
         subscription = handshakes.before_verification(source.config, request.method, query)
-        # Meta's subscription check is a GET whatever `methods` says; it still counts against the rate limit.
-        if subscription is None and request.method not in source.config.methods:
+        # Meta's subscription check is a GET whatever `methods` says, and so are the methods of a scheme's own
+        # unsigned handshake (Okta's, Dropbox's); they still count against the rate limit.
+        method_allowed = request.method in source.config.methods
+        if subscription is None and not method_allowed and request.method not in scheme.greet_methods:
             raise Rejected(IngestRejection.METHOD_NOT_ALLOWED, status=405)
         if source.rate_limit is not None and not source.rate_limit.try_take():
             raise Rejected(IngestRejection.RATE_LIMITED, 429, retry_after=math.ceil(source.rate_limit.wait_time()))
@@ -308,12 +311,21 @@ class IngestService:
         inbound = InboundRequest(
             method=request.method, query_string=query, headers=headers, body=body, now=self.clock()
         )
-        source.scheme.verify(inbound)
-        if source.nonces is not None and source.scheme.nonce is not None and not source.nonces.first_use(
-            source.scheme.nonce(inbound), inbound.body, inbound.now
+        greeting = scheme.greet(inbound) if scheme.greet is not None else None
+        if greeting is not None:
+            return self._answer_handshake(source, greeting)
+        if not method_allowed:
+            raise Rejected(IngestRejection.METHOD_NOT_ALLOWED, status=405)
+        if scheme.prepare is not None:
+            await scheme.prepare(inbound)
+        scheme.verify(inbound)
+        if source.nonces is not None and scheme.nonce is not None and not source.nonces.first_use(
+            scheme.nonce(inbound), inbound.body, inbound.now
         ):
             raise Rejected(IngestRejection.REPLAYED)
         handshake = handshakes.after_verification(source.config, inbound)
+        if handshake is None and scheme.answer is not None:
+            handshake = await scheme.answer(inbound)
         if handshake is not None:
             return self._answer_handshake(source, handshake)
         if not self._router_queue_present:  # the watcher logged it once
@@ -358,7 +370,7 @@ class IngestService:
         in_progress = recent.publishing(event_id)
         return in_progress is not None and await asyncio.shield(in_progress)
 
-    def _answer_handshake(self, source: Source, answer: handshakes.Answer) -> web.Response:
+    def _answer_handshake(self, source: Source, answer: Answer) -> web.Response:
         log.info("handshake answered", extra={"source": source.name, "handshake": answer.reason})
         # nosniff: Meta's challenge is echoed from the query; a browser must never read it as anything but text.
         return web.Response(body=answer.body, status=answer.status, content_type=answer.content_type,

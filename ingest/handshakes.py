@@ -1,21 +1,21 @@
 """Provider handshakes: requests that prove the endpoint is ours rather than carry an event.
 
 They are answered at once and never published. Meta's subscription check comes before verification (a GET
-with the configured verify token); Slack's, Zoom's and GitHub's come signed and are answered after it.
+with the configured verify token); Slack's, Zoom's and GitHub's come signed and are answered after it. Schemes
+whose provider has a handshake of its own answer it themselves (`Scheme.greet` and `Scheme.answer`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import parse_qs
 
 import orjson
 
 from hookpipe.config import SourceConfig
-from ingest.verify import InboundRequest
+from ingest.verify import Answer, InboundRequest
 
 
 class Handshake(StrEnum):
@@ -26,14 +26,6 @@ class Handshake(StrEnum):
     GITHUB_PING = "github_ping"
     SLACK_URL_VERIFICATION = "slack_url_verification"
     ZOOM_URL_VALIDATION = "zoom_url_validation"
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    body: bytes
-    reason: Handshake  # for the log line
-    content_type: str = "application/json"
 
 
 def before_verification(source: SourceConfig, method: str, query_string: str) -> Answer | None:

@@ -268,6 +268,9 @@ class LogConfig(_Model):
 VerifyScheme = Literal[
     "stripe", "github", "shopify", "slack", "twilio", "standard-webhooks", "paddle", "sendgrid", "mailgun",
     "gitlab", "basic-auth", "bearer", "hmac", "none",
+    "zoom", "linear", "intercom", "vercel", "typeform", "pagerduty", "calendly", "okta", "bitbucket", "atlassian",
+    "dropbox", "twitch", "woocommerce",
+    "discord", "square", "hubspot", "sns", "msgraph",
 ]
 
 #: Per scheme: the keys it requires and the optional ones it reads (besides `scheme`).
@@ -289,6 +292,24 @@ VERIFY_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"algorithm", "encoding", "prefix", "signed", "timestamp_header", "tolerance"}),
     ),
     "none": (frozenset(), frozenset()),
+    "zoom": (frozenset({"secrets"}), frozenset({"tolerance"})),
+    "linear": (frozenset({"secrets"}), frozenset({"tolerance"})),
+    "intercom": (frozenset({"secrets"}), frozenset()),
+    "vercel": (frozenset({"secrets"}), frozenset()),
+    "typeform": (frozenset({"secrets"}), frozenset()),
+    "pagerduty": (frozenset({"secrets"}), frozenset()),
+    "calendly": (frozenset({"secrets"}), frozenset({"tolerance"})),
+    "okta": (frozenset({"secrets"}), frozenset({"header"})),
+    "bitbucket": (frozenset({"secrets"}), frozenset()),
+    "atlassian": (frozenset({"secrets"}), frozenset()),
+    "dropbox": (frozenset({"secrets"}), frozenset()),
+    "twitch": (frozenset({"secrets"}), frozenset({"tolerance"})),
+    "woocommerce": (frozenset({"secrets"}), frozenset()),
+    "discord": (frozenset({"public_key"}), frozenset({"tolerance"})),
+    "square": (frozenset({"secrets", "public_url"}), frozenset()),
+    "hubspot": (frozenset({"secrets", "public_url"}), frozenset({"tolerance"})),
+    "sns": (frozenset({"topics"}), frozenset({"certificates"})),
+    "msgraph": (frozenset({"secrets"}), frozenset()),
 }
 
 
@@ -298,8 +319,8 @@ class VerifyConfig(_Model):
     scheme: VerifyScheme
     secrets: Secrets = None
     tolerance: Tolerance | None = None  # None: the provider's documented default; inf: no bound
-    public_url: str | None = None  # twilio: the URL the provider signs
-    public_key: str | None = None  # sendgrid: base64 DER of the ECDSA P-256 key
+    public_url: str | None = None  # twilio, square, hubspot: the URL the provider signs
+    public_key: str | None = None  # sendgrid: base64 DER of the ECDSA P-256 key; discord: hex Ed25519 key
     username: str | None = None  # basic-auth
     header: str | None = None  # hmac: the signature header
     algorithm: Literal["sha1", "sha256", "sha512"] = "sha256"
@@ -307,6 +328,8 @@ class VerifyConfig(_Model):
     prefix: str = ""
     signed: str = "{body}"  # hmac: what is signed; `{timestamp}` and `{body}` are replaced
     timestamp_header: str | None = None
+    topics: list[str] | None = None  # sns: the topic ARNs whose messages (and subscriptions) are accepted
+    certificates: list[str] | None = None  # sns: PEM files of pinned signing certificates (then nothing is fetched)
 
     @model_validator(mode="after")
     def _keys_fit_scheme(self) -> VerifyConfig:

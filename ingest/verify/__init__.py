@@ -4,13 +4,18 @@ Each module has `build(config: VerifyConfig) -> Scheme`. A scheme's `verify(requ
 is authentic and raises Rejected otherwise, with a reason from a closed set; ingest turns that into a status, a
 JSON body `{"error": reason}`, a counter and a log line. Secrets are compared in constant time and never appear
 in a reason. `identify(request)` gives the provider's own event id and type where the scheme knows them.
+
+A scheme may also answer a provider's handshake (a request that proves the endpoint is ours rather than carries
+an event): `greet` before verification, for the unsigned ones, and `answer` after it, for the signed ones. A
+scheme whose verification needs I/O (SNS fetches its signing certificate) does it in `prepare`, so `verify`
+itself stays pure.
 """
 
 from __future__ import annotations
 
 import hmac
 import importlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +95,17 @@ class Nonce:
 
 
 @dataclass(frozen=True, slots=True)
+class Answer:
+    """A handshake's answer: sent at once, never published. `reason` names the handshake in the `handshake
+    answered` log line."""
+
+    status: int
+    body: bytes
+    reason: str
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
 class Scheme:
     """A configured scheme.
 
@@ -97,13 +113,23 @@ class Scheme:
     - reads_headers: the headers it reads (signatures, tokens, timestamps), stripped before the event is stored;
     - identify: the provider's event id and type (a source's `id`/`type` settings take precedence);
     - nonce: for a scheme whose signature does not cover the body, the verified request's single-use value, so
-      ingest can refuse that signature with another body (ingest/replays.py); None when the body is signed.
+      ingest can refuse that signature with another body (ingest/replays.py); None when the body is signed;
+    - greet: an unsigned handshake (Dropbox's `?challenge=`, Okta's verification GET), answered before
+      verification. It must answer only what proves nothing but that the URL is reachable (an echo), never
+      accept an event. `greet_methods`: methods it may answer beyond the source's `methods`;
+    - answer: a signed handshake (Discord's PING, Twitch's callback verification), answered after verification
+      instead of publishing;
+    - prepare: what `verify` needs fetched first (SNS: the signing certificate); raises Rejected.
     """
 
     verify: Callable[[InboundRequest], None]
     reads_headers: frozenset[str] = field(default_factory=frozenset)
     identify: Callable[[InboundRequest], Identity] = no_identity
     nonce: Callable[[InboundRequest], Nonce] | None = None
+    greet: Callable[[InboundRequest], Answer | None] | None = None
+    greet_methods: frozenset[str] = field(default_factory=frozenset)
+    answer: Callable[[InboundRequest], Awaitable[Answer | None]] | None = None
+    prepare: Callable[[InboundRequest], Awaitable[None]] | None = None
 
 
 #: Scheme name (the config's `verify.scheme`) -> module under ingest.verify that builds it.
@@ -122,6 +148,26 @@ SCHEME_MODULES = {
     "paddle": "paddle",
     "sendgrid": "sendgrid",
     "mailgun": "mailgun",
+    # presets: an HMAC (or a token) with the provider's header, id, type and handshake built in
+    "zoom": "zoom",
+    "linear": "linear",
+    "intercom": "presets",
+    "vercel": "presets",
+    "typeform": "presets",
+    "pagerduty": "pagerduty",
+    "calendly": "calendly",
+    "okta": "okta",
+    "bitbucket": "presets",
+    "atlassian": "presets",
+    "dropbox": "dropbox",
+    "twitch": "twitch",
+    "woocommerce": "woocommerce",
+    # schemes that are not an HMAC of the body
+    "discord": "discord",
+    "square": "square",
+    "hubspot": "hubspot",
+    "sns": "sns",
+    "msgraph": "msgraph",
 }
 
 
@@ -177,6 +223,33 @@ def parse_timestamp(text: str) -> int:
     if not text.isascii() or not text.isdigit() or len(text) > 12:
         raise Rejected(IngestRejection.MALFORMED_HEADER)
     return int(text)
+
+
+def header_identity(id_header: str | None, type_header: str | None) -> Callable[[InboundRequest], Identity]:
+    """An `identify` reading the id and the type from two headers (either may be None: unknown)."""
+
+    def identify(request: InboundRequest) -> Identity:
+        return (request.headers.get(id_header) if id_header else None,
+                request.headers.get(type_header) if type_header else None)
+
+    return identify
+
+
+def json_identity(
+    id_path: tuple[str, ...] | None, type_path: tuple[str, ...] | None
+) -> Callable[[InboundRequest], Identity]:
+    """An `identify` reading the id and the type at two key paths of the JSON body (either may be None)."""
+
+    def identify(request: InboundRequest) -> Identity:
+        return (request.json_text(*id_path) if id_path else None,
+                request.json_text(*type_path) if type_path else None)
+
+    return identify
+
+
+def hmac_keys(config: VerifyConfig) -> list[bytes]:
+    """The configured secrets as HMAC keys. A blank secret is never a key: an empty key would let anyone sign."""
+    return [secret.encode() for secret in config.secrets or () if secret.strip()]
 
 
 def check_freshness(timestamp: float, now: float, tolerance: float, *, future: bool = True) -> None:

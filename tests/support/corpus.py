@@ -21,7 +21,7 @@ from ingest.verify import InboundRequest
 #: The webhook corpus: cases.json, payloads/ and payloads.manifest.json.
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "webhooks"
 
-#: Corpus provider -> our `verify.scheme`.
+#: Corpus provider -> our `verify.scheme`, where the names differ (elsewhere the provider is the scheme).
 SCHEME_OF = {
     "stripe": "stripe", "standardwebhooks": "standard-webhooks", "svix": "standard-webhooks", "github": "github",
     "slack": "slack", "twilio": "twilio", "shopify": "shopify", "paddle": "paddle", "sendgrid": "sendgrid",
@@ -32,16 +32,28 @@ SCHEME_OF = {
 SEPARABLE_REASONS = {"missing_header", "malformed_header", "stale_timestamp", "future_timestamp"}
 
 
+#: One file per provider added since cases.json, in its format (tests/corpus/README.md).
+PROVIDER_FILES = CORPUS / "providers"
+
+
 @cache
 def load_cases() -> list[dict[str, Any]]:
-    """Every case of cases.json; raises FileNotFoundError when the corpus is missing."""
-    return list(json.loads((CORPUS / "cases.json").read_text())["cases"])
+    """Every case of cases.json and of providers/*.json; raises FileNotFoundError when the corpus is missing."""
+    cases = list(json.loads((CORPUS / "cases.json").read_text())["cases"])
+    for path in sorted(PROVIDER_FILES.glob("*.json")):
+        cases += json.loads(path.read_text())["cases"]
+    return cases
 
 
-def cases_for(*providers: str) -> list[Any]:
-    """pytest params, one per case of these providers (all when none is named), with the case id as the test
-    id. No case at all is an error: a test that would run nothing must not pass."""
-    cases = [case for case in load_cases() if not providers or case["provider"] in providers]
+def scheme_of(case: dict[str, Any]) -> str:
+    return SCHEME_OF.get(case["provider"], case["provider"])
+
+
+def cases_for(*providers: str, without: tuple[str, ...] = ()) -> list[Any]:
+    """pytest params, one per case of these providers (all when none is named, less those `without`), with the
+    case id as the test id. No case at all is an error: a test that would run nothing must not pass."""
+    cases = [case for case in load_cases()
+             if (not providers or case["provider"] in providers) and case["provider"] not in without]
     if not cases:
         raise LookupError(f"no case for {providers or 'any provider'} in {CORPUS / 'cases.json'}")
     return [pytest.param(case, id=case["id"]) for case in cases]
@@ -63,15 +75,17 @@ def joined_headers(pairs: list[list[str]]) -> dict[str, str]:
 def verify_settings(case: dict[str, Any]) -> dict[str, Any]:
     """The `verify` block of a source configured from the case's `receiver` block."""
     receiver = case["receiver"]
-    scheme = SCHEME_OF[case["provider"]]
+    scheme = scheme_of(case)
     required, optional = VERIFY_KEYS[scheme]
     settings: dict[str, Any] = {"scheme": scheme}
-    if "secrets" in required:
-        settings["secrets"] = receiver["secrets"]
-    if "public_key" in required:
-        settings["public_key"] = receiver["public_key"]
+    for key in ("secrets", "public_key", "topics"):
+        if key in required:
+            settings[key] = receiver[key]
     if "public_url" in required:
         settings["public_url"] = signed_url_base(case)
+    for key in ("header", "certificates"):
+        if key in optional and receiver.get(key) is not None:
+            settings[key] = receiver[key]
     if "tolerance" in optional and receiver.get("tolerance_s") is not None:
         settings["tolerance"] = f"{receiver['tolerance_s']}s"
     return settings
@@ -126,8 +140,15 @@ def assert_scheme_verdict(scheme: Any, case: dict[str, Any]) -> None:
             scheme.verify(request)
         ids = {scheme.identify(request)[0] for request in requests}
         assert len(ids) == 1 and None not in ids, f"a replay must keep its id, got {ids}"
+    elif expected["verdict"] == "handshake":
+        answer = handshake_answer(scheme, inbound(case))
+        assert answer is not None, "a handshake was not answered"
+        assert (answer.status, answer.content_type, answer.body) == expected_answer(case)
     elif expected["verdict"] == "accept":
         scheme.verify(inbound(case))
+        assert handshake_answer(scheme, inbound(case)) is None, "an event was answered as a handshake"
+        if "event_id" in expected:
+            assert tuple(scheme.identify(inbound(case))) == (expected["event_id"], expected["event_type"])
     elif expected["reason"] in SEPARABLE_REASONS:
         assert rejection_reason(scheme, inbound(case)) == expected["reason"]
     elif expected["reason"] == "unsupported_scheme":
@@ -135,3 +156,24 @@ def assert_scheme_verdict(scheme: Any, case: dict[str, Any]) -> None:
     else:
         assert expected["reason"] in ("bad_signature", "wrong_secret", "tampered_body")
         assert rejection_reason(scheme, inbound(case)) == "bad_signature"
+
+
+def expected_answer(case: dict[str, Any]) -> tuple[int, str, bytes]:
+    """A handshake case's answer: status, content type, body."""
+    answer = case["expected"]["answer"]
+    return answer["status"], answer["content_type"], base64.b64decode(answer["body_b64"])
+
+
+def handshake_answer(scheme: Any, request: InboundRequest) -> Any:
+    """What the scheme answers instead of publishing: its greeting before verification, else (once verified)
+    its answer; None for an event. The schemes answering after verification are async."""
+    import asyncio
+
+    if scheme.greet is not None and (greeting := scheme.greet(request)) is not None:
+        return greeting
+    if scheme.answer is None:
+        return None
+    if scheme.prepare is not None:
+        asyncio.run(scheme.prepare(request))
+    scheme.verify(request)
+    return asyncio.run(scheme.answer(request))

@@ -389,6 +389,7 @@ def test_empty_file_is_an_empty_config(tmp_path: Path) -> None:
 MINIMAL_VERIFY_VALUES: dict[str, Any] = {
     "secrets": [TOKEN], "public_url": "https://hooks.example.com/ingest/twilio",
     "public_key": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE", "username": "partner", "header": "X-Signature",
+    "topics": ["arn:aws:sns:us-east-1:123456789012:orders"],
 }
 
 
