@@ -7,7 +7,6 @@ whose provider has a handshake of its own answer it themselves (`Scheme.greet` a
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from enum import StrEnum
 from urllib.parse import parse_qs
@@ -15,7 +14,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from hookpipe.config import SourceConfig
-from ingest.verify import Answer, InboundRequest
+from ingest.verify import Answer, InboundRequest, zoom
 
 
 class Handshake(StrEnum):
@@ -25,7 +24,7 @@ class Handshake(StrEnum):
     BAD_VERIFY_TOKEN = "bad_verify_token"  # a Meta subscription check with another token; also the 403's `error`
     GITHUB_PING = "github_ping"
     SLACK_URL_VERIFICATION = "slack_url_verification"
-    ZOOM_URL_VALIDATION = "zoom_url_validation"
+    ZOOM_URL_VALIDATION = zoom.URL_VALIDATION
 
 
 def before_verification(source: SourceConfig, method: str, query_string: str) -> Answer | None:
@@ -56,10 +55,6 @@ def after_verification(source: SourceConfig, request: InboundRequest) -> Answer 
         return None
     if scheme == "slack" and body.get("type") == "url_verification" and isinstance(body.get("challenge"), str):
         return Answer(200, orjson.dumps({"challenge": body["challenge"]}), Handshake.SLACK_URL_VERIFICATION)
-    if zoom_token is not None and body.get("event") == "endpoint.url_validation":
-        plain = (body.get("payload") or {}).get("plainToken")
-        if isinstance(plain, str):
-            encrypted = hmac.new(zoom_token.encode(), plain.encode(), hashlib.sha256).hexdigest()
-            return Answer(200, orjson.dumps({"plainToken": plain, "encryptedToken": encrypted}),
-                          Handshake.ZOOM_URL_VALIDATION)
+    if zoom_token is not None:
+        return zoom.url_validation_answer(zoom_token.encode(), body)  # the scheme `zoom` answers it the same way
     return None
