@@ -30,6 +30,7 @@ class IngestRejection(StrEnum):
     STALE_TIMESTAMP = "stale_timestamp"
     FUTURE_TIMESTAMP = "future_timestamp"
     REPLAYED = "replayed"
+    UNKNOWN_TOPIC = "unknown_topic"  # 403: a signed message of a topic (SNS) the source does not accept
     MALFORMED_ID = "malformed_id"  # 400
     MALFORMED_TYPE = "malformed_type"  # 400
     MALFORMED_CONTENT_TYPE = "malformed_content_type"  # 400
@@ -41,6 +42,8 @@ class IngestRejection(StrEnum):
     OVERLOADED = "overloaded"  # 503 from here on, with Retry-After
     SLOW_BODIES = "slow_bodies"
     BROKER_UNAVAILABLE = "broker_unavailable"
+    CERTIFICATE_UNAVAILABLE = "certificate_unavailable"  # SNS's signing certificate could not be fetched
+    CONFIRMATION_FAILED = "confirmation_failed"  # SNS's subscription could not be confirmed
 
 
 class RouterOutcome(StrEnum):

@@ -308,7 +308,7 @@ VERIFY_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "discord": (frozenset({"public_key"}), frozenset({"tolerance"})),
     "square": (frozenset({"secrets", "public_url"}), frozenset()),
     "hubspot": (frozenset({"secrets", "public_url"}), frozenset({"tolerance"})),
-    "sns": (frozenset({"topics"}), frozenset({"certificates"})),
+    "sns": (frozenset({"topics"}), frozenset({"certificates", "tolerance"})),
     "msgraph": (frozenset({"secrets"}), frozenset()),
 }
 
