@@ -24,7 +24,7 @@ NAMES = sorted(PRESETS)
 
 
 def preset(name: str, *secrets: str) -> Scheme:
-    return build_scheme(VerifyConfig(scheme=name, secrets=list(secrets)))
+    return build_scheme(VerifyConfig.model_validate({"scheme": name, "secrets": list(secrets)}))
 
 
 def signature(name: str, secret: str | bytes, body: bytes = BODY) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from hookpipe.config import VerifyConfig
-from ingest.verify import InboundRequest, Scheme, build_scheme
+from ingest.verify import Answer, InboundRequest, Scheme, build_scheme
 from tests.unit.verify.corpus import assert_scheme_verdict, cases_for, verify_config
 from tests.unit.verify.corpus import rejection_reason as reason
 
@@ -38,6 +38,11 @@ def request(headers: dict[str, str], body: bytes = BODY) -> InboundRequest:
 
 def signed(secret: str | bytes = SECRET, body: bytes = BODY) -> InboundRequest:
     return request({"x-wc-webhook-signature": signature(secret, body)}, body)
+
+
+def greet(scheme: Scheme, inbound: InboundRequest) -> Answer | None:
+    assert scheme.greet is not None
+    return scheme.greet(inbound)
 
 
 def ping(body: bytes, headers: dict[str, str] | None = None, method: str = "POST") -> InboundRequest:
@@ -75,7 +80,7 @@ def test_missing_and_blank_signatures() -> None:
 
 @pytest.mark.parametrize("body", [b"webhook_id=1", b"webhook_id=42", b"webhook_id=" + b"9" * 20])
 def test_the_unsigned_ping_is_answered_200(body: bytes) -> None:
-    answer = woocommerce(SECRET).greet(ping(body))
+    answer = greet(woocommerce(SECRET), ping(body))
     assert answer is not None and (answer.status, answer.body) == (200, b'{"ok":true}')
 
 
@@ -84,18 +89,18 @@ def test_the_unsigned_ping_is_answered_200(body: bytes) -> None:
     b"webhook_id=" + b"9" * 21, b"webhook_id=1" + b"0" * 100_000, b"WEBHOOK_ID=42", BODY,
 ])
 def test_anything_but_the_exact_ping_is_not_answered(body: bytes) -> None:
-    assert woocommerce(SECRET).greet(ping(body)) is None
+    assert greet(woocommerce(SECRET), ping(body)) is None
 
 
 def test_a_ping_with_a_signature_header_is_verified_instead() -> None:
     scheme = woocommerce(SECRET)
     forged = ping(b"webhook_id=42", {"x-wc-webhook-signature": signature("not-the-secret", b"webhook_id=42")})
-    assert scheme.greet(forged) is None
+    assert greet(scheme, forged) is None
     assert reason(scheme, forged) == "bad_signature"
 
 
 def test_only_a_post_is_a_ping() -> None:
-    assert woocommerce(SECRET).greet(ping(b"webhook_id=42", method="PUT")) is None
+    assert greet(woocommerce(SECRET), ping(b"webhook_id=42", method="PUT")) is None
     assert woocommerce(SECRET).greet_methods == frozenset()
 
 
