@@ -25,7 +25,7 @@ CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "webhooks"
 SCHEME_OF = {
     "stripe": "stripe", "standardwebhooks": "standard-webhooks", "svix": "standard-webhooks", "github": "github",
     "slack": "slack", "twilio": "twilio", "shopify": "shopify", "paddle": "paddle", "sendgrid": "sendgrid",
-    "mailgun": "mailgun",
+    "mailgun": "mailgun", "resend": "standard-webhooks", "clerk": "standard-webhooks",
 }
 
 #: Reasons a verifier can tell apart on the wire; the others all read as `bad_signature`.
