@@ -3,9 +3,10 @@
 Calendly's developer docs ("Webhook signatures"): `v1` is the hex HMAC-SHA256 of `"{t}.{body}"`, keyed with
 the webhook subscription's signing key (UTF-8), and a receiver should refuse a `t` older than 3 minutes to
 stop replays. The header is split on `,` and each item on its first `=`, as Calendly's sample does; a `t`
-ahead of our clock by more than the same window is refused too (Calendly stamps `t` when it sends, so only a
-forged or replayed request can carry one). A signing key belongs to one subscription, so rotation is ours:
-every configured secret is tried, and the `v1`s of one header (Calendly sends one) are read up to a cap.
+ahead of our clock by more than the same window is refused too (hookpipe's choice: the docs bound only the
+past, and a clock that far ahead is a fault worth seeing). A signing key belongs to one subscription, so
+rotation is ours: every configured secret is tried, and the `v1`s of one header (Calendly sends one) are read up
+to a cap.
 
 Identity: Calendly sends no event id (ingest generates one); the type is the body's `event`
 (`invitee.created`, `invitee.canceled`).

@@ -3,7 +3,7 @@
 PagerDuty's developer docs ("Verifying Signatures", V3 webhooks): each `v1` is the hex HMAC-SHA256 of the raw
 body, keyed with the webhook subscription's secret (UTF-8); while a secret is rotated PagerDuty sends one `v1`
 per active secret, and a receiver accepts the request when any of them matches. Items are split on `,` and
-trimmed; versions other than `v1` are skipped, as the docs say future versions may be added. The number of items
+trimmed; entries of another version are skipped (a later version would come beside `v1`). The number of items
 read is capped: a forged header cannot make us compute without bound. Every configured secret is tried too, so
 the receiver's side of a roll needs no coordination. V3 signs no timestamp; a replay is caught by ingest's
 dedup on the event id.

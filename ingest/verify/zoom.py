@@ -7,7 +7,7 @@ a regenerated token roll without refusals.
 
 Freshness: Zoom puts the timestamp in the signed text but publishes no window. We refuse one more than 300 s
 away either way (`tolerance` changes it), the window Stripe and Slack use for the same construction, so a
-captured request cannot be replayed later; Zoom sends the header at delivery time.
+captured request cannot be replayed later.
 
 Identity: Zoom sends no event id (ingest generates one); the type is the body's `event` (`meeting.started`).
 
