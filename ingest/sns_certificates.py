@@ -29,7 +29,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from yarl import URL
 
 from hookpipe.outcomes import IngestRejection
-from ingest.body import RETRY_AFTER_SECONDS
 from ingest.verify import Rejected, sns
 
 log = logging.getLogger("ingest")
@@ -158,7 +157,7 @@ class SnsNetwork:
             log.warning("SNS subscription not confirmed; SNS will send the confirmation again",
                         extra={"subscribe_url": url, "error": str(error) or type(error).__name__})
             raise Rejected(IngestRejection.CONFIRMATION_FAILED, status=503,
-                           retry_after=RETRY_AFTER_SECONDS) from None
+                           retry_after=sns.RETRY_AFTER) from None
         log.info("SNS subscription confirmed", extra={"subscribe_url": url.partition("&Token=")[0]})
 
     def _fresh(self, url: str) -> tuple[float, rsa.RSAPublicKey | None] | None:
@@ -188,7 +187,7 @@ class SnsNetwork:
 
 
 def _unavailable() -> Rejected:
-    return Rejected(IngestRejection.CERTIFICATE_UNAVAILABLE, status=503, retry_after=RETRY_AFTER_SECONDS)
+    return Rejected(IngestRejection.CERTIFICATE_UNAVAILABLE, status=503, retry_after=sns.RETRY_AFTER)
 
 
 def default_fetcher() -> HttpsClient:

@@ -106,8 +106,9 @@ ANSWER_BODY = orjson.dumps({"ok": True})
 SUBSCRIPTION_CONFIRMED = "sns_subscription_confirmed"
 UNSUBSCRIBE_ACKNOWLEDGED = "sns_unsubscribe_acknowledged"
 
-#: Seconds SNS is asked to wait when a subscription could not be confirmed here.
-CONFIRM_RETRY_AFTER = 30
+#: Seconds a 503 (a certificate or a confirmation that could not be had) asks the sender to wait in Retry-After;
+#: SNS itself retries on its delivery policy's schedule.
+RETRY_AFTER = 5
 
 
 class CertificateSource(Protocol):
@@ -294,7 +295,7 @@ async def respond(message: Message, client: Network | None) -> Answer | None:
     if message.type == UNSUBSCRIBE_CONFIRMATION:
         return Answer(200, ANSWER_BODY, UNSUBSCRIBE_ACKNOWLEDGED)
     if client is None or message.subscribe_url is None:
-        raise Rejected(IngestRejection.CONFIRMATION_FAILED, status=503, retry_after=CONFIRM_RETRY_AFTER)
+        raise Rejected(IngestRejection.CONFIRMATION_FAILED, status=503, retry_after=RETRY_AFTER)
     await client.confirm(message.subscribe_url)
     return Answer(200, ANSWER_BODY, SUBSCRIPTION_CONFIRMED)
 
@@ -307,7 +308,7 @@ def build(config: VerifyConfig, *, certificates: CertificateSource | None = None
         raise ValueError("'topics' names no topic ARN")
     client = confirmer if confirmer is not None else (network() if network is not None else None)
     if certificates is None:
-        if config.certificates:
+        if config.certificates is not None:
             certificates = PinnedCertificates(config.certificates)
         elif client is None:
             raise ValueError("fetching SNS certificates needs ingest's HTTPS client; pin 'certificates' instead")

@@ -280,8 +280,9 @@ def test_pinned_certificates_are_read_at_build_and_checked_each(tmp_path: Path) 
     pinned.verify(request(notification()))
     assert refusal(pinned, request(signed({**notification()}, key=other))).reason == "bad_signature"
     (tmp_path / "junk.pem").write_text("not a certificate")
-    for paths, problem in (([str(tmp_path / "missing.pem")], "cannot read"), ([str(tmp_path / "junk.pem")],
-                           "is not a PEM certificate"), ([str(KEYS / "signing-cert.pem")] * 17, "1 to 16")):
+    refused = [([str(tmp_path / "missing.pem")], "cannot read"), ([str(tmp_path / "junk.pem")], "not a PEM"),
+               ([str(KEYS / "signing-cert.pem")] * 17, "1 to 16"), ([], "1 to 16")]
+    for paths, problem in refused:
         with pytest.raises(ValueError, match=problem):
             sns.build(VerifyConfig(scheme="sns", topics=[TOPIC], certificates=paths))
 
