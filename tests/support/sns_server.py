@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from aiohttp import web
@@ -81,8 +82,9 @@ class SnsServer:
         return web.Response(body=body) if body is not None else web.Response(status=404)
 
 
-def _test_ca(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """(server context presenting a certificate for SNS_NAMES, client context trusting only the test CA)."""
+@cache
+def _test_ca_pems() -> tuple[bytes, str]:
+    """(the server's certificate and key for SNS_NAMES, the test CA's certificate), made once per test run."""
     start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hookpipe test CA (SNS server)")])
@@ -98,12 +100,18 @@ def _test_ca(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
             .not_valid_before(start).not_valid_after(start + datetime.timedelta(days=2))
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(name) for name in SNS_NAMES]), critical=False)
             .sign(ca_key, hashes.SHA256()))
-    (directory / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    server = cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return server, ca.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _test_ca(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server context presenting a certificate for SNS_NAMES, client context trusting only the test CA)."""
+    server_pem, ca_pem = _test_ca_pems()
+    (directory / "server.pem").write_bytes(server_pem)
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(directory / "server.pem")
-    client = ssl.create_default_context(cadata=ca.public_bytes(serialization.Encoding.PEM).decode())
-    return server, client
+    return server, ssl.create_default_context(cadata=ca_pem)
 
 
 @asynccontextmanager

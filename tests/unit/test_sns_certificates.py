@@ -93,11 +93,11 @@ async def test_an_oversize_certificate_is_refused() -> None:
 async def test_a_slow_server_is_cut_at_the_timeout() -> None:
     async with sns_server() as server:
         server.files[PATH] = PEM
-        server.delay = 2.0
+        server.delay = 0.8
         started = asyncio.get_running_loop().time()
         with pytest.raises(FetchFailed, match="no answer within"):
-            await server.client(timeout=0.3).get(URL, allowed=sns.allowed_certificate_url, max_bytes=65536)
-        assert asyncio.get_running_loop().time() - started < 1.5
+            await server.client(timeout=0.2).get(URL, allowed=sns.allowed_certificate_url, max_bytes=65536)
+        assert asyncio.get_running_loop().time() - started < 0.6
 
 
 async def test_a_file_that_is_no_certificate_is_refused() -> None:
