@@ -3,7 +3,8 @@
 A test CA is made at test time; an aiohttp HTTPS server on 127.0.0.1 presents a certificate of that CA for SNS's
 names; a resolver sends those names to it (and records every lookup), and an HttpsClient trusting the test CA
 (ingest.sns_certificates) goes through that resolver. The server serves `files` by path, records every request's
-path and query, answers a ConfirmSubscription GET with `confirm_status`, and waits `delay` seconds first.
+path and query, answers a ConfirmSubscription GET with `confirm_status` and `confirm_body`, and waits `delay`
+seconds before each answer.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class SnsServer:
     files: dict[str, bytes] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     confirm_status: int = 200
+    confirm_body: bytes = b"<ConfirmSubscriptionResponse/>"
     delay: float = 0.0
     resolvers: list[LocalResolver] = field(default_factory=list)
 
@@ -77,7 +79,7 @@ class SnsServer:
         if self.delay:
             await asyncio.sleep(self.delay)
         if request.path == "/" and request.query.get("Action") == "ConfirmSubscription":
-            return web.Response(status=self.confirm_status, text="<ConfirmSubscriptionResponse/>")
+            return web.Response(status=self.confirm_status, body=self.confirm_body)
         body = self.files.get(request.path)
         return web.Response(body=body) if body is not None else web.Response(status=404)
 

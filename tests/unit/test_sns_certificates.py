@@ -90,6 +90,23 @@ async def test_an_oversize_certificate_is_refused() -> None:
             await SnsNetwork(server.client()).load(URL)
 
 
+async def test_past_max_fetches_distinct_urls_at_once_a_message_is_answered_503_at_once() -> None:
+    async with sns_server() as server:
+        server.delay = 0.5
+        urls = [f"https://sns.us-east-1.amazonaws.com/c{n}.pem" for n in range(sns_certificates.MAX_FETCHES + 1)]
+        for url in urls:
+            server.files[url.split(".com", 1)[1]] = PEM
+        network = SnsNetwork(server.client())
+        first = [asyncio.create_task(network.load(url)) for url in urls[:-1]]
+        await asyncio.sleep(0.1)
+        with pytest.raises(Rejected) as refused:
+            await network.load(urls[-1])
+        assert refused.value.reason == "certificate_unavailable"
+        await asyncio.gather(*first)
+        await network.load(urls[-1])  # once the others are done it is fetched
+        assert len(server.requests) == len(urls)
+
+
 async def test_a_slow_server_is_cut_at_the_timeout() -> None:
     async with sns_server() as server:
         server.files[PATH] = PEM
@@ -135,13 +152,16 @@ async def test_a_subscription_is_confirmed_by_one_get_and_a_failure_is_503() -> 
         network = SnsNetwork(server.client())
         await network.confirm(url)
         assert server.requests == [url.removeprefix("https://sns.us-east-1.amazonaws.com")]
+        server.confirm_body = b"x" * (sns_certificates.MAX_ANSWER_BYTES + 1)
+        with pytest.raises(Rejected):
+            await network.confirm(url)
         server.confirm_status = 500
         with pytest.raises(Rejected) as refused:
             await network.confirm(url)
         assert (refused.value.reason, refused.value.status) == ("confirmation_failed", 503)
         with pytest.raises(Rejected):
             await network.confirm(url.replace("sns.us-east-1.amazonaws.com", "evil.example"))
-        assert server.lookups == ["sns.us-east-1.amazonaws.com"] * 2
+        assert server.lookups == ["sns.us-east-1.amazonaws.com"] * 3
 
 
 def test_importing_the_store_installs_it_for_the_sns_scheme() -> None:
