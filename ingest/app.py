@@ -38,15 +38,18 @@ from hookpipe.ratelimit import TokenBucket
 from hookpipe.runtime import metrics
 from hookpipe.runtime.ops_listener import ops_app, start_site
 from hookpipe.runtime.reload import BROKER_SETTINGS, changed_settings
-from ingest import handshakes
+from ingest import handshakes, sns_certificates
 from ingest.body import RETRY_AFTER_SECONDS, read_body
 from ingest.dedup import RecentIds
 from ingest.limits import Admission, InFlight
 from ingest.refusals import UNKNOWN_SOURCE_LABEL, IngestRunner, expect_continue, json_route_errors, refuse
 from ingest.replays import UsedNonces
-from ingest.verify import Answer, InboundRequest, Rejected, Scheme, build_scheme
+from ingest.verify import Answer, InboundRequest, Rejected, Scheme, build_scheme, sns
 
 log = logging.getLogger("ingest")
+
+# The pure `sns` scheme fetches signing certificates (and confirms subscriptions) through ingest's HTTPS client.
+sns.network = sns_certificates.default_network
 
 #: How often ingest checks that the router queue exists (s). A mandatory publish cannot tell: the archive
 #: stream is bound to the same exchange, so a missing router queue returns nothing.
@@ -311,21 +314,7 @@ class IngestService:
         inbound = InboundRequest(
             method=request.method, query_string=query, headers=headers, body=body, now=self.clock()
         )
-        greeting = scheme.greet(inbound) if scheme.greet is not None else None
-        if greeting is not None:
-            return self._answer_handshake(source, greeting)
-        if not method_allowed:
-            raise Rejected(IngestRejection.METHOD_NOT_ALLOWED, status=405)
-        if scheme.prepare is not None:
-            await scheme.prepare(inbound)
-        scheme.verify(inbound)
-        if source.nonces is not None and scheme.nonce is not None and not source.nonces.first_use(
-            scheme.nonce(inbound), inbound.body, inbound.now
-        ):
-            raise Rejected(IngestRejection.REPLAYED)
-        handshake = handshakes.after_verification(source.config, inbound)
-        if handshake is None and scheme.answer is not None:
-            handshake = await scheme.answer(inbound)
+        handshake = await verify(source, inbound, method_allowed=method_allowed)
         if handshake is not None:
             return self._answer_handshake(source, handshake)
         if not self._router_queue_present:  # the watcher logged it once
@@ -381,6 +370,28 @@ class IngestService:
         response = source.config.response
         body = response.body.encode() if response.body is not None else orjson.dumps({"id": event_id})
         return web.Response(body=body, status=response.status, content_type=response.content_type)
+
+
+async def verify(source: Source, inbound: InboundRequest, *, method_allowed: bool) -> Answer | None:
+    """Raises Rejected unless the request is authentic, fresh and not a replay; returns the answer when it is a
+    handshake (unsigned ones are answered before verification, signed ones after), None for an event."""
+    scheme = source.scheme
+    greeting = scheme.greet(inbound) if scheme.greet is not None else None
+    if greeting is not None:
+        return greeting
+    if not method_allowed:
+        raise Rejected(IngestRejection.METHOD_NOT_ALLOWED, status=405)
+    if scheme.prepare is not None:
+        await scheme.prepare(inbound)
+    scheme.verify(inbound)
+    if source.nonces is not None and scheme.nonce is not None and not source.nonces.first_use(
+        scheme.nonce(inbound), inbound.body, inbound.now
+    ):
+        raise Rejected(IngestRejection.REPLAYED)
+    handshake = handshakes.after_verification(source.config, inbound)
+    if handshake is None and scheme.answer is not None:
+        handshake = await scheme.answer(inbound)
+    return handshake
 
 
 def _storable(value: str) -> str:

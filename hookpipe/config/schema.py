@@ -322,7 +322,7 @@ class VerifyConfig(_Model):
     public_url: str | None = None  # twilio, square, hubspot: the URL the provider signs
     public_key: str | None = None  # sendgrid: base64 DER of the ECDSA P-256 key; discord: hex Ed25519 key
     username: str | None = None  # basic-auth
-    header: str | None = None  # hmac: the signature header
+    header: str | None = None  # hmac: the signature header; okta: the header carrying the secret
     algorithm: Literal["sha1", "sha256", "sha512"] = "sha256"
     encoding: Literal["hex", "base64"] = "hex"
     prefix: str = ""

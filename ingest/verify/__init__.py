@@ -116,7 +116,9 @@ class Scheme:
       ingest can refuse that signature with another body (ingest/replays.py); None when the body is signed;
     - greet: an unsigned handshake (Dropbox's `?challenge=`, Okta's verification GET), answered before
       verification. It must answer only what proves nothing but that the URL is reachable (an echo), never
-      accept an event. `greet_methods`: methods it may answer beyond the source's `methods`;
+      accept an event. It returns None for a request that is not its handshake, and may raise Rejected (Okta
+      signs nothing, but its verification GET must carry the shared secret). `greet_methods`: methods it may
+      answer beyond the source's `methods`;
     - answer: a signed handshake (Discord's PING, Twitch's callback verification), answered after verification
       instead of publishing;
     - prepare: what `verify` needs fetched first (SNS: the signing certificate); raises Rejected.

@@ -154,7 +154,7 @@ def assert_scheme_verdict(scheme: Any, case: dict[str, Any]) -> None:
     elif expected["reason"] == "unsupported_scheme":
         rejection_reason(scheme, inbound(case))
     else:
-        assert expected["reason"] in ("bad_signature", "wrong_secret", "tampered_body")
+        assert expected["reason"] in ("bad_signature", "wrong_secret", "tampered_body", "tampered_url")
         assert rejection_reason(scheme, inbound(case)) == "bad_signature"
 
 

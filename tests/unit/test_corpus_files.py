@@ -39,8 +39,11 @@ def test_stripe_resource_files_are_extracted_from_the_fixtures_file_beside_them(
 
 def test_every_signature_case_body_matches_its_recorded_hash_and_length() -> None:
     document = json.loads((CORPUS / "cases.json").read_text())
+    assert len(document["cases"]) == document["count"] == 92
+    for path in (CORPUS / "providers").glob("*.json"):
+        provider_file = json.loads(path.read_text())
+        assert len(provider_file["cases"]) == provider_file["count"], path.name
     cases = load_cases()
-    assert len(cases) == document["count"] == 92
     assert len({case["id"] for case in cases}) == len(cases)
     for case in cases:
         for request in [case["request"], *case.get("prior_requests", [])]:
