@@ -18,6 +18,7 @@ import importlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -247,6 +248,21 @@ def json_identity(
                 request.json_text(*type_path) if type_path else None)
 
     return identify
+
+
+#: Text from the wire is decoded by aiohttp as UTF-8 with surrogateescape: encoding it back the same way gives
+#: the bytes that were sent, and never raises.
+WIRE = ("utf-8", "surrogateescape")
+
+
+def configured_url(public_url: str, scheme: str) -> str:
+    """The URL a provider signs, as configured at the provider, without its query (ingest appends the query it
+    receives); ValueError unless it is an absolute http(s) URL."""
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"scheme {scheme}: public_url must be the absolute http:// or https:// URL configured "
+                         "at the provider")
+    return public_url.split("?", 1)[0].split("#", 1)[0]
 
 
 def hmac_keys(config: VerifyConfig) -> list[bytes]:

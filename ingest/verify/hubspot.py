@@ -28,11 +28,19 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from hookpipe.config import VerifyConfig
 from hookpipe.outcomes import IngestRejection
-from ingest.verify import InboundRequest, Rejected, Scheme, hmac_keys, matches_any, require_header
+from ingest.verify import (
+    WIRE,
+    InboundRequest,
+    Rejected,
+    Scheme,
+    configured_url,
+    hmac_keys,
+    matches_any,
+    require_header,
+)
 
 SIGNATURE_HEADER = "x-hubspot-signature-v3"
 TIMESTAMP_HEADER = "x-hubspot-request-timestamp"
@@ -51,10 +59,6 @@ MAX_TIMESTAMP_DIGITS = 16
 #: The escapes HubSpot decodes in the URI before signing (its "Validating requests" page).
 _DECODED_ESCAPES = re.compile(r"%(3A|2F|3F|40|21|24|27|28|29|2A|2C|3B)", re.IGNORECASE)
 
-# Text from the wire is decoded by aiohttp as UTF-8 with surrogateescape; encoding it back the same way gives
-# the bytes that were sent, and never raises.
-_WIRE = ("utf-8", "surrogateescape")
-
 
 @dataclass(frozen=True, slots=True)
 class HubSpotSettings:
@@ -62,13 +66,6 @@ class HubSpotSettings:
     url: str  # the configured URL without its query
     tolerance: float
 
-
-def configured_url(public_url: str) -> str:
-    """The configured URL without its query; ValueError unless it is an absolute http(s) URL."""
-    parts = urlsplit(public_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("hubspot public_url must be the absolute http:// or https:// URL entered at HubSpot")
-    return public_url.split("?", 1)[0].split("#", 1)[0]
 
 
 def signed_uri(url: str, query: str) -> str:
@@ -101,8 +98,8 @@ def verify_hubspot(request: InboundRequest, settings: HubSpotSettings) -> None:
     if request.now - parse_millis(timestamp) // 1000 >= settings.tolerance:
         raise Rejected(IngestRejection.STALE_TIMESTAMP)
     signed = b"".join((
-        request.method.encode(*_WIRE),
-        signed_uri(settings.url, request.query_string).encode(*_WIRE),
+        request.method.encode(*WIRE),
+        signed_uri(settings.url, request.query_string).encode(*WIRE),
         request.body,
         timestamp.encode(),
     ))
@@ -115,7 +112,7 @@ def build(config: VerifyConfig) -> Scheme:
         raise ValueError("scheme hubspot needs 'public_url'")
     settings = HubSpotSettings(
         keys=tuple(hmac_keys(config)),
-        url=configured_url(config.public_url),
+        url=configured_url(config.public_url, "hubspot"),
         tolerance=DEFAULT_TOLERANCE if config.tolerance is None else config.tolerance,
     )
     return Scheme(

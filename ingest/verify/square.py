@@ -20,14 +20,15 @@ import binascii
 import hashlib
 import hmac
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from hookpipe.config import VerifyConfig
 from hookpipe.outcomes import IngestRejection
 from ingest.verify import (
+    WIRE,
     InboundRequest,
     Rejected,
     Scheme,
+    configured_url,
     hmac_keys,
     json_identity,
     matches_any,
@@ -40,10 +41,6 @@ LEGACY_SIGNATURE_HEADER = "x-square-signature"
 #: A base64 HMAC-SHA256 is 44 characters; anything else is refused before any HMAC is computed.
 SIGNATURE_LENGTH = 44
 
-# Text from the wire is decoded by aiohttp as UTF-8 with surrogateescape; encoding it back the same way gives
-# the bytes that were sent, and never raises.
-_WIRE = ("utf-8", "surrogateescape")
-
 
 @dataclass(frozen=True, slots=True)
 class SquareSettings:
@@ -51,16 +48,9 @@ class SquareSettings:
     notification_url: str  # the configured URL without its query
 
 
-def notification_url(public_url: str) -> str:
-    """The configured URL without its query; ValueError unless it is an absolute http(s) URL."""
-    parts = urlsplit(public_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("square public_url must be the absolute http:// or https:// notification URL")
-    return public_url.split("?", 1)[0].split("#", 1)[0]
-
 
 def signed_url(settings: SquareSettings, query: str) -> bytes:
-    return (settings.notification_url + (f"?{query}" if query else "")).encode(*_WIRE)
+    return (settings.notification_url + (f"?{query}" if query else "")).encode(*WIRE)
 
 
 def expected_signature(key: bytes, url: bytes, body: bytes) -> bytes:
@@ -86,7 +76,9 @@ def verify_square(request: InboundRequest, settings: SquareSettings) -> None:
 def build(config: VerifyConfig) -> Scheme:
     if config.public_url is None:
         raise ValueError("scheme square needs 'public_url'")
-    settings = SquareSettings(keys=tuple(hmac_keys(config)), notification_url=notification_url(config.public_url))
+    settings = SquareSettings(
+        keys=tuple(hmac_keys(config)), notification_url=configured_url(config.public_url, "square")
+    )
     return Scheme(
         verify=lambda request: verify_square(request, settings),
         reads_headers=frozenset({SIGNATURE_HEADER, LEGACY_SIGNATURE_HEADER}),

@@ -44,10 +44,6 @@ DEFAULT_PORTS = {"https": 443, "http": 80}
 #: items about 50); parsing and sorting a 1 MiB body of tiny parameters would hold the event loop ~0.4 s.
 MAX_FORM_PARAMETERS = 1000
 
-# Text from the wire is decoded by aiohttp as UTF-8 with surrogateescape; encoding it back the same way gives
-# the bytes that were sent, and never raises.
-_WIRE = ("utf-8", "surrogateescape")
-
 
 @dataclass(frozen=True, slots=True)
 class TwilioSettings:
@@ -85,7 +81,7 @@ def url_forms(public_url: str) -> tuple[str, ...]:
 
 def signed_parameters(body: bytes) -> str:
     """The form parameters as Twilio signs them: sorted names, each followed by its sorted distinct values."""
-    pairs = parse_qsl(body.decode(*_WIRE), keep_blank_values=True, encoding="utf-8", errors="surrogateescape")
+    pairs = parse_qsl(body.decode(*WIRE), keep_blank_values=True, encoding="utf-8", errors="surrogateescape")
     values: dict[str, set[str]] = {}
     for name, value in pairs:
         values.setdefault(name, set()).add(value)
@@ -107,7 +103,7 @@ def verify_twilio(request: InboundRequest, settings: TwilioSettings) -> None:
     if body_hashes is not None:
         # A JSON body: the URL (with the body's hash in it) is signed, and the body must match that hash.
         body_matches = hmac.compare_digest(
-            hashlib.sha256(request.body).hexdigest().encode(), body_hashes[0].encode(*_WIRE)
+            hashlib.sha256(request.body).hexdigest().encode(), body_hashes[0].encode(*WIRE)
         )
         parameters = ""
     elif request.body.count(b"&") + 1 > MAX_FORM_PARAMETERS:
@@ -117,7 +113,7 @@ def verify_twilio(request: InboundRequest, settings: TwilioSettings) -> None:
         parameters = signed_parameters(request.body)
 
     expected = [
-        base64.b64encode(hmac.new(key, (url + suffix + parameters).encode(*_WIRE), digest).digest())
+        base64.b64encode(hmac.new(key, (url + suffix + parameters).encode(*WIRE), digest).digest())
         for key in settings.keys
         for url in settings.url_forms
     ]
