@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from hookpipe.config import VerifyConfig
 from hookpipe.outcomes import IngestRejection
-from ingest.verify import Identity, InboundRequest, Rejected, Scheme, matches_any, require_header
+from ingest.verify import WIRE, Identity, InboundRequest, Rejected, Scheme, matches_any, require_header
 
 SIGNATURE_HEADER = "x-twilio-signature"
 SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
