@@ -22,6 +22,7 @@ pytestmark = pytest.mark.integration
 
 MAILGUN_KEY = "key-7c6d9eae85405b4e71a3133de3ced239"
 STRIPE_SECRET = "whsec_c3RyaXBlLXRlc3Qtc2VjcmV0"
+OKTA_SECRET = "okta-event-hook-secret-0123"
 
 
 def _rejections(source: str, reason: str) -> float:
@@ -50,6 +51,8 @@ async def edge(prefix, receiver, topology_cleanup):
                                         "header": "X-Hub-Signature-256", "prefix": "sha256="},
                              "handshake": {"meta_verify_token": "verify-me-please"}, "rate_limit": "1/m"},
             "mailgun": {"verify": {"scheme": "mailgun", "secrets": [MAILGUN_KEY]}},
+            "dropbox": {"verify": {"scheme": "dropbox", "secrets": ["dropbox-app-secret-0123"]}},
+            "okta": {"verify": {"scheme": "okta", "secrets": [OKTA_SECRET]}},
         },
         routes=[{"name": "all", "sources": ["dedup", "nodedup", "limited"], "to": ["receiver"]}],
     )
@@ -102,6 +105,25 @@ async def test_meta_subscription_check_answers_the_challenge_only_with_the_right
         async with http.get(url, params={**params, "hub.verify_token": "wrong"}) as response:
             assert response.status == 403
             assert await response.json() == {"error": "bad_verify_token"}
+
+
+async def test_a_schemes_unsigned_handshake_is_the_only_get_it_lets_through(edge, prefix):
+    """Dropbox's `GET ?challenge=` is answered on a POST-only source, echoed as text that is never sniffed; any
+    other GET is 405. Okta's verification GET is answered only with its shared secret."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(ingest_url(edge, "dropbox"), params={"challenge": "<b>hi</b>"}) as response:
+            assert (response.status, await response.text()) == (200, "<b>hi</b>")
+            assert response.content_type == "text/plain"
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+        async with http.get(ingest_url(edge, "dropbox")) as response:
+            assert response.status == 405
+            assert await response.json() == {"error": "method_not_allowed"}
+        challenge = {"X-Okta-Verification-Challenge": "okta-challenge-1"}
+        async with http.get(ingest_url(edge, "okta"), headers={**challenge, "Authorization": "wrong"}) as response:
+            assert response.status == 401
+        async with http.get(ingest_url(edge, "okta"), headers={**challenge, "Authorization": OKTA_SECRET}) as answer:
+            assert (answer.status, await answer.json()) == (200, {"verification": "okta-challenge-1"})
+    assert await queue_depth(f"{prefix}.router") == 0
 
 
 async def test_a_gzip_bomb_gets_415_without_being_inflated(edge, prefix):
