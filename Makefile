@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEPLOY_STAMP := $(VENV)/.deploy-installed-stamp
 export AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 
-.PHONY: run test lint check-deploy dashboards bench bench-ingest bench-deliverer bench-compare bench-log bench-broker bench-scale chaos chaos-short venv clean
+.PHONY: run test lint check-deploy dashboards bench bench-ingest bench-verify bench-deliverer bench-compare bench-log bench-broker bench-scale chaos chaos-short venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench: $(STAMP)
 bench-ingest: $(STAMP)
 	@scripts/ensure-rabbitmq
 	$(BIN)/python bench/ingest.py
+
+# each scheme's own check, in process: µs per request over the webhook corpus's accepted requests.
+bench-verify: $(STAMP)
+	$(BIN)/python -m bench.verify_schemes
 
 # the deliverer alone: deliveries/s and CPU per delivery at destination concurrency 1, 10 and 100.
 bench-deliverer: $(STAMP)
