@@ -97,17 +97,32 @@ def _public_key() -> str:
     return base64.b64encode(der).decode()
 
 
+def _ed25519_public_key() -> str:
+    """A Discord application's public key: 64 hex digits."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
 VALUES: dict[str, Any] = {
     "secrets": [TOKEN], "public_url": "https://hooks.example.com/ingest/twilio",
     "public_key": _public_key(), "username": "partner", "header": "X-Signature",
+    "topics": ["arn:aws:sns:us-east-1:123456789012:orders"],
 }
+#: Values whose form depends on the scheme.
+SCHEME_VALUES: dict[str, dict[str, Any]] = {"discord": {"public_key": _ed25519_public_key()}}
 VERIFYING = sorted(set(VERIFY_KEYS) - {"none"})
 
 
 @pytest.mark.parametrize("scheme", VERIFYING)
 def test_every_scheme_refuses_a_request_without_credentials(scheme: str) -> None:
+    import ingest.app  # noqa: F401 - gives the sns scheme the HTTPS client ingest gives it (nothing is fetched here)
+
     required, _ = VERIFY_KEYS[scheme]
-    built = build_scheme(VerifyConfig.model_validate({"scheme": scheme, **{key: VALUES[key] for key in required}}))
+    values = {**VALUES, **SCHEME_VALUES.get(scheme, {})}
+    built = build_scheme(VerifyConfig.model_validate({"scheme": scheme, **{key: values[key] for key in required}}))
     garbage = {"x-signature": "00", "authorization": "Bearer x"}
     for headers, body in (({}, b""), ({}, b'{"signature": {}}'), (garbage, b"{}")):
         refused = rejection(built, request(headers, body=body))
