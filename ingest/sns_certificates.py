@@ -1,5 +1,5 @@
 """SNS's network: its signing certificates, fetched over HTTPS from SNS itself and cached, and the GET that
-confirms a subscription. ingest.verify.sns stays pure; this module installs itself there as `sns.network`.
+confirms a subscription. ingest.verify.sns stays pure; ingest gives it this module's `default_network`.
 
 Only SNS's own hosts are ever asked (the patterns of ingest.verify.sns), and that is checked on the URL text
 before any name is resolved or any connection opened: a message names its certificate's URL, so the URL is
@@ -199,5 +199,3 @@ def default_fetcher() -> HttpsClient:
 def default_network() -> SnsNetwork:
     return SnsNetwork(default_fetcher())
 
-
-sns.network = default_network

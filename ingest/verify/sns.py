@@ -33,7 +33,7 @@ UnsubscribeConfirmation (sent after the subscription is gone) is answered 200 an
 published event; a source's `type: {json: $.Subject}` or `$.TopicArn` says more when wanted).
 
 Verification itself does no I/O: certificates come from a CertificateSource (fetched and cached by
-ingest.sns_certificates, which installs itself here as `network`; or pinned PEM files, read at config load).
+ingest.sns_certificates, which ingest sets here as `network`; or pinned PEM files, read at config load).
 """
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ class Network(CertificateSource, Protocol):
     def confirm(self, url: str) -> Awaitable[None]: ...
 
 
-#: Makes the Network of a source. ingest.sns_certificates installs its own here when imported (this module does
-#: no I/O and imports no transport); until then a source without pinned certificates cannot be built.
+#: Makes the Network of a source. ingest (ingest/app.py) sets ingest.sns_certificates' here (this module does no
+#: I/O and imports no transport); until then a source without pinned certificates cannot be built.
 network: Callable[[], Network] | None = None
 
 

@@ -164,5 +164,7 @@ async def test_a_subscription_is_confirmed_by_one_get_and_a_failure_is_503() -> 
         assert server.lookups == ["sns.us-east-1.amazonaws.com"] * 3
 
 
-def test_importing_the_store_installs_it_for_the_sns_scheme() -> None:
+def test_ingest_gives_the_sns_scheme_this_store() -> None:
+    import ingest.app  # noqa: F401 - where it is given
+
     assert sns.network is sns_certificates.default_network
