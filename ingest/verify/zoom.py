@@ -2,7 +2,8 @@
 
 Zoom's docs ("Using webhooks", Verify webhook events): the signature is `v0=` and the hex HMAC-SHA256 of
 `"v0:{x-zm-request-timestamp}:{body}"`, keyed with the app's webhook *Secret Token*, compared as sent (lower-case
-hex, as Zoom's own @zoom/rivet compares it). Zoom has one secret token per app; trying every configured one lets
+hex, as Zoom's own @zoom/rivet compares it): the very signature Slack makes, so slack's `expected_signature`
+computes it. Zoom has one secret token per app; trying every configured one lets
 a regenerated token roll without refusals.
 
 Freshness: Zoom puts the timestamp in the signed text but publishes no window. We refuse one more than 300 s
@@ -39,24 +40,18 @@ from ingest.verify import (
     parse_timestamp,
     require_header,
 )
+from ingest.verify.slack import SIGNATURE_PREFIX, expected_signature
 
 #: Seconds the signed timestamp may be away from our clock, either way: Zoom publishes none (module docstring).
 DEFAULT_TOLERANCE = 300.0
 
 SIGNATURE_HEADER = "x-zm-signature"
 TIMESTAMP_HEADER = "x-zm-request-timestamp"
-SIGNATURE_PREFIX = "v0="
 
 URL_VALIDATION_EVENT = "endpoint.url_validation"
 
 #: The `handshake answered` log line's name for a URL validation.
 URL_VALIDATION = "zoom_url_validation"
-
-
-def expected_signature(key: bytes, timestamp: str, body: bytes) -> bytes:
-    mac = hmac.new(key, f"v0:{timestamp}:".encode(), hashlib.sha256)
-    mac.update(body)
-    return SIGNATURE_PREFIX.encode() + mac.hexdigest().encode()
 
 
 def signed_parts(request: InboundRequest) -> tuple[str, bytes]:
