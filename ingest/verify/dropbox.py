@@ -19,8 +19,7 @@ from urllib.parse import parse_qs
 
 from hookpipe.config import VerifyConfig
 from ingest.verify import Answer, InboundRequest, Scheme
-from ingest.verify.generic_hmac import verify_hmac
-from ingest.verify.presets import body_hmac_settings
+from ingest.verify.generic_hmac import body_hmac_settings, verify_hmac
 
 SIGNATURE_HEADER = "x-dropbox-signature"
 

@@ -20,6 +20,7 @@ from ingest.verify import (
     Rejected,
     Scheme,
     check_freshness,
+    hmac_keys,
     matches_any,
     parse_timestamp,
     require_header,
@@ -72,6 +73,23 @@ def verify_hmac(request: InboundRequest, settings: HmacSettings) -> None:
     ]
     if not matches_any([presented.encode()], expected):
         raise Rejected(IngestRejection.BAD_SIGNATURE)
+
+
+def body_hmac_settings(
+    config: VerifyConfig, *, header: str, prefix: str, algorithm: str, encoding: str
+) -> HmacSettings:
+    """The settings for a provider that signs the raw body alone, with no timestamp, in a header of its own (the
+    presets, dropbox, woocommerce)."""
+    return HmacSettings(
+        keys=tuple(hmac_keys(config)),
+        header=header,
+        prefix=prefix,
+        algorithm=algorithm,
+        encoding=encoding,
+        around_body=(b"", b""),  # the template `{body}`: nothing before or after it
+        timestamp_header=None,
+        tolerance=float("inf"),
+    )
 
 
 def build(config: VerifyConfig) -> Scheme:

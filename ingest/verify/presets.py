@@ -36,10 +36,9 @@ from ingest.verify import (
     InboundRequest,
     Scheme,
     header_identity,
-    hmac_keys,
     json_identity,
 )
-from ingest.verify.generic_hmac import HmacSettings, verify_hmac
+from ingest.verify.generic_hmac import body_hmac_settings, verify_hmac
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,23 +67,6 @@ PRESETS: dict[str, Preset] = {
                         header_identity("x-request-uuid", "x-event-key")),
     "atlassian": Preset("x-hub-signature", "sha256=", "sha256", "hex", _atlassian_identity),
 }
-
-
-def body_hmac_settings(
-    config: VerifyConfig, *, header: str, prefix: str, algorithm: str, encoding: str
-) -> HmacSettings:
-    """The `hmac` scheme's settings for a provider that signs the raw body alone, with no timestamp (also used by
-    the dropbox and woocommerce schemes)."""
-    return HmacSettings(
-        keys=tuple(hmac_keys(config)),
-        header=header,
-        prefix=prefix,
-        algorithm=algorithm,
-        encoding=encoding,
-        around_body=(b"", b""),  # the template `{body}`: nothing before or after it
-        timestamp_header=None,
-        tolerance=float("inf"),
-    )
 
 
 def build(config: VerifyConfig) -> Scheme:

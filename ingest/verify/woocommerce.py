@@ -18,8 +18,7 @@ import re
 
 from hookpipe.config import VerifyConfig
 from ingest.verify import Answer, InboundRequest, Scheme, header_identity
-from ingest.verify.generic_hmac import verify_hmac
-from ingest.verify.presets import body_hmac_settings
+from ingest.verify.generic_hmac import body_hmac_settings, verify_hmac
 
 SIGNATURE_HEADER = "x-wc-webhook-signature"
 
