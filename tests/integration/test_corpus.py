@@ -7,8 +7,10 @@ accepted case must be on the router queue byte-identical, with the provider's id
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -86,27 +88,37 @@ def expected_identity(case: dict[str, Any], request: dict[str, Any]) -> tuple[st
     return None, None
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def corpus_ingest():
-    import uuid
-
-    prefix = f"hp-test-corpus-{uuid.uuid4().hex[:8]}"
-    sources = {source_name(case): {"verify": verify_settings(case), "max_body": "4MiB"}
-               for case in load_cases() if case["provider"] not in OWN_HARNESS}
+@contextlib.asynccontextmanager
+async def ingest_alone(
+    prefix: str, sources: dict[str, Any], clock: Clock
+) -> AsyncIterator[tuple[dict[str, Any], aio_pika.abc.AbstractQueue]]:
+    """An ingest with these sources and its clock, started; its config and the router queue to read what it
+    publishes. Its topology is deleted afterwards."""
     config = pipeline_config(prefix, "http://127.0.0.1:1/unused", sources=sources, destinations={}, routes=[])
-    clock = Clock()
     ingest = IngestService(load(config), clock=clock)
     await ingest.start()
     assert await ingest.publisher.link.wait_ready(15)
     connection = await connect()
     channel = await connection.channel()
-    queue = await channel.get_queue(f"{prefix}.router")
-    yield clock, config, queue
-    await ingest.stop()
-    await channel.queue_delete(f"{prefix}.router")
-    await channel.queue_delete(f"{prefix}.router.dead")
-    await channel.exchange_delete(f"{prefix}.ingested")
-    await connection.close()
+    try:
+        yield config, await channel.get_queue(f"{prefix}.router")
+    finally:
+        await ingest.stop()
+        await channel.queue_delete(f"{prefix}.router")
+        await channel.queue_delete(f"{prefix}.router.dead")
+        await channel.exchange_delete(f"{prefix}.ingested")
+        await connection.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def corpus_ingest():
+    import uuid
+
+    sources = {source_name(case): {"verify": verify_settings(case), "max_body": "4MiB"}
+               for case in load_cases() if case["provider"] not in OWN_HARNESS}
+    clock = Clock()
+    async with ingest_alone(f"hp-test-corpus-{uuid.uuid4().hex[:8]}", sources, clock) as (config, queue):
+        yield clock, config, queue
 
 
 async def send_case(url: str, case: dict[str, Any], request: dict[str, Any]) -> tuple[int, str, bytes]:

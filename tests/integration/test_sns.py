@@ -21,13 +21,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from ingest import sns_certificates
-from ingest.app import IngestService
 from ingest.verify import sns
-from tests.integration.test_corpus import Clock, _expect_published, send_case, source_name
-from tests.support.broker import connect
+from tests.integration.test_corpus import Clock, _expect_published, ingest_alone, send_case, source_name
 from tests.support.corpus import SEPARABLE_REASONS, body_of, cases_for, expected_answer, verify_settings
 from tests.support.network import loopback_only_connects
-from tests.support.pipeline import load, pipeline_config
 from tests.support.sns_server import CORPUS_KEYS, sns_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -63,22 +60,11 @@ async def sns_ingest():
                 server.files[url.split(".com", 1)[1]] = (CORPUS_KEYS / "signing-cert.pem").read_bytes()
         sources = {source_name(case): settings(case) for case in cases}
         sources["sns-live"] = {"verify": {"scheme": "sns", "topics": [TOPIC]}}
-        config = pipeline_config(prefix, "http://127.0.0.1:1/unused", sources=sources, destinations={}, routes=[])
         clock = Clock()
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(sns_certificates, "default_fetcher", server.client)
-            ingest = IngestService(load(config), clock=clock)
-        await ingest.start()
-        assert await ingest.publisher.link.wait_ready(15)
-        connection = await connect()
-        channel = await connection.channel()
-        queue = await channel.get_queue(f"{prefix}.router")
-        yield server, clock, config, queue
-        await ingest.stop()
-        await channel.queue_delete(f"{prefix}.router")
-        await channel.queue_delete(f"{prefix}.router.dead")
-        await channel.exchange_delete(f"{prefix}.ingested")
-        await connection.close()
+            async with ingest_alone(prefix, sources, clock) as (config, queue):
+                yield server, clock, config, queue
 
 
 def url_of(config: dict[str, Any], source: str) -> str:
