@@ -18,7 +18,7 @@ import importlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
@@ -226,6 +226,19 @@ def parse_timestamp(text: str) -> int:
     if not text.isascii() or not text.isdigit() or len(text) > 12:
         raise Rejected(IngestRejection.MALFORMED_HEADER)
     return int(text)
+
+
+def query_value(request: InboundRequest, name: str, *, max_length: int, max_query: int) -> str | None:
+    """The one non-empty value of query parameter `name`, decoded, at most `max_length` characters; None when it
+    is absent, repeated, blank or longer, or when the query is over `max_query` characters (so parsing it stays
+    cheap). What an unsigned handshake echoes (Dropbox's challenge, Graph's validation token) is read by this."""
+    query = request.query_string
+    if not query or len(query) > max_query:
+        return None
+    values = parse_qs(query, keep_blank_values=True).get(name, [])
+    if len(values) != 1 or not values[0] or len(values[0]) > max_length:
+        return None
+    return values[0]
 
 
 def header_identity(id_header: str | None, type_header: str | None) -> Callable[[InboundRequest], Identity]:

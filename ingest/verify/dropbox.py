@@ -15,10 +15,8 @@ and no type, so ingest generates an id and dedup cannot recognise a repeated not
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 from hookpipe.config import VerifyConfig
-from ingest.verify import Answer, InboundRequest, Scheme
+from ingest.verify import Answer, InboundRequest, Scheme, query_value
 from ingest.verify.generic_hmac import body_hmac_settings, verify_hmac
 
 SIGNATURE_HEADER = "x-dropbox-signature"
@@ -35,12 +33,12 @@ HANDSHAKE = "dropbox_challenge"
 
 def greet_dropbox(request: InboundRequest) -> Answer | None:
     """The verification GET's challenge, echoed as text/plain 200; None for anything else."""
-    if request.method != "GET" or not request.query_string or len(request.query_string) > MAX_QUERY:
+    if request.method != "GET":
         return None
-    values = parse_qs(request.query_string, keep_blank_values=True).get("challenge", [])
-    if len(values) != 1 or not values[0] or len(values[0]) > MAX_CHALLENGE:
+    challenge = query_value(request, "challenge", max_length=MAX_CHALLENGE, max_query=MAX_QUERY)
+    if challenge is None:
         return None
-    return Answer(200, values[0].encode("utf-8", "replace"), HANDSHAKE, "text/plain")
+    return Answer(200, challenge.encode("utf-8", "replace"), HANDSHAKE, "text/plain")
 
 
 def build(config: VerifyConfig) -> Scheme:

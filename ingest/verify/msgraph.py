@@ -22,11 +22,9 @@ Rich notifications' `validationTokens` (JWTs over encrypted resource data) are n
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 from hookpipe.config import VerifyConfig
 from hookpipe.outcomes import IngestRejection
-from ingest.verify import Answer, InboundRequest, Rejected, Scheme, hmac_keys, matches_any
+from ingest.verify import Answer, InboundRequest, Rejected, Scheme, hmac_keys, matches_any, query_value
 
 #: Most notifications one request may carry. Graph batches a few hundred at most; the bound caps the
 #: comparisons a hostile body can cause.
@@ -44,14 +42,12 @@ HANDSHAKE = "msgraph_validation"
 
 def greet_msgraph(request: InboundRequest) -> Answer | None:
     """The subscription validation's token, decoded and echoed as text/plain 200; None for anything else."""
-    if request.method != "POST" or "validationToken" not in request.query_string:
+    if request.method != "POST":
         return None
-    if len(request.query_string) > MAX_QUERY:
+    token = query_value(request, "validationToken", max_length=MAX_VALIDATION_TOKEN, max_query=MAX_QUERY)
+    if token is None:
         return None
-    tokens = parse_qs(request.query_string, keep_blank_values=True).get("validationToken", [])
-    if len(tokens) != 1 or not tokens[0] or len(tokens[0]) > MAX_VALIDATION_TOKEN:
-        return None
-    return Answer(200, tokens[0].encode("utf-8", "replace"), HANDSHAKE, "text/plain")
+    return Answer(200, token.encode("utf-8", "replace"), HANDSHAKE, "text/plain")
 
 
 def verify_msgraph(request: InboundRequest, secrets: list[bytes]) -> None:
