@@ -241,6 +241,20 @@ def query_value(request: InboundRequest, name: str, *, max_length: int, max_quer
     return values[0]
 
 
+def header_items(value: str, max_items: int) -> list[tuple[str, str]]:
+    """A `k=v,k=v` signature header (Calendly's, PagerDuty's) as (key, value) pairs, each item trimmed and split
+    on its first `=`; Rejected('malformed_header') when it is not ASCII or has more than `max_items` items, so a
+    forged header cannot make us compute without bound."""
+    items = value.split(",", max_items)
+    if len(items) > max_items or not value.isascii():
+        raise Rejected(IngestRejection.MALFORMED_HEADER)
+    pairs = []
+    for item in items:
+        key, _, text = item.strip().partition("=")
+        pairs.append((key, text))
+    return pairs
+
+
 def header_identity(id_header: str | None, type_header: str | None) -> Callable[[InboundRequest], Identity]:
     """An `identify` reading the id and the type from two headers (either may be None: unknown)."""
 

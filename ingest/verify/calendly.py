@@ -25,6 +25,7 @@ from ingest.verify import (
     Rejected,
     Scheme,
     check_freshness,
+    header_items,
     hmac_keys,
     matches_any,
     parse_timestamp,
@@ -43,13 +44,9 @@ SIGNATURE_HEADER = "calendly-webhook-signature"
 def parse_signature_header(value: str) -> tuple[str, list[bytes]]:
     """`t` as sent (an integer) and the `v1` signatures; Rejected('malformed_header') without both, or with
     more than MAX_ITEMS items."""
-    items = value.split(",", MAX_ITEMS)
-    if len(items) > MAX_ITEMS or not value.isascii():
-        raise Rejected(IngestRejection.MALFORMED_HEADER)
     timestamp: str | None = None
     signatures: list[bytes] = []
-    for item in items:
-        key, _, text = item.strip().partition("=")
+    for key, text in header_items(value, MAX_ITEMS):
         if key == "t" and timestamp is None:
             timestamp = text
         elif key == "v1" and text:
